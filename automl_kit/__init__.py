@@ -1,0 +1,43 @@
+"""automl_kit: a Keras 3 / TensorFlow toolkit that makes deep models more accurate and cheaper to train.
+
+Public names are imported lazily, so ``import automl_kit`` does not load TensorFlow
+until a capability that needs it is used.
+
+>>> import automl_kit as ak
+>>> data = ak.datasets.load("digits", n_train=500)
+"""
+
+from __future__ import annotations
+
+import importlib
+
+__version__ = "0.1.0"
+
+# public name -> module that defines it
+_EXPORTS = {
+    "Dataset": "automl_kit.datasets",
+    "load_dataset": "automl_kit.datasets",
+    "list_datasets": "automl_kit.datasets",
+    "seed_everything": "automl_kit.utils",
+    "RunDirectory": "automl_kit.utils",
+    "check_classification_data": "automl_kit.utils",
+    "GCNConv": "automl_kit._compat",
+}
+_ALIASES = {"load_dataset": "load"}
+_SUBPACKAGES = ("datasets", "utils", "search")
+
+__all__ = sorted([*_EXPORTS, *_SUBPACKAGES])
+
+
+def __getattr__(name: str):
+    if name in _SUBPACKAGES:
+        return importlib.import_module(f"automl_kit.{name}")
+    if name in _EXPORTS:
+        value = getattr(importlib.import_module(_EXPORTS[name]), _ALIASES.get(name, name))
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'automl_kit' has no attribute {name!r}")
+
+
+def __dir__():
+    return __all__

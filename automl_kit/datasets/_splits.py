@@ -1,0 +1,85 @@
+"""Seeded, class-aware subset selection.
+
+Validation and test subsets are *stratified* (class proportions of the pool kept);
+training subsets are *class-balanced* (counts as equal as the pool allows).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def _check_size(n: int, available: int, what: str) -> None:
+    if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n < 1:
+        raise ValueError(f"{what} must be a positive integer, got {n!r}.")
+    if n > available:
+        raise ValueError(
+            f"{what}={n} exceeds the {available} samples available; pass at most {available}."
+        )
+
+
+def balanced_quota(counts: np.ndarray, n: int) -> np.ndarray:
+    """Per-class counts summing to ``n``, as equal as ``counts`` allow (water-filling)."""
+    counts = np.asarray(counts, dtype=np.int64)
+    quota = np.zeros_like(counts)
+    remaining = int(n)
+    for i, k in enumerate(np.argsort(counts, kind="stable")):
+        share = remaining // (len(counts) - i)
+        quota[k] = min(counts[k], share)
+        remaining -= quota[k]
+    # Floor division can leave a few samples over; give them to classes with room, largest room first.
+    for k in np.argsort(quota - counts, kind="stable"):
+        if remaining == 0:
+            break
+        extra = min(remaining, counts[k] - quota[k])
+        quota[k] += extra
+        remaining -= extra
+    return quota
+
+
+def stratified_quota(counts: np.ndarray, n: int) -> np.ndarray:
+    """Per-class counts summing to ``n``, proportional to ``counts`` (largest remainder)."""
+    counts = np.asarray(counts, dtype=np.int64)
+    exact = counts / counts.sum() * n
+    quota = np.minimum(np.floor(exact).astype(np.int64), counts)
+    for k in np.argsort(-(exact - quota), kind="stable"):
+        if quota.sum() == n:
+            break
+        if quota[k] < counts[k]:
+            quota[k] += 1
+    return quota
+
+
+def select(
+    y: np.ndarray, n: int, rng: np.random.Generator, *, balanced: bool, what: str = "n"
+) -> np.ndarray:
+    """Indices of ``n`` samples of ``y`` drawn per class by quota, in random order."""
+    _check_size(n, len(y), what)
+    classes, counts = np.unique(y, return_counts=True)
+    quota = balanced_quota(counts, n) if balanced else stratified_quota(counts, n)
+    picked = [
+        rng.choice(np.flatnonzero(y == c), q, replace=False) for c, q in zip(classes, quota) if q
+    ]
+    idx = np.concatenate(picked)
+    rng.shuffle(idx)
+    return idx
+
+
+def split_pool(
+    y_pool: np.ndarray, *, n_train: int | None, n_val: int | None, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Train and validation indices into the training pool; they never overlap.
+
+    Validation is stratified (default: 10% of the pool); training is class-balanced when
+    ``n_train`` is given and otherwise everything the validation split left.
+    """
+    rng = np.random.default_rng(seed)
+    if n_val is None:
+        n_val = max(len(np.unique(y_pool)), int(round(0.1 * len(y_pool))))
+    val_idx = select(y_pool, n_val, rng, balanced=False, what="n_val")
+    rest = np.setdiff1d(np.arange(len(y_pool)), val_idx)
+    if n_train is None:
+        train_idx = rng.permutation(rest)
+    else:
+        train_idx = rest[select(y_pool[rest], n_train, rng, balanced=True, what="n_train")]
+    return train_idx, val_idx

@@ -1,0 +1,208 @@
+"""The variable-length genetic algorithm of Xiao (thesis Part 2, Fig. 2.1), driven by DEAP.
+
+Per generation: evaluate; sort; the fittest ``survival_rate`` survive; each less-fit one
+survives with probability ``weak_survival``; each survivor mutates one gene with probability
+``mutation_rate``; uniform per-gene crossover of two random survivors fills the population.
+Survivors keep their trained weights and fitness (the cache). After ``generations`` the
+phase's best grows by one random block per new individual, whose model inherits the best
+model's weights. The search stops when a phase's best falls more than ``stop_threshold``
+below the best of all earlier phases (Sec. 2.3.5).
+"""
+
+from __future__ import annotations
+
+import time
+
+from deap import base, creator
+
+from automl_kit.search.base import Searcher
+
+# At import time, so spawned executor workers see the same classes (DEAP's creator is global).
+if not hasattr(creator, "VLGAFitness"):
+    creator.create("VLGAFitness", base.Fitness, weights=(1.0,))
+    creator.create("VLGAIndividual", list, fitness=creator.VLGAFitness)
+
+
+class VariableLengthGA(Searcher):
+    """Grow CNNs (or dense nets) phase by phase with weight transfer.
+
+    >>> from automl_kit.search import VariableLengthGA, CNNSpace
+    >>> ga = VariableLengthGA(CNNSpace.compact(), population=8, generations=3, seed=0)   # doctest: +SKIP
+    >>> result = ga.search(x, y, validation_data=(x_val, y_val), time_budget="10m")     # doctest: +SKIP
+    >>> result.describe()                                                               # doctest: +SKIP
+    """
+
+    algorithm = "vlga"
+
+    def __init__(
+        self,
+        space=None,
+        *,
+        population: int = 20,
+        generations: int = 5,
+        survival_rate: float = 0.5,
+        weak_survival: float = 0.2,
+        mutation_rate: float = 0.2,
+        stop_threshold: float = 0.01,
+        max_phases: int | None = None,
+        **kwargs,
+    ):
+        super().__init__(space, **kwargs)
+        if population < 2:
+            raise ValueError(
+                f"population must be at least 2 (crossover needs two parents), got {population}."
+            )
+        if generations < 1:
+            raise ValueError(f"generations must be at least 1, got {generations}.")
+        for name, value in (
+            ("survival_rate", survival_rate),
+            ("weak_survival", weak_survival),
+            ("mutation_rate", mutation_rate),
+        ):
+            if not 0 <= value <= 1:
+                raise ValueError(f"{name} is a probability in [0, 1], got {value}.")
+        if max_phases is not None and max_phases < 1:
+            raise ValueError(f"max_phases must be at least 1, got {max_phases}.")
+        self.population, self.generations = population, generations
+        self.survival_rate, self.weak_survival, self.mutation_rate = (
+            survival_rate,
+            weak_survival,
+            mutation_rate,
+        )
+        self.stop_threshold, self.max_phases = stop_threshold, max_phases
+        self.toolbox = base.Toolbox()
+        self.toolbox.register("mate", self.crossover)
+        self.toolbox.register("mutate", self.mutate)
+        self.toolbox.register("select", self.select)
+
+    def get_config(self) -> dict:
+        return {
+            **super().get_config(),
+            "population": self.population,
+            "generations": self.generations,
+            "survival_rate": self.survival_rate,
+            "weak_survival": self.weak_survival,
+            "mutation_rate": self.mutation_rate,
+            "stop_threshold": self.stop_threshold,
+            "max_phases": self.max_phases,
+        }
+
+    # ---- genetic operators (all draw from self.rng) -------------------------------------
+    def select(self, population: list) -> list:
+        """Xiao steps 4-6: the fittest share survives, each other one with ``weak_survival``."""
+        ranked = sorted(population, key=lambda ind: ind.fitness.values[0], reverse=True)
+        n_fit = max(1, int(round(self.survival_rate * len(ranked))))
+        return ranked[:n_fit] + [
+            ind for ind in ranked[n_fit:] if self.rng.random() < self.weak_survival
+        ]
+
+    def mutate(self, individual: list, phase: int) -> list:
+        """Change one gene of the phase's own segment to another of its choices (step 7)."""
+        layout = self.space.layout(self.space.n_blocks(individual))
+        movable = [i for i in self.space.segment(phase) if len(layout[i][1].choices) > 1]
+        i = self.rng.choice(movable)
+        individual[i] = self.rng.choice([c for c in layout[i][1].choices if c != individual[i]])
+        return individual
+
+    def crossover(self, mother: list, father: list) -> list:
+        """One child whose every gene comes from either parent with probability 1/2 (step 8)."""
+        return creator.VLGAIndividual(
+            m if self.rng.random() < 0.5 else f for m, f in zip(mother, father)
+        )
+
+    def next_generation(self, population: list, phase: int) -> list:
+        survivors = [creator.VLGAIndividual(ind) for ind in self.toolbox.select(population)]
+        for ind in survivors:
+            if self.rng.random() < self.mutation_rate:
+                self.toolbox.mutate(ind, phase)
+        children = []
+        while len(survivors) + len(children) < self.population:
+            mother, father = (
+                self.rng.sample(survivors, 2)
+                if len(survivors) > 1
+                else (survivors[0], survivors[0])
+            )
+            children.append(self.toolbox.mate(mother, father))
+        return survivors + children
+
+    # ---- the search -------------------------------------------------------------------
+    def _individuals(self, genes_list: list[list]) -> list:
+        return [creator.VLGAIndividual(g) for g in genes_list]
+
+    def _run(self, state: dict | None) -> None:
+        if state is not None and state.get("finished"):
+            self.stop_reason = state.get("stop_reason", "finished earlier")
+            return
+        if state is None:
+            state = {
+                "phase": 0,
+                "generation": 0,
+                "parent_model": None,
+                "phase_best": [],
+                "population": [
+                    self.space.random_genes(1, self.rng) for _ in range(self.population)
+                ],
+            }
+        self.toolbox.register("map", self._executor.map)
+        while True:
+            phase, generation = state["phase"], state["generation"]
+            self.checkpoint(state)
+            self.check_budget()
+            population = self._individuals(state["population"])
+            evaluations = self.evaluate_population(
+                population,
+                parent_model=state["parent_model"],
+                group=phase,
+                tag={"phase": phase, "generation": generation, "n_blocks": phase + 1},
+            )
+            for ind, e in zip(population, evaluations):
+                ind.fitness.values = (e.fitness,)
+            self._report(phase, generation, evaluations)
+            if generation + 1 < self.generations:
+                state["population"] = [list(ind) for ind in self.next_generation(population, phase)]
+                state["generation"] += 1
+                continue
+            done = [e for e in evaluations if e.status == "ok"] or evaluations
+            best = max(done, key=lambda e: e.fitness)
+            earlier = max((b["fitness"] for b in state["phase_best"]), default=None)
+            state["phase_best"].append(
+                {
+                    "phase": phase,
+                    "fitness": best.fitness,
+                    "genes": best.genes,
+                    "model_path": best.model_path,
+                }
+            )
+            if earlier is not None and best.fitness < earlier - self.stop_threshold:
+                self.stop_reason = (
+                    f"phase {phase} best {best.fitness:.4f} fell more than {self.stop_threshold} "
+                    f"below the earlier best {earlier:.4f}"
+                )
+                break
+            if self.max_phases is not None and phase + 1 >= self.max_phases:
+                self.stop_reason = f"max_phases={self.max_phases} reached"
+                break
+            if best.model_path is None:
+                self.stop_reason = f"no candidate of phase {phase} trained successfully"
+                break
+            state.update(
+                phase=phase + 1,
+                generation=0,
+                parent_model=best.model_path,
+                population=[
+                    self.space.extend(best.genes, self.rng) for _ in range(self.population)
+                ],
+            )
+        self.checkpoint({**state, "finished": True, "stop_reason": self.stop_reason})
+
+    def _report(self, phase: int, generation: int, evaluations: list) -> None:
+        fitness = sorted(e.fitness for e in evaluations)
+        best = self.best()
+        budget = ""
+        if self._deadline is not None:
+            budget = f", {max(0.0, self._deadline - time.time()) / 60:.1f} min budget left"
+        self.progress.step(
+            f"phase {phase} gen {generation + 1}/{self.generations}: best {fitness[-1]:.4f} "
+            f"median {fitness[len(fitness) // 2]:.4f} | overall best {best.fitness if best else 0:.4f} "
+            f"| {self._trained} evaluations{budget}"
+        )

@@ -1,0 +1,36 @@
+"""Shared fixtures: the offline data folder and a quiet, single-threaded TensorFlow."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+def shared_data_dir() -> Path | None:
+    """``$AUTOML_KIT_DATA`` if set, else ``../shared/data`` beside the checkout, else None."""
+    value = os.environ.get("AUTOML_KIT_DATA")
+    path = Path(value) if value else SHARED_DATA
+    return path if path.is_dir() else None
+
+
+@pytest.fixture
+def data_dir() -> Path:
+    path = shared_data_dir()
+    if path is None:
+        pytest.skip(
+            "offline data folder missing: set AUTOML_KIT_DATA to the folder holding mnist.npz etc."
+        )
+    return path
+
+
+def require_file(directory: Path, name: str) -> Path:
+    path = directory / name
+    if not path.exists():
+        pytest.skip(f"{name} not found in {directory}")
+    return path
