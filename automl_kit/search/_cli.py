@@ -177,6 +177,7 @@ def run(args: argparse.Namespace) -> int:
         data.y_train,
         validation_data=data.validation_data,
         max_epochs=args.final_epochs,
+        verbose=0 if args.quiet else 2,  # one line per epoch
     )
     test_loss, test_accuracy = final.model.evaluate(data.x_test, data.y_test, verbose=0)
     final.model.save(run_dir.path("final_model.keras"))

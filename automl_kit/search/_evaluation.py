@@ -19,6 +19,18 @@ import tensorflow as tf
 from automl_kit.search.space import SearchSpace
 
 _DATA: dict = {}
+
+
+class _NoRetracingWarning:
+    """Each candidate is a new model, so TensorFlow's "triggered tf.function retracing" warning is expected noise."""
+
+    @staticmethod
+    def filter(record) -> bool:
+        return "triggered tf.function retracing" not in record.getMessage()
+
+
+tf.get_logger().addFilter(_NoRetracingWarning())
+
 _PARENT_WEIGHTS: dict[str, dict[str, list[np.ndarray]]] = {}
 
 
@@ -45,6 +57,7 @@ class EvalTask:
     parent_model: str | None = None
     deadline: float | None = None  # absolute time.time(); training stops past it
     reject_below: float | None = None  # first-epoch validation accuracy under which training stops
+    group: int = 0  # candidates compared for early rejection (the GA's phase)
 
 
 @dataclass
@@ -60,6 +73,7 @@ class Evaluation:
     transferred_layers: int = 0
     val_accuracy: list = field(default_factory=list)
     model_path: str | None = None
+    group: int = 0
 
     @property
     def finished(self) -> bool:
@@ -133,6 +147,7 @@ def evaluate(task: EvalTask) -> Evaluation:
             status,
             reason,
             seconds=time.time() - start,
+            group=task.group,
             **kw,
         )
 

@@ -102,7 +102,11 @@ class Searcher:
         run_dir: str | Path | RunDirectory | None = None,
         resume: bool = False,
     ) -> SearchResult:
-        """Search, then return a :class:`SearchResult`; ``resume=True`` continues ``run_dir``."""
+        """Search, then return a :class:`SearchResult`; ``resume=True`` continues ``run_dir``.
+
+        ``time_budget`` counts this call's wall-clock time (a resumed search gets it afresh);
+        ``max_evaluations`` counts trained candidates, those of a resumed run included.
+        """
         rank = self.space.input_rank()
         x, y = check_classification_data(x, y, rank=rank)
         x_val, y_val = check_classification_data(*validation_data, rank=rank, name="x_val")
@@ -118,6 +122,9 @@ class Searcher:
         self._cache: dict[str, Evaluation] = {}
         self._first_epoch: dict[object, list[float]] = {}
         self.history: list[dict] = []
+        self.rng = random.Random(
+            self.seed
+        )  # a second search() with this object takes the same path
         state = self._load(resume)
         self._trained = sum(1 for e in self._cache.values() if e.status != "skipped")
         self._started = time.time()
@@ -136,7 +143,8 @@ class Searcher:
         best = self.best()
         if best is None:
             raise RuntimeError(
-                f"no candidate finished training ({self.stop_reason}); raise the time budget."
+                f"no candidate trained successfully ({self.stop_reason or 'all failed'}); "
+                "see evaluations.jsonl for the reasons, or raise the budget."
             )
         result = SearchResult(
             self.space,
@@ -190,19 +198,17 @@ class Searcher:
                     parent_model=parent_model,
                     deadline=self._deadline,
                     reject_below=self._rejection_threshold(group),
+                    group=group,
                 )
 
         for _, evaluation in self._executor.imap_unordered(evaluate, tasks()):
             if evaluation.finished:
                 self._store(evaluation)
-                if evaluation.val_accuracy:
-                    self._first_epoch.setdefault(group, []).append(evaluation.val_accuracy[0])
-        missing = [k for k in keys if k not in self._cache]
-        if missing:
-            raise SearchStopped(self._budget_message())
-        out = [self._cache[k] for k in keys]
         fresh = set(todo)
-        for i, (k, e) in enumerate(zip(keys, out)):
+        for i, k in enumerate(keys):
+            if k not in self._cache:
+                continue  # stopped by the budget: rows of the finished ones are still recorded
+            e = self._cache[k]
             self.history.append(
                 {
                     **(tag or {}),
@@ -218,6 +224,9 @@ class Searcher:
                     "genes": e.genes,
                 }
             )
+        if any(k not in self._cache for k in keys):
+            raise SearchStopped(self._budget_message())
+        out = [self._cache[k] for k in keys]
         return out
 
     def budget_spent(self) -> bool:
@@ -247,8 +256,12 @@ class Searcher:
         return time.time() - self._started
 
     # ---- internals ---------------------------------------------------------------------
-    def _store(self, evaluation: Evaluation) -> None:
+    def _store(self, evaluation: Evaluation, *, persist: bool = True) -> None:
         self._cache[evaluation.key] = evaluation
+        if evaluation.val_accuracy:
+            self._first_epoch.setdefault(evaluation.group, []).append(evaluation.val_accuracy[0])
+        if not persist:
+            return
         self._trained += 1
         with open(self.run.path(EVALUATIONS_FILE), "a", encoding="utf-8") as fh:
             fh.write(json.dumps(evaluation.to_dict()) + "\n")
@@ -316,7 +329,7 @@ class Searcher:
                         e = Evaluation.from_dict(json.loads(line))
                     except json.JSONDecodeError:
                         continue
-                    self._cache[e.key] = e
+                    self._store(e, persist=False)
         checkpoint = self.run.root / CHECKPOINT_FILE
         if not checkpoint.exists():
             return None

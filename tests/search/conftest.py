@@ -61,3 +61,28 @@ def fake_evaluate(monkeypatch):
 def table_data():
     rng = np.random.default_rng(0)
     return rng.random((40, 5), dtype=np.float32), rng.integers(0, 2, 40)
+
+
+def run_tiny_search(run_dir, resume=False):
+    """A real (training) search small enough for tests; used in-process and in a killed subprocess."""
+    from automl_kit.datasets import load
+    from automl_kit.search import VariableLengthGA
+
+    data = load("digits", n_train=200, n_val=100, seed=0)
+    ga = VariableLengthGA(
+        tiny_space(),
+        population=4,
+        generations=2,
+        max_phases=2,
+        epochs_per_eval=1,
+        batch_size=50,
+        seed=0,
+        quiet=True,
+    )
+    return ga.search(
+        data.x_train,
+        data.y_train,
+        validation_data=data.validation_data,
+        run_dir=run_dir,
+        resume=resume,
+    )

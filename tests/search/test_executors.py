@@ -1,0 +1,60 @@
+"""The process executor gives the same evaluations as serial; the ray one when Ray is installed."""
+
+import importlib.util
+
+import numpy as np
+import pytest
+
+from automl_kit.search import VariableLengthGA
+from automl_kit.utils.executor import get_executor
+from tests.search.conftest import tiny_space
+
+
+def _square(x):
+    return x * x
+
+
+def test_executor_map_keeps_order_and_unknown_name_is_refused():
+    with get_executor("serial") as ex:
+        assert ex.map(_square, [3, 1, 2]) == [9, 1, 4]
+    with pytest.raises(ValueError, match="unknown executor 'gpu'"):
+        get_executor("gpu")
+
+
+def _search(executor, digits_small, tmp_path):
+    d = digits_small
+    ga = VariableLengthGA(
+        tiny_space(),
+        population=4,
+        generations=1,
+        max_phases=1,
+        epochs_per_eval=1,
+        batch_size=50,
+        seed=0,
+        quiet=True,
+        executor=executor,
+        workers=2,
+    )
+    result = ga.search(
+        d.x_train, d.y_train, validation_data=d.validation_data, run_dir=tmp_path / executor
+    )
+    return sorted((tuple(r["genes"]), round(r["fitness"], 4)) for r in result.history)
+
+
+def test_process_pool_matches_serial(digits_small, tmp_path):
+    serial = _search("serial", digits_small, tmp_path)
+    process = _search("process", digits_small, tmp_path)
+    assert [g for g, _ in serial] == [g for g, _ in process]
+    # different thread counts may reorder float sums: equal to 2 decimals of accuracy
+    np.testing.assert_allclose([f for _, f in serial], [f for _, f in process], atol=0.02)
+
+
+@pytest.mark.skipif(
+    importlib.util.find_spec("ray") is None,
+    reason="Ray not installed: pip install -e '.[distributed]'",
+)
+def test_ray_matches_serial(digits_small, tmp_path):
+    serial = _search("serial", digits_small, tmp_path)
+    ray = _search("ray", digits_small, tmp_path)
+    assert [g for g, _ in serial] == [g for g, _ in ray]
+    np.testing.assert_allclose([f for _, f in serial], [f for _, f in ray], atol=0.02)
