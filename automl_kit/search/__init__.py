@@ -5,16 +5,28 @@
 """
 
 from automl_kit.search.base import Searcher
+from automl_kit.search.classical_ga import ClassicalGA
+from automl_kit.search.large_scale_evolution import LargeScaleEvolution
+from automl_kit.search.random_search import RandomSearch
 from automl_kit.search.result import FinalFit, SearchResult
 from automl_kit.search.space import Gene, SearchSpace
 from automl_kit.search.spaces import CNNSpace, DenseSpace
 from automl_kit.search.vlga import VariableLengthGA
 
+# name -> search algorithm, for the CLI and benchmarks
+SEARCHERS = {
+    cls.algorithm: cls for cls in (VariableLengthGA, RandomSearch, ClassicalGA, LargeScaleEvolution)
+}
+
 __all__ = [
+    "SEARCHERS",
     "CNNSpace",
+    "ClassicalGA",
     "DenseSpace",
     "FinalFit",
     "Gene",
+    "LargeScaleEvolution",
+    "RandomSearch",
     "SearchResult",
     "SearchSpace",
     "Searcher",

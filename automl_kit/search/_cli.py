@@ -91,6 +91,11 @@ def register(subparsers, common: argparse.ArgumentParser) -> None:
         "--workers", type=int, default=None, help="worker processes/actors (default: CPU count)"
     )
     parser.add_argument(
+        "--ray-address",
+        default=None,
+        help="with --executor ray: an existing cluster (default: a local Ray)",
+    )
+    parser.add_argument(
         "--resume",
         default=None,
         metavar="RUN_DIR",
@@ -149,6 +154,7 @@ def run(args: argparse.Namespace) -> int:
         early_rejection=args.early_rejection,
         executor=args.executor,
         workers=args.workers,
+        executor_options={"address": args.ray_address} if args.ray_address else None,
         quiet=args.quiet,
     )
     if not args.quiet:

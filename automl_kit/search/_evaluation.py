@@ -58,6 +58,7 @@ class EvalTask:
     deadline: float | None = None  # absolute time.time(); training stops past it
     reject_below: float | None = None  # first-epoch validation accuracy under which training stops
     group: int = 0  # candidates compared for early rejection (the GA's phase)
+    inherit_head: bool = False  # continue the parent's training (Hyperband) rather than grow it
 
 
 @dataclass
@@ -98,12 +99,14 @@ def _parent_weights(path: str) -> dict[str, list[np.ndarray]]:
     return _PARENT_WEIGHTS[path]
 
 
-def transfer_weights(parent: dict[str, list[np.ndarray]], model) -> int:
-    """Copy weights of same-named, same-shaped layers (Xiao Fig. 2.7); the head is never copied."""
+def transfer_weights(
+    parent: dict[str, list[np.ndarray]], model, *, include_head: bool = False
+) -> int:
+    """Copy weights of same-named, same-shaped layers (Xiao Fig. 2.7); the head only if asked."""
     copied = 0
     for layer in model.layers:
         weights = parent.get(layer.name)
-        if layer.name == "classifier" or not weights:
+        if (layer.name == "classifier" and not include_head) or not weights:
             continue
         if [w.shape for w in weights] == [tuple(v.shape) for v in layer.weights]:
             layer.set_weights(weights)
@@ -135,8 +138,12 @@ class FitnessGuard(keras.callbacks.Callback):
         self._check_deadline()
 
 
-def evaluate(task: EvalTask) -> Evaluation:
-    """Train the candidate ``task.genes`` on the worker's data; never raises for a bad candidate."""
+def evaluate(task: EvalTask, callbacks: tuple = ()) -> Evaluation:
+    """Train the candidate ``task.genes`` on the worker's data; never raises for a bad candidate.
+
+    ``callbacks`` are extra Keras callbacks (in-process only, e.g. a peer's pruner); one that
+    stops training early marks the candidate ``rejected``.
+    """
     start = time.time()
 
     def result(fitness, status, reason="", **kw):
@@ -166,7 +173,9 @@ def evaluate(task: EvalTask) -> Evaluation:
     except (ValueError, TypeError) as exc:
         return result(0.0, "failed", f"invalid architecture: {exc}")
     transferred = (
-        transfer_weights(_parent_weights(task.parent_model), model) if task.parent_model else 0
+        transfer_weights(_parent_weights(task.parent_model), model, include_head=task.inherit_head)
+        if task.parent_model
+        else 0
     )
     model.compile(
         optimizer=keras.optimizers.Adam(task.learning_rate),
@@ -183,7 +192,7 @@ def evaluate(task: EvalTask) -> Evaluation:
             epochs=task.epochs,
             batch_size=task.batch_size,
             verbose=0,
-            callbacks=[keras.callbacks.TerminateOnNaN(), guard],
+            callbacks=[keras.callbacks.TerminateOnNaN(), guard, *callbacks],
         ).history
     except (tf.errors.ResourceExhaustedError, MemoryError) as exc:
         return result(0.0, "failed", f"out of memory: {str(exc).splitlines()[0][:200]}", **info)
@@ -205,6 +214,10 @@ def evaluate(task: EvalTask) -> Evaluation:
             "rejected",
             f"epoch-1 validation accuracy {val_acc[0]:.3f} < {task.reject_below:.3f}",
             **info,
+        )
+    if len(val_acc) < task.epochs:
+        return result(
+            val_acc[-1], "rejected", f"stopped by a callback after {len(val_acc)} epochs", **info
         )
     if task.model_path:
         model.save(task.model_path)

@@ -14,6 +14,7 @@ import random
 import statistics
 import time
 import zlib
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -55,6 +56,7 @@ class Searcher:
         seed: int = 0,
         executor: str = "serial",
         workers: int | None = None,
+        executor_options: dict | None = None,
         early_rejection: float | None = None,
         quiet: bool = False,
     ):
@@ -73,6 +75,7 @@ class Searcher:
             learning_rate,
         )
         self.seed, self.executor_name, self.workers = seed, executor, workers
+        self.executor_options = dict(executor_options or {})  # e.g. {"address": "ray://head:10001"}
         self.early_rejection, self.quiet = early_rejection, quiet
         # The search draws only from its own generator: Keras re-seeds the global ``random``.
         self.rng = random.Random(seed)
@@ -133,7 +136,11 @@ class Searcher:
         self.stop_reason = ""
         initargs = (x, y, x_val, y_val)
         with get_executor(
-            self.executor_name, initializer=set_worker_data, initargs=initargs, workers=self.workers
+            self.executor_name,
+            initializer=set_worker_data,
+            initargs=initargs,
+            workers=self.workers,
+            **self.executor_options,
         ) as ex:
             self._executor = ex
             try:
@@ -169,39 +176,58 @@ class Searcher:
         self,
         population: list[list],
         *,
-        parent_model: str | None = None,
+        parent_model: str | list[str | None] | None = None,
         group=0,
         tag: dict | None = None,
+        epochs: int | None = None,
+        inherit_head: bool = False,
+        callbacks: tuple = (),
     ) -> list[Evaluation]:
         """Fitness of every chromosome, in order; cached ones are not trained again.
 
+        ``parent_model`` is one ``.keras`` path for all (a GA phase) or one per chromosome
+        (mutation-only evolution); matching layers start from its weights.
         Each finished evaluation is appended to ``evaluations.jsonl`` as it arrives, so a
         killed search loses none of them. Raises ``SearchStopped`` once the budget is spent.
+        ``epochs`` overrides ``epochs_per_eval`` (and becomes part of the cache key);
+        ``callbacks`` are extra Keras callbacks, which only the serial executor can run.
         """
-        keys = [self.key(g) for g in population]
-        todo = {k: g for k, g in zip(keys, population) if k not in self._cache}
+        if callbacks and self.executor_name != "serial":
+            raise ValueError(
+                f"{self.algorithm} reports every epoch to its tuner: use executor='serial'."
+            )
+        parents = (
+            parent_model if isinstance(parent_model, list) else [parent_model] * len(population)
+        )
+        suffix = (
+            "" if epochs is None else f"@{epochs}"
+        )  # another training budget is another candidate
+        keys = [self.key(g) + suffix for g in population]
+        todo = {k: (g, p) for k, g, p in zip(keys, population, parents) if k not in self._cache}
         if self._max_evaluations is not None:
             room = max(0, self._max_evaluations - self._trained)
             todo = dict(list(todo.items())[:room])
 
         def tasks():
-            for k, genes in todo.items():
+            for k, (genes, parent) in todo.items():
                 yield EvalTask(
                     key=k,
                     genes=list(genes),
                     space_config=self.space.get_config(),
-                    epochs=self.epochs_per_eval,
+                    epochs=epochs or self.epochs_per_eval,
                     batch_size=self.batch_size,
                     learning_rate=self.learning_rate,
                     seed=self.seed,
                     model_path=str(self.model_path(k)),
-                    parent_model=parent_model,
+                    parent_model=parent,
                     deadline=self._deadline,
                     reject_below=self._rejection_threshold(group),
                     group=group,
+                    inherit_head=inherit_head,
                 )
 
-        for _, evaluation in self._executor.imap_unordered(evaluate, tasks()):
+        run = partial(evaluate, callbacks=tuple(callbacks)) if callbacks else evaluate
+        for _, evaluation in self._executor.imap_unordered(run, tasks()):
             if evaluation.finished:
                 self._store(evaluation)
         fresh = set(todo)

@@ -90,6 +90,18 @@ class SearchSpace:
         """``genes`` plus one random block (entering a new phase)."""
         return list(genes) + [rng.choice(g.choices) for g in self.block_genes]
 
+    def depth(self, genes: list) -> int:
+        """Layers the genes build (one per block unless a space says otherwise)."""
+        return self.n_blocks(genes)
+
+    def random_genes_of_depth(self, depth: int, rng: random.Random) -> list:
+        """A random chromosome of exactly ``depth`` layers (random search's depth draw)."""
+        return self.random_genes(depth, rng)
+
+    structural_genes: tuple[
+        str, ...
+    ] = ()  # genes that change the depth; fixed-length searches leave them alone
+
     def validate(self, genes: list) -> list:
         layout = self.layout(self.n_blocks(genes))
         for value, (block, gene) in zip(genes, layout):

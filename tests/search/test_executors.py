@@ -21,6 +21,18 @@ def test_executor_map_keeps_order_and_unknown_name_is_refused():
         get_executor("gpu")
 
 
+def _pid(_):
+    import os
+
+    return os.getpid()
+
+
+def test_process_pool_is_replaced_every_max_tasks_per_child():
+    with get_executor("process", workers=1, max_tasks_per_child=2) as ex:
+        pids = ex.map(_pid, range(5))
+    assert pids[0] == pids[1] != pids[2] == pids[3] != pids[4]
+
+
 def _search(executor, digits_small, tmp_path):
     d = digits_small
     ga = VariableLengthGA(

@@ -65,7 +65,7 @@ def test_every_chromosome_builds_the_layers_its_genes_say(seed):
             assert type(names[f"block{i}_pool"]).__name__ == expected
         assert (f"block{i}_skip" in names) == bool(block["skip"])
         assert names[f"block{i}_a_act"].get_config()["activation"] == arch["global"]["activation"]
-    assert space.conv_layers(genes) == sum(n.endswith(("_a_conv", "_b_conv")) for n in names)
+    assert space.depth(genes) == sum(n.endswith(("_a_conv", "_b_conv")) for n in names)
     assert model.output_shape == (None, 10)
 
 

@@ -178,3 +178,28 @@ def test_resume_with_other_settings_is_refused(tmp_path, fake_evaluate):
 
 def test_fake_fitness_is_deterministic():
     assert fake_fitness(["relu", 4, 3]) == fake_fitness(["relu", 4, 3])
+
+
+def test_dense_space_search_on_a_table(tmp_path, digits_small):
+    from automl_kit.search import DenseSpace
+
+    d = digits_small
+    flat = lambda x: x.reshape(len(x), -1)  # noqa: E731
+    space = DenseSpace(units=(16, 32), dropout=(0.0, 0.1))
+    ga = VariableLengthGA(
+        space,
+        population=3,
+        generations=1,
+        max_phases=2,
+        epochs_per_eval=4,
+        batch_size=16,
+        seed=0,
+        quiet=True,
+    )
+    result = ga.search(
+        flat(d.x_train), d.y_train, validation_data=(flat(d.x_val), d.y_val), run_dir=tmp_path / "r"
+    )
+    assert space.n_blocks(result.best_genes) in (1, 2)
+    assert result.best_fitness > 0.5  # digits as 64 features: well above chance
+    with pytest.raises(ValueError, match="must have rank 2"):
+        ga.search(d.x_train, d.y_train, validation_data=d.validation_data, run_dir=tmp_path / "r2")

@@ -160,6 +160,22 @@ class CNNSpace(SearchSpace):
         )
         return lines
 
-    def conv_layers(self, genes) -> int:
+    structural_genes = ("include_b",)
+
+    def depth(self, genes) -> int:
         """Number of conv layers (a and b) the genes build, skip convs not counted."""
         return sum(1 + has_b for _, has_b in self._blocks(genes))
+
+    def random_genes_of_depth(self, depth: int, rng) -> list:
+        """Block 0 holds two conv layers; later blocks one or two, drawn at random."""
+        if depth < 2:
+            raise ValueError(f"a CNN of this space has at least 2 conv layers, got depth={depth}.")
+        sizes, left = [], depth - 2
+        while left:
+            size = 2 if left >= 2 and rng.random() < 0.5 else 1
+            sizes.append(size)
+            left -= size
+        arch = self.decode(self.random_genes(1 + len(sizes), rng))
+        for block, size in zip(arch["blocks"][1:], sizes):
+            block["include_b"] = size - 1
+        return self.encode(arch)

@@ -1,0 +1,49 @@
+"""Random search (Bergstra & Bengio 2012), the thesis's first rival: depth drawn in [2, 10]."""
+
+from __future__ import annotations
+
+from automl_kit.search.base import Searcher
+
+
+class RandomSearch(Searcher):
+    """Independent random chromosomes, each of a depth drawn uniformly from ``depth_range``.
+
+    Needs a budget (``time_budget`` or ``max_evaluations``): it has no stopping rule of its own.
+
+    >>> result = RandomSearch(CNNSpace.compact(), seed=0).search(x, y, validation_data=(xv, yv), time_budget="10m")  # doctest: +SKIP
+    """
+
+    algorithm = "random_search"
+
+    def __init__(
+        self, space=None, *, depth_range: tuple[int, int] = (2, 10), batch: int = 10, **kwargs
+    ):
+        super().__init__(space, **kwargs)
+        low, high = depth_range
+        if not 1 <= low <= high:
+            raise ValueError(
+                f"depth_range must be (low, high) with 1 <= low <= high, got {depth_range}."
+            )
+        self.depth_range, self.batch = (int(low), int(high)), batch
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "depth_range": list(self.depth_range), "batch": self.batch}
+
+    def _run(self, state):
+        if self._budget_seconds is None and self._max_evaluations is None:
+            raise ValueError("random search needs a budget: pass time_budget or max_evaluations.")
+        state = state or {"round": 0}
+        while True:
+            self.checkpoint(state)
+            self.check_budget()
+            batch = [
+                self.space.random_genes_of_depth(self.rng.randint(*self.depth_range), self.rng)
+                for _ in range(self.batch)
+            ]
+            self.evaluate_population(batch, tag={"phase": 0, "generation": state["round"]})
+            best = self.best()
+            self.progress.step(
+                f"round {state['round'] + 1}: best so far {best.fitness if best else 0:.4f} "
+                f"| {self._trained} evaluations"
+            )
+            state["round"] += 1

@@ -1,0 +1,218 @@
+"""Variable-length GA against its rivals at an equal wall-clock budget (issue 3).
+
+Every method gets the same data, search space, fitness (validation accuracy after
+``epochs_per_eval`` epochs), time budget, seeds and final fit (early stopping on the
+validation set, then the test set once). Reports the median and spread over seeds.
+
+    python -m benchmarks.search_compare --budget small          # digits, minutes
+    python -m benchmarks.search_compare --budget full           # MNIST/Fashion/CIFAR subsets, 30 min a method
+    python -m benchmarks.search_compare --budget full --datasets mnist --minutes 10 --resume
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import tempfile
+import time
+
+from automl_kit.utils import read_json
+from benchmarks._common import RESULTS, parser, save, table
+
+BUDGETS = {
+    # per data set: (n_train, n_val, n_test); minutes per method and seed; epochs per evaluation; final-fit epochs
+    "small": {
+        "datasets": {"digits": (None, None, None)},
+        "seeds": [0],
+        "minutes": 1.0,
+        "epochs": 2,
+        "final_epochs": 15,
+    },
+    "full": {
+        "datasets": {
+            "mnist": (10_000, 2_000, None),
+            "fashion_mnist": (10_000, 2_000, None),
+            "digits": (None, None, None),
+            "cifar10": (3_500, 500, None),
+        },
+        "seeds": [0, 1, 2],
+        "minutes": 30.0,
+        "epochs": 5,
+        "final_epochs": 50,
+    },
+}
+
+
+def methods():
+    from automl_kit.search import ClassicalGA, LargeScaleEvolution, RandomSearch, VariableLengthGA
+    from automl_kit.search.peers import (
+        KerasTunerBayesian,
+        KerasTunerHyperband,
+        KerasTunerRandom,
+        OptunaTPE,
+    )
+
+    return {
+        "vlga": (VariableLengthGA, {"population": 10, "generations": 3}),
+        "vlga_reject": (
+            VariableLengthGA,
+            {"population": 10, "generations": 3, "early_rejection": 0.5},
+        ),
+        "random_search": (RandomSearch, {}),
+        "classical_ga": (ClassicalGA, {"population": 10}),
+        "large_scale_evolution": (LargeScaleEvolution, {"population": 10}),
+        "keras_tuner_random": (KerasTunerRandom, {}),
+        "keras_tuner_hyperband": (KerasTunerHyperband, {}),
+        "keras_tuner_bayesian": (KerasTunerBayesian, {}),
+        "optuna_tpe": (OptunaTPE, {}),
+    }
+
+
+def run_one(dataset: str, sizes, method: str, seed: int, cfg: dict, minutes: float) -> dict:
+    from automl_kit.datasets import load
+    from automl_kit.search import CNNSpace
+    from automl_kit.utils import seed_everything
+
+    seed_everything(seed)
+    n_train, n_val, n_test = sizes
+    data = load(dataset, n_train=n_train, n_val=n_val, n_test=n_test, seed=seed)
+    cls, options = methods()[method]
+    searcher = cls(
+        CNNSpace.compact(), seed=seed, epochs_per_eval=cfg["epochs"], quiet=True, **options
+    )
+    with tempfile.TemporaryDirectory() as tmp:
+        start = time.time()
+        result = searcher.search(
+            data.x_train,
+            data.y_train,
+            validation_data=data.validation_data,
+            time_budget=minutes * 60,
+            run_dir=f"{tmp}/run",
+        )
+        searched = time.time() - start
+        final = result.final_fit(
+            data.x_train,
+            data.y_train,
+            validation_data=data.validation_data,
+            max_epochs=cfg["final_epochs"],
+            patience=5,
+        )
+        _, test_accuracy = final.model.evaluate(data.x_test, data.y_test, verbose=0)
+    return {
+        "dataset": dataset,
+        "method": method,
+        "seed": seed,
+        "val_fitness": round(result.best_fitness, 4),
+        "test_accuracy": round(float(test_accuracy), 4),
+        "evaluations": result.evaluations,
+        "search_seconds": round(searched, 1),
+        "final_fit_seconds": round(time.time() - start - searched, 1),
+        "depth": result.space.depth(result.best_genes),
+        "params": result.best.params,
+        "stop_reason": result.stop_reason,
+    }
+
+
+def summarise(rows: list[dict]) -> list[dict]:
+    out = []
+    for dataset in dict.fromkeys(r["dataset"] for r in rows):
+        for method in dict.fromkeys(r["method"] for r in rows):
+            group = [r for r in rows if r["dataset"] == dataset and r["method"] == method]
+            if not group:
+                continue
+            test = [r["test_accuracy"] for r in group]
+            out.append(
+                {
+                    "dataset": dataset,
+                    "method": method,
+                    "seeds": len(group),
+                    "test_median": round(statistics.median(test), 4),
+                    "test_min_max": f"{min(test):.4f}-{max(test):.4f}",
+                    "val_median": round(statistics.median(r["val_fitness"] for r in group), 4),
+                    "evals_median": statistics.median(r["evaluations"] for r in group),
+                    "depth_median": statistics.median(r["depth"] for r in group),
+                    "seconds_median": round(
+                        statistics.median(
+                            r["search_seconds"] + r["final_fit_seconds"] for r in group
+                        ),
+                        1,
+                    ),
+                }
+            )
+    return out
+
+
+def main(argv=None):
+    p = parser(__doc__.splitlines()[0])
+    p.add_argument(
+        "--datasets", default=None, help="comma-separated subset of the budget's data sets"
+    )
+    p.add_argument(
+        "--methods", default=None, help="comma-separated subset of: " + ", ".join(methods())
+    )
+    p.add_argument("--seeds", default=None, help="comma-separated seeds (default: the budget's)")
+    p.add_argument(
+        "--minutes",
+        type=float,
+        default=None,
+        help="search minutes per method and seed (default: the budget's)",
+    )
+    p.add_argument(
+        "--resume",
+        action="store_true",
+        help="keep finished runs of the output file and do the rest",
+    )
+    args = p.parse_args(argv)
+    cfg = BUDGETS[args.budget]
+    datasets = {
+        k: v
+        for k, v in cfg["datasets"].items()
+        if not args.datasets or k in args.datasets.split(",")
+    }
+    names = args.methods.split(",") if args.methods else list(methods())
+    seeds = [int(s) for s in args.seeds.split(",")] if args.seeds else cfg["seeds"]
+    minutes = args.minutes or cfg["minutes"]
+    out = args.out or str(RESULTS / f"search_compare-{args.budget}.json")
+    rows = read_json(out)["runs"] if args.resume and os.path.exists(out) else []
+    done = {(r["dataset"], r["method"], r["seed"]) for r in rows}
+    for dataset, sizes in datasets.items():
+        for seed in seeds:
+            for method in names:
+                if (dataset, method, seed) in done:
+                    continue
+                row = run_one(dataset, sizes, method, seed, cfg, minutes)
+                rows.append(row)
+                print(
+                    f"{dataset} seed {seed} {method}: test {row['test_accuracy']:.4f} val {row['val_fitness']:.4f} "
+                    f"evals {row['evaluations']} depth {row['depth']}",
+                    flush=True,
+                )
+                save(
+                    "search_compare",
+                    args.budget,
+                    {"minutes_per_method": minutes, "runs": rows, "summary": summarise(rows)},
+                    out,
+                )
+    summary = summarise(rows)
+    print(
+        table(
+            summary,
+            [
+                "dataset",
+                "method",
+                "seeds",
+                "test_median",
+                "test_min_max",
+                "val_median",
+                "evals_median",
+                "depth_median",
+                "seconds_median",
+            ],
+        )
+    )
+    print(f"written: {out}")
+    return summary
+
+
+if __name__ == "__main__":
+    main()
