@@ -5,8 +5,8 @@ Every method gets the same data, search space, fitness (validation accuracy afte
 validation set, then the test set once). Reports the median and spread over seeds.
 
     python -m benchmarks.search_compare --budget small          # digits, minutes
-    python -m benchmarks.search_compare --budget full           # MNIST/Fashion/CIFAR subsets, 30 min a method
-    python -m benchmarks.search_compare --budget full --datasets mnist --minutes 10 --resume
+    python -m benchmarks.search_compare --budget full --datasets mnist,fashion_mnist --resume
+    python -m benchmarks.search_compare --budget full --datasets mnist --minutes 30   # the issue's 30 min a method
 """
 
 from __future__ import annotations
@@ -28,15 +28,17 @@ BUDGETS = {
         "epochs": 2,
         "final_epochs": 15,
     },
+    # The issue's protocol is 30 min a method; 9 methods x 3 seeds x 2 data sets would be 27 h on
+    # 2 CPU cores, so the default is 5 min (about 5.5 h in all, resumable across sessions).
     "full": {
         "datasets": {
             "mnist": (10_000, 2_000, None),
             "fashion_mnist": (10_000, 2_000, None),
-            "digits": (None, None, None),
             "cifar10": (3_500, 500, None),
+            "digits": (None, None, None),
         },
         "seeds": [0, 1, 2],
-        "minutes": 30.0,
+        "minutes": 5.0,
         "epochs": 5,
         "final_epochs": 50,
     },

@@ -9,7 +9,8 @@ Encoding (fitted on the training pool only, applied unchanged to the test set):
   ``medical_specialty`` keeps its 15 most frequent values plus ``other``;
 * dropped: ``encounter_id`` (an identifier), ``weight`` (96.9% missing) and ``patient_nbr``,
   which only drives the split: the test set holds 20% of the *patients* (seed 0), so no
-  patient is in both. Nothing else is dropped; every encounter is kept.
+  patient is in both. Nothing else is dropped; every encounter is kept. (``load``'s validation
+  draw from the pool is stratified by class, not grouped by patient.)
 """
 
 from __future__ import annotations

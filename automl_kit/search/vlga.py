@@ -143,7 +143,6 @@ class VariableLengthGA(Searcher):
                     self.space.random_genes(1, self.rng) for _ in range(self.population)
                 ],
             }
-        self.toolbox.register("map", self._executor.map)
         while True:
             phase, generation = state["phase"], state["generation"]
             self.checkpoint(state)
