@@ -255,6 +255,16 @@ class Searcher:
         out = [self._cache[k] for k in keys]
         return out
 
+    def report(self, message: str) -> None:
+        """One progress line: the algorithm's own ``message``, then the best so far, evaluations and budget."""
+        best = self.best()
+        budget = ""
+        if self._deadline is not None:
+            budget = f", {max(0.0, self._deadline - time.time()) / 60:.1f} min budget left"
+        self.progress.step(
+            f"{message} | best so far {best.fitness if best else 0:.4f} | {self._trained} evaluations{budget}"
+        )
+
     def budget_spent(self) -> bool:
         over_time = self._deadline is not None and time.time() >= self._deadline
         over_count = self._max_evaluations is not None and self._trained >= self._max_evaluations

@@ -84,9 +84,7 @@ class ClassicalGA(Searcher):
             scored = sorted(
                 ((e.genes, e.fitness) for e in evaluations), key=lambda pair: pair[1], reverse=True
             )
-            self.progress.step(
-                f"generation {state['generation'] + 1}: best {scored[0][1]:.4f} | {self._trained} evaluations"
-            )
+            self.report(f"generation {state['generation'] + 1}: best {scored[0][1]:.4f}")
             nxt = [list(genes) for genes, _ in scored[: self.elite]]
             while len(nxt) < self.population:
                 nxt.append(self._offspring(scored))

@@ -83,8 +83,4 @@ class LargeScaleEvolution(Searcher):
                 "round": state["round"] + 1,
                 "population": [self.key(e.genes) for e in population],
             }
-            best = self.best()
-            self.progress.step(
-                f"round {state['round']}: population {len(population)}, best {best.fitness if best else 0:.4f} "
-                f"| {self._trained} evaluations"
-            )
+            self.report(f"round {state['round']}: population {len(population)}")

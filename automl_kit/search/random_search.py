@@ -41,9 +41,5 @@ class RandomSearch(Searcher):
                 for _ in range(self.batch)
             ]
             self.evaluate_population(batch, tag={"phase": 0, "generation": state["round"]})
-            best = self.best()
-            self.progress.step(
-                f"round {state['round'] + 1}: best so far {best.fitness if best else 0:.4f} "
-                f"| {self._trained} evaluations"
-            )
+            self.report(f"round {state['round'] + 1}")
             state["round"] += 1

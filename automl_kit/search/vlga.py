@@ -11,8 +11,6 @@ below the best of all earlier phases (Sec. 2.3.5).
 
 from __future__ import annotations
 
-import time
-
 from deap import base, creator
 
 from automl_kit.search.base import Searcher
@@ -196,12 +194,7 @@ class VariableLengthGA(Searcher):
 
     def _report(self, phase: int, generation: int, evaluations: list) -> None:
         fitness = sorted(e.fitness for e in evaluations)
-        best = self.best()
-        budget = ""
-        if self._deadline is not None:
-            budget = f", {max(0.0, self._deadline - time.time()) / 60:.1f} min budget left"
-        self.progress.step(
+        self.report(
             f"phase {phase} gen {generation + 1}/{self.generations}: best {fitness[-1]:.4f} "
-            f"median {fitness[len(fitness) // 2]:.4f} | overall best {best.fitness if best else 0:.4f} "
-            f"| {self._trained} evaluations{budget}"
+            f"median {fitness[len(fitness) // 2]:.4f}"
         )

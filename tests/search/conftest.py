@@ -63,14 +63,16 @@ def table_data():
     return rng.random((40, 5), dtype=np.float32), rng.integers(0, 2, 40)
 
 
-def run_tiny_search(run_dir, resume=False):
-    """A real (training) search small enough for tests; used in-process and in a killed subprocess."""
+def run_tiny_search(run_dir, resume=False, **settings):
+    """A real (training) search small enough for tests; used in-process and in a killed subprocess.
+
+    ``settings`` override the ``VariableLengthGA`` arguments (executor, generations, ...).
+    """
     from automl_kit.datasets import load
     from automl_kit.search import VariableLengthGA
 
     data = load("digits", n_train=200, n_val=100, seed=0)
-    ga = VariableLengthGA(
-        tiny_space(),
+    options = dict(
         population=4,
         generations=2,
         max_phases=2,
@@ -79,6 +81,7 @@ def run_tiny_search(run_dir, resume=False):
         seed=0,
         quiet=True,
     )
+    ga = VariableLengthGA(tiny_space(), **{**options, **settings})
     return ga.search(
         data.x_train,
         data.y_train,

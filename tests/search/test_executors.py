@@ -5,9 +5,8 @@ import importlib.util
 import numpy as np
 import pytest
 
-from automl_kit.search import VariableLengthGA
 from automl_kit.utils.executor import get_executor
-from tests.search.conftest import tiny_space
+from tests.search.conftest import run_tiny_search
 
 
 def _square(x):
@@ -33,29 +32,16 @@ def test_process_pool_is_replaced_every_max_tasks_per_child():
     assert pids[0] == pids[1] != pids[2] == pids[3] != pids[4]
 
 
-def _search(executor, digits_small, tmp_path):
-    d = digits_small
-    ga = VariableLengthGA(
-        tiny_space(),
-        population=4,
-        generations=1,
-        max_phases=1,
-        epochs_per_eval=1,
-        batch_size=50,
-        seed=0,
-        quiet=True,
-        executor=executor,
-        workers=2,
-    )
-    result = ga.search(
-        d.x_train, d.y_train, validation_data=d.validation_data, run_dir=tmp_path / executor
+def _search(executor, tmp_path):
+    result = run_tiny_search(
+        tmp_path / executor, generations=1, max_phases=1, executor=executor, workers=2
     )
     return sorted((tuple(r["genes"]), round(r["fitness"], 4)) for r in result.history)
 
 
-def test_process_pool_matches_serial(digits_small, tmp_path):
-    serial = _search("serial", digits_small, tmp_path)
-    process = _search("process", digits_small, tmp_path)
+def test_process_pool_matches_serial(tmp_path):
+    serial = _search("serial", tmp_path)
+    process = _search("process", tmp_path)
     assert [g for g, _ in serial] == [g for g, _ in process]
     # different thread counts may reorder float sums: equal to 2 decimals of accuracy
     np.testing.assert_allclose([f for _, f in serial], [f for _, f in process], atol=0.02)
@@ -65,8 +51,8 @@ def test_process_pool_matches_serial(digits_small, tmp_path):
     importlib.util.find_spec("ray") is None,
     reason="Ray not installed: pip install -e '.[distributed]'",
 )
-def test_ray_matches_serial(digits_small, tmp_path):
-    serial = _search("serial", digits_small, tmp_path)
-    ray = _search("ray", digits_small, tmp_path)
+def test_ray_matches_serial(tmp_path):
+    serial = _search("serial", tmp_path)
+    ray = _search("ray", tmp_path)
     assert [g for g, _ in serial] == [g for g, _ in ray]
     np.testing.assert_allclose([f for _, f in serial], [f for _, f in ray], atol=0.02)

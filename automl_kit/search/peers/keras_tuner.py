@@ -84,11 +84,7 @@ class _KerasTunerSearch(Searcher):
                 )
                 trial.status = "COMPLETED"
                 oracle.end_trial(trial)
-                self.progress.step(
-                    f"trial {trial.trial_id}: {evaluation.fitness:.4f} | best {self.best().fitness:.4f}"
-                    if self.best()
-                    else f"trial {trial.trial_id}"
-                )
+                self.report(f"trial {trial.trial_id}: {evaluation.fitness:.4f}")
 
 
 class KerasTunerRandom(_KerasTunerSearch):

@@ -75,8 +75,4 @@ class OptunaTPE(Searcher):
                 study.tell(trial, state=optuna.trial.TrialState.PRUNED)
             else:
                 study.tell(trial, evaluation.fitness)
-            best = self.best()
-            self.progress.step(
-                f"trial {trial.number}: {evaluation.fitness:.4f} ({evaluation.status}) "
-                f"| best {best.fitness if best else 0:.4f}"
-            )
+            self.report(f"trial {trial.number}: {evaluation.fitness:.4f} ({evaluation.status})")

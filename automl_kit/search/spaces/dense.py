@@ -61,9 +61,6 @@ class DenseSpace(SearchSpace):
         outputs = layers.Dense(num_classes, activation="softmax", name="classifier")(x)
         return keras.Model(inputs, outputs, name=f"dense_{len(arch['blocks'])}blocks")
 
-    def canonical(self, genes) -> tuple:
-        return tuple(genes)
-
     def describe(self, genes) -> list[str]:
         arch = self.decode(genes)
         act = arch["global"]["activation"]
