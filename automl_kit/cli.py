@@ -17,6 +17,7 @@ from automl_kit import __version__
 COMMAND_MODULES = (
     "automl_kit.datasets._cli",
     "automl_kit.search._cli",
+    "automl_kit.freezing._cli",
 )
 
 

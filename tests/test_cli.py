@@ -8,7 +8,7 @@ from automl_kit.cli import build_parser, main
 def test_every_subcommand_has_help(capsys):
     parser = build_parser()
     commands = parser._subparsers._group_actions[0].choices
-    assert {"datasets", "evolve"} <= set(commands)
+    assert {"datasets", "evolve", "train"} <= set(commands)
     for name in commands:
         with pytest.raises(SystemExit) as exit_info:
             main([name, "--help"])

@@ -1,0 +1,85 @@
+"""The interface every freezing policy implements, and what the trainer hands it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from automl_kit.freezing.rates import freezing_rate_from_sums
+
+
+@dataclass(frozen=True)
+class TrainingPlan:
+    """What a policy may know before training: the units, the epochs and the learning-rate stages."""
+
+    layer_names: tuple[str, ...]
+    epochs: int
+    steps_per_epoch: int | None = None
+    stage_starts: tuple[int, ...] = (0,)
+
+    @property
+    def num_layers(self) -> int:
+        return len(self.layer_names)
+
+    def stage_start(self, epoch: int) -> int:
+        return max(s for s in self.stage_starts if s <= epoch)
+
+
+@dataclass(frozen=True)
+class GradientStatistics:
+    """Per-unit gradient sums over one epoch's iterations; NaN for units frozen in that epoch."""
+
+    abs_of_sum: np.ndarray  # sum_i |sum_j g_ij|
+    sum_of_abs: np.ndarray  # sum_i sum_j |g_ij|
+    norm_of_sum: np.ndarray  # || sum_j g_j ||_2
+    steps: int
+
+    @property
+    def freezing_rates(self) -> np.ndarray:
+        """Xiao Eq. 3.1 per unit (NaN where the unit was frozen)."""
+        return np.array(
+            [
+                np.nan if np.isnan(a) else freezing_rate_from_sums(a, s)
+                for a, s in zip(self.abs_of_sum, self.sum_of_abs)
+            ]
+        )
+
+
+class FreezingPolicy:
+    """Decides, epoch by epoch, how many leading units skip backpropagation.
+
+    Subclasses implement :meth:`frozen_prefix`; they may ask for gradient statistics of an epoch
+    (:meth:`collects_statistics`, delivered to :meth:`update` at its end) and, if
+    ``scales_learning_rates``, give per-unit learning-rate multipliers (:meth:`unit_scales`).
+    """
+
+    name = "policy"
+    scales_learning_rates = False
+
+    def setup(self, plan: TrainingPlan) -> None:
+        self.plan = plan
+
+    def collects_statistics(self, epoch: int) -> bool:
+        return False
+
+    def frozen_prefix(self, epoch: int) -> int:
+        raise NotImplementedError
+
+    def update(self, epoch: int, statistics: GradientStatistics | None) -> None:
+        """Called at the end of every epoch with that epoch's statistics (None if not collected)."""
+
+    def unit_scales(self, progress: float) -> np.ndarray:
+        """Learning-rate multiplier per unit at ``progress`` in [0, 1] of the run."""
+        return np.ones(self.plan.num_layers, dtype=np.float32)
+
+    def get_config(self) -> dict:
+        return {}
+
+    def summary(self) -> dict:
+        """What the policy decided, for the run log (JSON-able)."""
+        return {"policy": self.name, **self.get_config()}
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
+        return f"{type(self).__name__}({args})"

@@ -1,0 +1,260 @@
+"""Layer-freezing policies against plain training at equal model, data, seed and schedule (issue 4).
+
+Every policy trains the same zoo model from the same initialisation (same seed) on the same data
+with the same SGD + step-decay schedule, epochs and batch size; we time ``fit`` (wall clock,
+including compilation and validation) and score the test set once. Per seed we take the time
+ratio to no freezing and the accuracy difference, then report the median and the range over seeds.
+The "ceiling" is the time a step would save if the prefix IntelligentFreezing chose were frozen in
+every step: ``1 - t(prefix) / t(0)`` from per-prefix step times measured on the same model.
+
+    python -m benchmarks.freezing --budget small                  # CPU: ~1 h on 2 cores
+    python -m benchmarks.freezing --budget small --models resnet20 --datasets cifar10 --resume
+    python -m benchmarks.freezing --budget full                   # thesis models, needs a GPU
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+
+import numpy as np
+
+from automl_kit.utils import read_json
+from benchmarks._common import RESULTS, parser, save, table
+
+BUDGETS = {
+    # model -> width multiplier; data set -> (n_train, n_val, n_test)
+    "small": {
+        "models": {"resnet20": 1.0, "vgg11": 0.25},
+        "datasets": {"cifar10": (None, None, None), "fashion_mnist": (3_600, 400, 2_000)},
+        "epochs": 12,
+        "batch_size": 128,
+        "seeds": [0, 1, 2],
+    },
+    "full": {
+        "models": {"vgg19": 1.0, "resnet18": 1.0, "resnet50": 1.0, "densenet121": 1.0},
+        "datasets": {"cifar10": (None, None, None)},
+        "epochs": 60,
+        "batch_size": 128,
+        "seeds": [0, 1, 2],
+    },
+}
+POLICY_NAMES = ("none", "intelligent", "freezeout", "autofreeze")
+
+
+def make_policy(name: str):
+    from automl_kit.freezing import POLICIES
+
+    return POLICIES[name]()
+
+
+def train_once(
+    data, model_name: str, width: float, policy_name: str, seed: int, budget: dict
+) -> dict:
+    import keras
+
+    from automl_kit.freezing import FreezingTrainer
+    from automl_kit.utils import seed_everything
+    from automl_kit.zoo import build_model
+
+    keras.backend.clear_session()
+    seed_everything(seed)
+    model = build_model(model_name, data.input_shape, data.num_classes, width=width)
+    trainer = FreezingTrainer(model, policy=make_policy(policy_name))
+    started = time.perf_counter()
+    trainer.fit(
+        data.x_train,
+        data.y_train,
+        epochs=budget["epochs"],
+        batch_size=budget["batch_size"],
+        validation_data=data.validation_data,
+        verbose=0,
+    )
+    seconds = time.perf_counter() - started
+    _, test_accuracy = model.evaluate(data.x_test, data.y_test, verbose=0)
+    summary = trainer.callback.summary()
+    return {
+        "seconds": seconds,
+        "test_accuracy": float(test_accuracy),
+        "frozen_per_epoch": [row["frozen_layers"] for row in summary["epochs"]],
+        "epoch_seconds": [row["epoch_seconds"] for row in summary["epochs"]],
+        "val_accuracy": [row.get("val_accuracy") for row in summary["epochs"]],
+        "layers": len(summary["layers"]),
+        "policy_summary": summary["policy"],
+    }
+
+
+def step_seconds_by_prefix(
+    data, model_name: str, width: float, prefixes, budget: dict, repeats: int = 15
+) -> dict:
+    """Median seconds of one compiled training step with each frozen prefix."""
+    import keras
+
+    from automl_kit.freezing._steps import TrainSteps
+    from automl_kit.freezing._units import freezable_units
+    from automl_kit.utils import seed_everything
+    from automl_kit.zoo import build_model
+
+    keras.backend.clear_session()
+    seed_everything(0)
+    model = build_model(model_name, data.input_shape, data.num_classes, width=width)
+    model.compile(keras.optimizers.SGD(0.01, momentum=0.9), "sparse_categorical_crossentropy")
+    model.optimizer.build(model.trainable_variables)
+    steps = TrainSteps(model, freezable_units(model))
+    batch = budget["batch_size"]
+    x, y = data.x_train[:batch], data.y_train[:batch]
+    out = {}
+    for prefix in sorted(set(prefixes)):
+        steps.activate(prefix, False)
+        for _ in range(3):  # compile and warm up
+            model.train_on_batch(x, y)
+        times = []
+        for _ in range(repeats):
+            started = time.perf_counter()
+            model.train_on_batch(x, y)
+            times.append(time.perf_counter() - started)
+        out[str(prefix)] = statistics.median(times)
+    steps.restore()
+    return out
+
+
+def aggregate(runs: dict, datasets, models, policies, seeds) -> list[dict]:
+    rows = []
+    for dataset in datasets:
+        for model in models:
+            base = {s: runs.get(f"{dataset}/{model}/none/{s}") for s in seeds}
+            for policy in policies:
+                per_seed = [(s, runs.get(f"{dataset}/{model}/{policy}/{s}")) for s in seeds]
+                done = [(s, r) for s, r in per_seed if r is not None and base[s] is not None]
+                if not done:
+                    continue
+                ratios = [r["seconds"] / base[s]["seconds"] for s, r in done]
+                diffs = [100 * (r["test_accuracy"] - base[s]["test_accuracy"]) for s, r in done]
+                accs = [r["test_accuracy"] for _, r in done]
+                frozen = [np.mean([f > 0 for f in r["frozen_per_epoch"]]) for _, r in done]
+                rows.append(
+                    {
+                        "dataset": dataset,
+                        "model": model,
+                        "policy": policy,
+                        "seeds": len(done),
+                        "time_ratio": statistics.median(ratios),
+                        "time_ratio_range": f"{min(ratios):.3f}-{max(ratios):.3f}",
+                        "seconds": statistics.median(r["seconds"] for _, r in done),
+                        "test_acc": statistics.median(accs),
+                        "acc_diff_pts": statistics.median(diffs),
+                        "acc_diff_range": f"{min(diffs):+.2f}..{max(diffs):+.2f}",
+                        "frozen_epochs": statistics.median(frozen),
+                    }
+                )
+    return rows
+
+
+def main(argv=None) -> None:
+    from automl_kit.datasets import load
+
+    p = parser(__doc__.splitlines()[0])
+    p.add_argument(
+        "--models", default=None, help="comma-separated zoo models (default: the budget's)"
+    )
+    p.add_argument(
+        "--datasets", default=None, help="comma-separated data sets (default: the budget's)"
+    )
+    p.add_argument("--policies", default=",".join(POLICY_NAMES), help="comma-separated policies")
+    p.add_argument("--seeds", default=None, help="comma-separated seeds (default: 0,1,2)")
+    p.add_argument(
+        "--epochs", type=int, default=None, help="epochs per run (default: the budget's)"
+    )
+    p.add_argument("--resume", action="store_true", help="keep finished runs of the output JSON")
+    args = p.parse_args(argv)
+    budget = dict(BUDGETS[args.budget])
+    if args.epochs:
+        budget["epochs"] = args.epochs
+    models = args.models.split(",") if args.models else list(budget["models"])
+    datasets = args.datasets.split(",") if args.datasets else list(budget["datasets"])
+    policies = args.policies.split(",")
+    seeds = [int(s) for s in args.seeds.split(",")] if args.seeds else budget["seeds"]
+    out = args.out or str(RESULTS / f"freezing-{args.budget}.json")
+    previous = read_json(out) if args.resume else {}
+    runs, ceilings = previous.get("runs", {}), previous.get("ceilings", {})
+    widths = {m: budget["models"].get(m, 1.0) for m in models}
+
+    def checkpoint():
+        rows = aggregate(runs, datasets, models, policies, seeds)
+        save(
+            "freezing",
+            args.budget,
+            {
+                "protocol": {**budget, "models": widths},
+                "runs": runs,
+                "ceilings": ceilings,
+                "table": rows,
+            },
+            out,
+        )
+        return rows
+
+    for dataset in datasets:
+        n_train, n_val, n_test = budget["datasets"].get(dataset, (None, None, None))
+        for seed in seeds:
+            data = load(dataset, n_train=n_train, n_val=n_val, n_test=n_test, seed=seed)
+            for model in models:
+                # rotate the order per seed so slow drift of the machine does not favour one policy
+                order = policies[seed % len(policies) :] + policies[: seed % len(policies)]
+                for policy in order:
+                    key = f"{dataset}/{model}/{policy}/{seed}"
+                    if key in runs:
+                        continue
+                    runs[key] = train_once(data, model, widths[model], policy, seed, budget)
+                    print(
+                        f"{key}: {runs[key]['seconds']:.1f} s, test {runs[key]['test_accuracy']:.4f}, "
+                        f"frozen {runs[key]['frozen_per_epoch']}",
+                        flush=True,
+                    )
+                    checkpoint()
+                intelligent = runs.get(f"{dataset}/{model}/intelligent/{seed}")
+                ckey = f"{dataset}/{model}/{seed}"
+                if intelligent and ckey not in ceilings:
+                    stages = intelligent["policy_summary"]["stages"]
+                    chosen = [v["group1_layers"] for v in stages.values()] + [
+                        v["group2_layers"] for v in stages.values()
+                    ]
+                    n = intelligent["layers"]
+                    quartiles = [round(q * (n - 1)) for q in (0.25, 0.5, 0.75)]
+                    times = step_seconds_by_prefix(
+                        data, model, widths[model], [0, *chosen, *quartiles], budget
+                    )
+                    first = next(iter(stages.values()))["group1_layers"]
+                    ceilings[ckey] = {
+                        "step_seconds": times,
+                        "chosen_prefix": first,
+                        "ceiling_saving": 1 - times[str(first)] / times["0"],
+                    }
+                    checkpoint()
+    rows = checkpoint()
+    print(
+        table(
+            rows,
+            [
+                "dataset",
+                "model",
+                "policy",
+                "seeds",
+                "time_ratio",
+                "time_ratio_range",
+                "test_acc",
+                "acc_diff_pts",
+                "acc_diff_range",
+                "frozen_epochs",
+            ],
+        )
+    )
+    for key, c in ceilings.items():
+        print(
+            f"ceiling {key}: prefix {c['chosen_prefix']} -> step time saving {c['ceiling_saving']:.1%}; "
+            f"step seconds by prefix {c['step_seconds']}"
+        )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,109 @@
+"""Policy decisions as pure functions of the plan and the statistics they are given."""
+
+import math
+
+import numpy as np
+import pytest
+
+from automl_kit.freezing import (
+    AutoFreeze,
+    FreezeOut,
+    GradientStatistics,
+    IntelligentFreezing,
+    NoFreezing,
+    StepDecay,
+    TrainingPlan,
+)
+
+
+def plan(layers=6, epochs=12, starts=(0,), steps=10):
+    return TrainingPlan(tuple(f"l{i}" for i in range(layers)), epochs, steps, starts)
+
+
+def stats_with_rates(rates):
+    """Statistics whose Eq. 3.1 rates are ``rates`` (sum_of_abs 1 per layer)."""
+    rates = np.asarray(rates, dtype=float)
+    return GradientStatistics(1.0 - rates, np.ones_like(rates), np.ones_like(rates), steps=10)
+
+
+def test_statistics_rates_and_frozen_layers_are_nan():
+    stats = GradientStatistics(
+        np.array([np.nan, 2.0, 0.0]), np.array([np.nan, 4.0, 0.0]), np.zeros(3), steps=3
+    )
+    rates = stats.freezing_rates
+    assert np.isnan(rates[0]) and rates[1] == 0.5 and rates[2] == 1.0
+
+
+def test_step_decay_stages():
+    schedule = StepDecay.for_epochs(12, initial=0.1)
+    assert schedule.milestones == (6, 9)
+    assert [schedule(e) for e in (0, 5, 6, 9, 11)] == pytest.approx([0.1, 0.1, 0.01, 0.001, 0.001])
+    assert schedule.stage_start(7) == 6
+    with pytest.raises(ValueError, match="increasing"):
+        StepDecay(0.1, milestones=(5, 3))
+
+
+def test_intelligent_freezing_follows_algorithm_1_per_stage():
+    policy = IntelligentFreezing(warmup_epochs=1, every=2, second_every=4)
+    policy.setup(plan(layers=6, epochs=12, starts=(0, 8)))
+    assert [e for e in range(12) if policy.collects_statistics(e)] == [0, 8]
+    assert policy.frozen_prefix(0) == 0
+    # middle rates 0.1..0.4 -> standardised first layers positive, later negative
+    policy.update(0, stats_with_rates([0.9, 0.8, 0.1, 0.6, 0.0, 0.05]))
+    decision = policy.stages[0]
+    assert decision["group1_layers"] == 2
+    assert decision["group2_layers"] == 4
+    # epochs after warm-up, counted from 0: group 1 at 0, 2; layers 1..n2 at 3, 7; none otherwise
+    assert [policy.frozen_prefix(e) for e in range(1, 8)] == [2, 0, 2, 4, 2, 0, 2]
+    # the next stage has not been measured yet: no freezing until it is
+    assert policy.frozen_prefix(8) == 0 and policy.frozen_prefix(9) == 0
+    policy.update(7, stats_with_rates([0.9, 0.8, 0.1, 0.6, 0.0, 0.05]))  # not a measuring epoch
+    assert 8 not in policy.stages
+
+
+def test_intelligent_freezing_rejects_bad_periods():
+    with pytest.raises(ValueError, match="warmup_epochs"):
+        IntelligentFreezing(warmup_epochs=0)
+    with pytest.raises(ValueError, match="periods"):
+        IntelligentFreezing(every=0)
+
+
+def test_freezeout_times_and_learning_rates():
+    policy = FreezeOut(t0=0.5, spacing="linear", scale_lr=False)
+    policy.setup(plan(layers=5, epochs=10))
+    np.testing.assert_allclose(policy.freeze_times, [0.5, 0.625, 0.75, 0.875, 1.0])
+    np.testing.assert_allclose(policy.unit_scales(0.0), 1.0)
+    half = policy.unit_scales(0.25)  # halfway to layer 0's freeze time
+    assert half[0] == pytest.approx(0.5)
+    assert half[-1] == pytest.approx(0.5 * (1 + math.cos(math.pi * 0.25)))
+    assert policy.unit_scales(0.5)[0] == 0.0
+    assert [policy.frozen_prefix(e) for e in (0, 4, 5, 7, 9)] == [0, 0, 1, 2, 4]
+
+    cubic = FreezeOut(t0=0.8, spacing="cubic", scale_lr=True)
+    cubic.setup(plan(layers=3, epochs=10))
+    np.testing.assert_allclose(cubic.freeze_times, [0.512, 0.729, 1.0])
+    np.testing.assert_allclose(cubic.unit_scales(0.0), 1 / cubic.freeze_times, rtol=1e-6)
+    assert cubic.frozen_prefix(9) == 2  # never the last layer
+    with pytest.raises(ValueError, match="spacing"):
+        FreezeOut(spacing="square")
+
+
+def test_autofreeze_freezes_a_growing_prefix():
+    policy = AutoFreeze(percentile=50, warmup_epochs=1)
+    policy.setup(plan(layers=5))
+    norms = lambda values: GradientStatistics(np.zeros(5), np.ones(5), np.asarray(values, float), 5)  # noqa: E731
+    policy.update(0, norms([1.0, 1.0, 1.0, 1.0, 1.0]))
+    assert policy.frozen_prefix(1) == 0  # needs two epochs to measure a change
+    # changes 0.01, 0.02, 0.5, 0.6, 0.9: at or below the median (0.5) are layers 1-3
+    policy.update(1, norms([1.01, 1.02, 1.5, 1.6, 1.9]))
+    assert policy.frozen_prefix(2) == 3
+    policy.update(2, norms([np.nan, np.nan, np.nan, 1.6, 1.0]))  # changes 0 and 0.47
+    assert policy.frozen_prefix(3) == 4  # all but the last layer
+    assert not policy.collects_statistics(3)
+
+
+def test_no_freezing():
+    policy = NoFreezing()
+    policy.setup(plan())
+    assert [policy.frozen_prefix(e) for e in range(12)] == [0] * 12
+    assert policy.summary() == {"policy": "none"}
