@@ -22,9 +22,16 @@ _EXPORTS = {
     "RunDirectory": "automl_kit.utils",
     "check_classification_data": "automl_kit.utils",
     "GCNConv": "automl_kit._compat",
+    "VariableLengthGA": "automl_kit.search",
+    "CNNSpace": "automl_kit.search",
+    "DenseSpace": "automl_kit.search",
+    "FreezingTrainer": "automl_kit.freezing",
+    "FreezingCallback": "automl_kit.freezing",
+    "IntelligentFreezing": "automl_kit.freezing",
+    "build_model": "automl_kit.zoo",
 }
 _ALIASES = {"load_dataset": "load"}
-_SUBPACKAGES = ("datasets", "utils", "search")
+_SUBPACKAGES = ("datasets", "utils", "search", "freezing", "zoo")
 
 __all__ = sorted([*_EXPORTS, *_SUBPACKAGES])
 

@@ -1,4 +1,4 @@
-"""Compiled training steps, one per (frozen prefix, gradient statistics on/off).
+"""Compiled training steps, one per frozen prefix.
 
 Why this shape (measured with TF 2.21 / Keras 3.15):
 
@@ -10,6 +10,8 @@ Why this shape (measured with TF 2.21 / Keras 3.15):
   the optimizer was built is not "unknown" later and its slots (momentum) survive freezing.
 * ``model.fit`` keeps calling ``model.train_function``; installing the cached step there is what
   makes freezing work under ``fit`` (toggling ``trainable`` alone silently does nothing).
+* Gradient sums are switched on and off by a variable inside the same compiled step: a separate
+  "measuring" step would cost one more trace (seconds on a CPU) for a handful of epochs.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ class TrainSteps:
         *,
         frozen_batchnorm: str = "update",
         scaled: bool = False,
+        statistics: bool = False,
     ):
         if frozen_batchnorm not in FROZEN_BATCHNORM:
             raise ValueError(
@@ -57,17 +60,8 @@ class TrainSteps:
             else None
         )
         self._sums = self._abs_sums = None
-        self._steps_counted = 0
-        self._functions: dict[tuple[int, bool], object] = {}
-        self.active: tuple[int, bool] = (0, False)
-
-    # ---------------------------------------------------------------- variables and statistics
-    def trainable_indices(self, prefix: int) -> list[int]:
-        """Indices into ``self.variables`` that train when the first ``prefix`` units are frozen."""
-        return [i for i, unit in enumerate(self._unit_index) if unit < 0 or unit >= prefix]
-
-    def _ensure_accumulators(self) -> None:
-        if self._sums is None:
+        self.collecting = None
+        if statistics:
             self._sums = [
                 tf.Variable(tf.zeros_like(v), trainable=False, name="grad_sum")
                 for v in self.variables
@@ -75,9 +69,15 @@ class TrainSteps:
             self._abs_sums = [
                 tf.Variable(0.0, trainable=False, name="grad_abs_sum") for _ in self.variables
             ]
+            self.collecting = tf.Variable(False, trainable=False, name="collecting")
+        self._functions: dict[int, object] = {}
+
+    # ---------------------------------------------------------------- variables and statistics
+    def trainable_indices(self, prefix: int) -> list[int]:
+        """Indices into ``self.variables`` that train when the first ``prefix`` units are frozen."""
+        return [i for i, unit in enumerate(self._unit_index) if unit < 0 or unit >= prefix]
 
     def reset_statistics(self) -> None:
-        self._ensure_accumulators()
         for total, absolute in zip(self._sums, self._abs_sums):
             total.assign(tf.zeros_like(total))
             absolute.assign(0.0)
@@ -98,15 +98,21 @@ class TrainSteps:
         return GradientStatistics(abs_of_sum + nan, sum_of_abs + nan, np.sqrt(squares) + nan, steps)
 
     # ---------------------------------------------------------------- the step
-    def make_step(self, prefix: int, collect: bool):
+    def make_step(self, prefix: int):
         """The Python train step (``data -> logs``) for a frozen prefix; Keras compiles it."""
         model, indices = self.model, self.trainable_indices(prefix)
         variables = [self.variables[i] for i in indices]
-        if collect:
-            self._ensure_accumulators()
         scales = self.unit_scales
         scale_index = [max(self._unit_index[i], 0) for i in indices]
         has_unit = [self._unit_index[i] >= 0 for i in indices]
+
+        def accumulate(gradients):
+            for i, g in zip(indices, gradients):
+                if g is None:  # a variable the loss does not depend on
+                    continue
+                self._sums[i].assign_add(tf.cast(g, self._sums[i].dtype))
+                self._abs_sums[i].assign_add(tf.reduce_sum(tf.abs(tf.cast(g, tf.float32))))
+            return tf.constant(True)
 
         def train_step(data):
             x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
@@ -121,13 +127,15 @@ class TrainSteps:
                 )
                 scaled_loss = model.optimizer.scale_loss(loss)
             gradients = tape.gradient(scaled_loss, variables)
-            if collect:
-                for i, g in zip(indices, gradients):
-                    self._sums[i].assign_add(tf.cast(g, self._sums[i].dtype))
-                    self._abs_sums[i].assign_add(tf.reduce_sum(tf.abs(tf.cast(g, tf.float32))))
+            if self.collecting is not None:
+                tf.cond(
+                    self.collecting,
+                    lambda: accumulate(gradients),
+                    lambda: tf.constant(False),
+                )
             if scales is not None:
                 gradients = [
-                    g * tf.cast(scales[u], g.dtype) if owned else g
+                    g * tf.cast(scales[u], g.dtype) if owned and g is not None else g
                     for g, u, owned in zip(gradients, scale_index, has_unit)
                 ]
             model.optimizer.apply_gradients(zip(gradients, variables))
@@ -145,20 +153,25 @@ class TrainSteps:
                 frozen = index < prefix and not keep_bn_training
                 layer.trainable = False if frozen else self._trainable[id(layer)]
 
-    def activate(self, prefix: int, collect: bool) -> None:
-        """Install the compiled step for ``prefix`` as ``model.train_function`` (built once per key)."""
-        key = (int(prefix), bool(collect))
-        self.set_trainable_flags(key[0])
+    def activate(self, prefix: int, collect: bool = False) -> None:
+        """Install the compiled step for ``prefix`` as ``model.train_function`` (built once each)."""
+        if collect and self.collecting is None:
+            raise ValueError(
+                "gradient statistics were not enabled: TrainSteps(..., statistics=True)."
+            )
+        if self.collecting is not None:
+            self.collecting.assign(bool(collect))
+        key = int(prefix)
+        self.set_trainable_flags(key)
         if key not in self._functions:
             # make_train_function compiles whatever `train_step` is; shadow it for this build only
-            self.model.train_step = self.make_step(*key)
+            self.model.train_step = self.make_step(key)
             try:
                 self.model.make_train_function(force=True)
                 self._functions[key] = self.model.train_function
             finally:
                 del self.model.train_step
         self.model.train_function = self._functions[key]
-        self.active = key
 
     def restore(self) -> None:
         """Give the model back as it was: all flags restored, Keras's default step next time."""

@@ -74,6 +74,7 @@ class FreezingCallback(keras.callbacks.Callback):
             self.units,
             frozen_batchnorm=self.frozen_batchnorm,
             scaled=self.policy.scales_learning_rates,
+            statistics=self.record_rates or self.policy.uses_statistics,
         )
         epochs, steps_per_epoch = self.params.get("epochs"), self.params.get("steps")
         if self.policy.scales_learning_rates and not steps_per_epoch:

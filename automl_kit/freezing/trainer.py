@@ -69,6 +69,11 @@ class FreezingTrainer:
             validation_data = check_classification_data(*validation_data, rank=rank, name="x_val")
         schedule = self.schedule
         if schedule == "step":
+            if not isinstance(self.optimizer.learning_rate, keras.Variable):
+                raise ValueError(
+                    "the optimizer has its own learning-rate schedule; pass schedule=None to keep it "
+                    "or give the optimizer a float learning rate for the default step decay."
+                )
             schedule = StepDecay.for_epochs(epochs, initial=float(self.optimizer.learning_rate))
         self.model.compile(optimizer=self.optimizer, loss=self.loss, metrics=self.metrics)
         self.callback = FreezingCallback(

@@ -61,6 +61,27 @@ def test_intelligent_freezing_follows_algorithm_1_per_stage():
     assert 8 not in policy.stages
 
 
+EMPTY = [0.0, 0.1, 0.5, 0.9, 0.2]  # rising rates: no prefix has a positive sum
+
+
+@pytest.mark.parametrize("remeasure", [True, False])
+def test_an_empty_measurement_is_repeated_only_with_remeasure_empty(remeasure):
+    policy = IntelligentFreezing(warmup_epochs=1, every=2, remeasure_empty=remeasure)
+    policy.setup(plan(layers=5, epochs=10))
+    policy.update(0, stats_with_rates(EMPTY))
+    assert policy.stages[0]["group1_layers"] == 0
+    assert policy.frozen_prefix(1) == 0
+    assert policy.collects_statistics(1) == remeasure
+    policy.update(1, stats_with_rates([0.9, 0.8, 0.1, 0.3, 0.0]))
+    if remeasure:
+        assert policy.stages[0]["measurements"] == 2 and policy.stages[0]["group1_layers"] == 2
+        assert [policy.frozen_prefix(e) for e in (2, 3, 4)] == [2, 0, 2]
+        assert not policy.collects_statistics(3)
+    else:
+        assert policy.stages[0]["measurements"] == 1
+        assert [policy.frozen_prefix(e) for e in (2, 3, 4)] == [0, 0, 0]
+
+
 def test_intelligent_freezing_rejects_bad_periods():
     with pytest.raises(ValueError, match="warmup_epochs"):
         IntelligentFreezing(warmup_epochs=0)

@@ -91,7 +91,7 @@ def _backward_ops(model, prefix):
     only what is reachable backwards from the outputs and the control outputs (the updates).
     """
     steps = TrainSteps(model, freezable_units(model))
-    step = tf.function(steps.make_step(prefix, collect=False))
+    step = tf.function(steps.make_step(prefix))
     graph = step.get_concrete_function(
         (tf.TensorSpec([16, 8, 8, 1], tf.float32), tf.TensorSpec([16], tf.int64))
     ).graph
@@ -177,6 +177,7 @@ def test_trainer_intelligent_run_logs_rates_and_plots(digits, tmp_path):
         policy=IntelligentFreezing(),
         record_rates=True,
     )
+    checkpoint = tmp_path / "last.keras"
     history = trainer.fit(
         digits.x_train,
         digits.y_train,
@@ -184,8 +185,13 @@ def test_trainer_intelligent_run_logs_rates_and_plots(digits, tmp_path):
         batch_size=32,
         validation_data=digits.validation_data,
         verbose=0,
+        callbacks=[
+            keras.callbacks.ModelCheckpoint(checkpoint),
+            keras.callbacks.EarlyStopping(monitor="val_loss", patience=10),
+        ],
     )
     assert len(history.history["loss"]) == 4
+    assert keras.models.load_model(checkpoint).count_params() == model.count_params()
     log = trainer.log
     assert [row["learning_rate"] for row in log] == pytest.approx([0.05, 0.05, 0.005, 0.0005])
     assert all(len(row["freezing_rates"]) == 4 for row in log)

@@ -21,6 +21,7 @@ class AutoFreeze(FreezingPolicy):
     """
 
     name = "autofreeze"
+    uses_statistics = True
 
     def __init__(self, percentile: float = 50.0, warmup_epochs: int = 1):
         if not 0.0 < percentile < 100.0:

@@ -49,13 +49,14 @@ class GradientStatistics:
 class FreezingPolicy:
     """Decides, epoch by epoch, how many leading units skip backpropagation.
 
-    Subclasses implement :meth:`frozen_prefix`; they may ask for gradient statistics of an epoch
-    (:meth:`collects_statistics`, delivered to :meth:`update` at its end) and, if
+    Subclasses implement :meth:`frozen_prefix`; with ``uses_statistics`` they may ask for gradient
+    statistics of an epoch (:meth:`collects_statistics`, delivered to :meth:`update` at its end); if
     ``scales_learning_rates``, give per-unit learning-rate multipliers (:meth:`unit_scales`).
     """
 
     name = "policy"
     scales_learning_rates = False
+    uses_statistics = False  # True: the trainer compiles gradient sums into its steps
 
     def setup(self, plan: TrainingPlan) -> None:
         self.plan = plan

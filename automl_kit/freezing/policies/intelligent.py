@@ -12,17 +12,29 @@ class IntelligentFreezing(FreezingPolicy):
     In every stage: ``warmup_epochs`` epochs without freezing, the last of which accumulates the
     gradients; then the freezing rates (Eq. 3.1) are standardised (Eq. 3.3) and the prefix with
     the largest sum (Eq. 3.4) becomes group 1, the best longer prefix group 2 (see
-    :mod:`automl_kit.freezing.rates`). Counting the stage's later epochs from 0, group 1 is frozen
-    in epochs ``0, every, 2*every, ...`` and layers 1..n2 in epochs ``second_every-1,
+    :mod:`automl_kit.freezing.rates`). Counting the epochs after the measurement from 0, group 1 is
+    frozen in epochs ``0, every, 2*every, ...`` and layers 1..n2 in epochs ``second_every-1,
     2*second_every-1, ...``; the rest train fully. Rates are computed once per stage because they
     stay stable within one (thesis Section 3.2.4), which keeps the overhead to one epoch of sums.
+
+    ``remeasure_empty`` (our addition; ``False`` is Algorithm 1 as written): when a measurement
+    picks no layers (typical of the very first epoch from random initialisation, where early
+    layers' gradients still agree in sign), measure again in the next epoch instead of training
+    the whole stage unfrozen: the thesis's warm-up is there "to let things stabilize".
 
     >>> policy = IntelligentFreezing(warmup_epochs=1, every=2, second_every=6)
     """
 
     name = "intelligent"
+    uses_statistics = True
 
-    def __init__(self, warmup_epochs: int = 1, every: int = 2, second_every: int | None = 6):
+    def __init__(
+        self,
+        warmup_epochs: int = 1,
+        every: int = 2,
+        second_every: int | None = 6,
+        remeasure_empty: bool = True,
+    ):
         if warmup_epochs < 1:
             raise ValueError(
                 f"warmup_epochs must be >= 1 (its last epoch measures the rates), got {warmup_epochs}."
@@ -32,17 +44,24 @@ class IntelligentFreezing(FreezingPolicy):
                 f"every and second_every are periods in epochs (>= 1), got {every}, {second_every}."
             )
         self.warmup_epochs, self.every, self.second_every = warmup_epochs, every, second_every
+        self.remeasure_empty = remeasure_empty
         self.stages: dict[int, dict] = {}
 
     def setup(self, plan) -> None:
         super().setup(plan)
-        self.stages = {}
-
-    def _local_epoch(self, epoch: int) -> int:
-        return epoch - self.plan.stage_start(epoch)
+        self.stages = {}  # stage start epoch -> the stage's latest measurement and decision
 
     def collects_statistics(self, epoch: int) -> bool:
-        return self._local_epoch(epoch) == self.warmup_epochs - 1
+        start = self.plan.stage_start(epoch)
+        if epoch - start == self.warmup_epochs - 1:
+            return True
+        last = self.stages.get(start)
+        return (
+            self.remeasure_empty
+            and last is not None
+            and last["group1_layers"] == 0
+            and last["measured_in_epoch"] == epoch - 1
+        )
 
     def update(self, epoch: int, statistics: GradientStatistics | None) -> None:
         if statistics is None or not self.collects_statistics(epoch):
@@ -50,8 +69,10 @@ class IntelligentFreezing(FreezingPolicy):
         rates = statistics.freezing_rates
         standardized = standardize_rates(rates)
         first = layers_to_freeze(standardized)
-        self.stages[self.plan.stage_start(epoch)] = {
+        start = self.plan.stage_start(epoch)
+        self.stages[start] = {
             "measured_in_epoch": epoch,
+            "measurements": self.stages.get(start, {}).get("measurements", 0) + 1,
             "freezing_rates": rates.tolist(),
             "standardized_rates": standardized.tolist(),
             "group1_layers": first,
@@ -60,9 +81,9 @@ class IntelligentFreezing(FreezingPolicy):
 
     def frozen_prefix(self, epoch: int) -> int:
         decision = self.stages.get(self.plan.stage_start(epoch))
-        since = self._local_epoch(epoch) - self.warmup_epochs
-        if decision is None or since < 0:
+        if decision is None or decision["group1_layers"] == 0:
             return 0
+        since = epoch - decision["measured_in_epoch"] - 1
         if self.second_every and since % self.second_every == self.second_every - 1:
             if decision["group2_layers"]:
                 return decision["group2_layers"]
@@ -73,6 +94,7 @@ class IntelligentFreezing(FreezingPolicy):
             "warmup_epochs": self.warmup_epochs,
             "every": self.every,
             "second_every": self.second_every,
+            "remeasure_empty": self.remeasure_empty,
         }
 
     def summary(self) -> dict:
