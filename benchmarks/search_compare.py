@@ -60,6 +60,10 @@ def methods():
             VariableLengthGA,
             {"population": 10, "generations": 3, "early_rejection": 0.5},
         ),
+        "vlga_patience": (
+            VariableLengthGA,
+            {"population": 10, "generations": 3, "phase_patience": 1},
+        ),
         "random_search": (RandomSearch, {}),
         "classical_ga": (ClassicalGA, {"population": 10}),
         "large_scale_evolution": (LargeScaleEvolution, {"population": 10}),

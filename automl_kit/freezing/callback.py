@@ -98,7 +98,6 @@ class FreezingCallback(keras.callbacks.Callback):
         if self._collect:
             self.steps.reset_statistics()
         self.steps.activate(self._prefix, self._collect)
-        self._steps_done = 0
         self._started = time.perf_counter()
 
     def on_train_batch_begin(self, batch, logs=None):
@@ -107,15 +106,14 @@ class FreezingCallback(keras.callbacks.Callback):
             progress = (self._epoch * self.plan.steps_per_epoch + batch) / total
             self.steps.unit_scales.assign(self.policy.unit_scales(progress))
 
-    def on_train_batch_end(self, batch, logs=None):
-        self._steps_done += 1
-
     def on_epoch_end(self, epoch, logs=None):
         seconds = time.perf_counter() - self._started
         # whole again before later callbacks run: a checkpoint must not save layers as frozen
         self.steps.set_trainable_flags(0)
         statistics = (
-            self.steps.statistics(self._prefix, self._steps_done) if self._collect else None
+            self.steps.statistics(self._prefix, self.plan.steps_per_epoch or 0)
+            if self._collect
+            else None
         )
         self.policy.update(epoch, statistics)
         logs = logs if logs is not None else {}

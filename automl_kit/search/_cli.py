@@ -58,6 +58,12 @@ def register(subparsers, common: argparse.ArgumentParser) -> None:
         help="stop after this many phases (default: stopping rule only)",
     )
     parser.add_argument(
+        "--phase-patience",
+        type=int,
+        default=None,
+        help="grow to the next phase after this many generations without improvement (default: thesis)",
+    )
+    parser.add_argument(
         "--stop-threshold",
         type=float,
         default=0.01,
@@ -151,6 +157,9 @@ def run(args: argparse.Namespace) -> int:
         seed=args.seed,
         max_phases=args.max_phases,
         stop_threshold=args.stop_threshold,
+        phase_patience=getattr(
+            args, "phase_patience", None
+        ),  # absent in runs saved before it existed
         early_rejection=args.early_rejection,
         executor=args.executor,
         workers=args.workers,

@@ -7,6 +7,10 @@ Survivors keep their trained weights and fitness (the cache). After ``generation
 phase's best grows by one random block per new individual, whose model inherits the best
 model's weights. The search stops when a phase's best falls more than ``stop_threshold``
 below the best of all earlier phases (Sec. 2.3.5).
+
+``phase_patience`` (our addition; ``None`` is the thesis) ends a phase early once its best
+fitness has not improved for that many generations: under a small time budget the thesis
+schedule can spend everything on phase 0 and never grow, which is the algorithm's point.
 """
 
 from __future__ import annotations
@@ -43,6 +47,7 @@ class VariableLengthGA(Searcher):
         mutation_rate: float = 0.2,
         stop_threshold: float = 0.01,
         max_phases: int | None = None,
+        phase_patience: int | None = None,
         **kwargs,
     ):
         super().__init__(space, **kwargs)
@@ -61,6 +66,11 @@ class VariableLengthGA(Searcher):
                 raise ValueError(f"{name} is a probability in [0, 1], got {value}.")
         if max_phases is not None and max_phases < 1:
             raise ValueError(f"max_phases must be at least 1, got {max_phases}.")
+        if phase_patience is not None and phase_patience < 1:
+            raise ValueError(
+                f"phase_patience counts generations without improvement (>= 1), got {phase_patience}."
+            )
+        self.phase_patience = phase_patience
         self.population, self.generations = population, generations
         self.survival_rate, self.weak_survival, self.mutation_rate = (
             survival_rate,
@@ -83,6 +93,7 @@ class VariableLengthGA(Searcher):
             "mutation_rate": self.mutation_rate,
             "stop_threshold": self.stop_threshold,
             "max_phases": self.max_phases,
+            "phase_patience": self.phase_patience,
         }
 
     # ---- genetic operators (all draw from self.rng) -------------------------------------
@@ -155,7 +166,15 @@ class VariableLengthGA(Searcher):
             for ind, e in zip(population, evaluations):
                 ind.fitness.values = (e.fitness,)
             self._report(phase, generation, evaluations)
-            if generation + 1 < self.generations:
+            generation_best = max(e.fitness for e in evaluations)
+            if generation == 0 or generation_best > state.get("phase_best_so_far", -1.0) + 1e-4:
+                state["phase_best_so_far"], state["stale_generations"] = generation_best, 0
+            else:
+                state["stale_generations"] = state.get("stale_generations", 0) + 1
+            patience_left = (
+                self.phase_patience is None or state["stale_generations"] < self.phase_patience
+            )
+            if generation + 1 < self.generations and patience_left:
                 state["population"] = [list(ind) for ind in self.next_generation(population, phase)]
                 state["generation"] += 1
                 continue

@@ -124,6 +124,28 @@ def test_keeps_growing_while_it_improves(tmp_path, fake_evaluate):
     assert ga.space.n_blocks(result.best_genes) == 4
 
 
+def test_phase_patience_moves_on_when_a_phase_stops_improving(tmp_path, fake_evaluate, monkeypatch):
+    def flat_within_a_phase(task):  # every model of a depth scores the same: no progress
+        e = fake_evaluate(task)
+        e.fitness = 0.5 + 0.01 * len(task.genes)
+        return e
+
+    monkeypatch.setattr("automl_kit.search.base.evaluate", flat_within_a_phase)
+    _, thesis = _search(tmp_path, "thesis", ga={"max_phases": 2, "generations": 4})
+    _, patient = _search(
+        tmp_path, "patient", ga={"max_phases": 2, "generations": 4, "phase_patience": 1}
+    )
+
+    def generations(result, phase):
+        return {r["generation"] for r in result.history if r["phase"] == phase}  # noqa: E731
+
+    assert generations(thesis, 0) == {0, 1, 2, 3}
+    assert generations(patient, 0) == {0, 1}  # one generation without improvement, then grow
+    assert generations(patient, 1) == {0, 1}
+    with pytest.raises(ValueError, match="phase_patience"):
+        VariableLengthGA(tiny_space(), phase_patience=0)
+
+
 def test_max_evaluations_budget(tmp_path, fake_evaluate):
     ga, result = _search(tmp_path, max_evaluations=8)
     assert len(fake_evaluate.calls) == 8
