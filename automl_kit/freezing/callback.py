@@ -135,7 +135,7 @@ class FreezingCallback(keras.callbacks.Callback):
     # ------------------------------------------------------------------ results
     @property
     def layer_names(self) -> list[str]:
-        return [u.name for u in self.units]
+        return list(self.plan.layer_names)
 
     def summary(self) -> dict:
         """The run's freezing record: policy decisions, units and per-epoch log (JSON-able)."""

@@ -8,13 +8,9 @@ import numpy as np
 
 
 def _figure():
-    import matplotlib
+    from automl_kit.utils.plotting import pyplot
 
-    if os.environ.get("MPLBACKEND") is None and matplotlib.get_backend().lower() != "agg":
-        matplotlib.use("Agg")  # scripts and CI have no display; notebooks set their own backend
-    import matplotlib.pyplot as plt
-
-    return plt.subplots(figsize=(8, 4.5))
+    return pyplot().subplots(figsize=(8, 4.5))
 
 
 def plot_freezing_rates(
@@ -34,7 +30,9 @@ def plot_freezing_rates(
     epochs = [row["epoch"] for row in measured]
     rates = np.array([row["freezing_rates"][: len(names)] for row in measured], dtype=float)
     fig, ax = _figure()
-    cmap = __import__("matplotlib").colormaps["viridis"]
+    from matplotlib import colormaps
+
+    cmap = colormaps["viridis"]
     for index, name in enumerate(names):
         ax.plot(
             epochs,

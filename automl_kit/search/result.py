@@ -155,11 +155,9 @@ class SearchResult:
 
     def plot_fitness(self, path) -> None:
         """Fitness of every individual per generation, phases shaded (as Xiao Fig. 2.10)."""
-        import matplotlib
+        from automl_kit.utils.plotting import pyplot
 
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-
+        plt = pyplot()
         rows = [r for r in self.history if "generation" in r]
         fig, ax = plt.subplots(figsize=(9, 4))
         if rows:

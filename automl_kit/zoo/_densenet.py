@@ -5,7 +5,7 @@ from __future__ import annotations
 import keras
 from keras import layers
 
-from automl_kit.zoo._layers import WEIGHT_DECAY, classifier, scaled
+from automl_kit.zoo._layers import classifier, conv, scaled
 
 # name -> (growth rate, layers per dense block)
 CONFIGS = {
@@ -17,15 +17,7 @@ CONFIGS = {
 def _bn_relu_conv(x, filters: int, kernel: int, name: str):
     x = layers.BatchNormalization(name=f"{name}_bn")(x)
     x = layers.Activation("relu", name=f"{name}_relu")(x)
-    return layers.Conv2D(
-        filters,
-        kernel,
-        padding="same",
-        use_bias=False,
-        kernel_initializer="he_normal",
-        kernel_regularizer=keras.regularizers.L2(WEIGHT_DECAY),
-        name=f"{name}_conv",
-    )(x)
+    return conv(filters, kernel, f"{name}_conv")(x)
 
 
 def densenet(

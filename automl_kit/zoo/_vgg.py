@@ -8,7 +8,7 @@ from __future__ import annotations
 import keras
 from keras import layers
 
-from automl_kit.zoo._layers import WEIGHT_DECAY, classifier, conv_bn, scaled
+from automl_kit.zoo._layers import classifier, conv_bn, dense, scaled
 
 # channels per conv layer, "M" = 2x2 max pool
 CONFIGS = {
@@ -41,10 +41,5 @@ def vgg(
             x = conv_bn(x, scaled(item, width), 3, name=f"stage{stage}_{index}")
             index += 1
     x = layers.Flatten(name="flatten")(x)
-    x = layers.Dense(
-        scaled(classifier_units, width),
-        activation="relu",
-        kernel_regularizer=keras.regularizers.L2(WEIGHT_DECAY),
-        name="fc",
-    )(x)
+    x = dense(scaled(classifier_units, width), "fc", "relu")(x)
     return keras.Model(inputs, classifier(x, num_classes), name=config)
