@@ -102,6 +102,11 @@ def register(subparsers, common: argparse.ArgumentParser) -> None:
         help="with --executor ray: an existing cluster (default: a local Ray)",
     )
     parser.add_argument(
+        "--gpus",
+        default=None,
+        help="comma-separated GPU ids, one per worker (process/ray executors), e.g. 0,1",
+    )
+    parser.add_argument(
         "--resume",
         default=None,
         metavar="RUN_DIR",
@@ -163,7 +168,7 @@ def run(args: argparse.Namespace) -> int:
         early_rejection=args.early_rejection,
         executor=args.executor,
         workers=args.workers,
-        executor_options={"address": args.ray_address} if args.ray_address else None,
+        executor_options=_executor_options(args),
         quiet=args.quiet,
     )
     if not args.quiet:
@@ -215,3 +220,12 @@ def run(args: argparse.Namespace) -> int:
         f"results: {run_dir.root}/results.json, history.csv, best_chromosome.json, best_architecture.txt, fitness.png, final_model.keras"
     )
     return 0
+
+
+def _executor_options(args) -> dict:
+    options = {}
+    if args.ray_address:
+        options["address"] = args.ray_address
+    if getattr(args, "gpus", None):  # absent in runs saved before it existed
+        options["gpus"] = args.gpus.split(",")
+    return options

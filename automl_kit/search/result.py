@@ -6,9 +6,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from automl_kit.search._evaluation import Evaluation
+from automl_kit.search._evaluation import Evaluation, FitnessGuard
 from automl_kit.search.space import SearchSpace
-from automl_kit.utils import RunDirectory, check_classification_data, write_json
+from automl_kit.utils import RunDirectory, check_classification_data, parse_duration, write_json
 
 
 @dataclass
@@ -88,14 +88,20 @@ class SearchResult:
         patience: int = 5,
         batch_size: int | None = None,
         learning_rate: float | None = None,
+        time_budget: str | float | None = None,
         verbose: int = 0,
     ) -> FinalFit:
         """Train the best model further until validation accuracy stops improving (Xiao Fig. 2.1, step 13).
 
         Keeps the weights of the best epoch; the model is recompiled with a fresh optimizer.
+        ``time_budget`` ("10m", seconds) also ends training, mid-epoch if need be, so that
+        comparisons at equal budget stay equal however large the found model is.
         """
+        import time
+
         import keras
 
+        seconds = parse_duration(time_budget)
         rank = self.space.input_rank()
         x, y = check_classification_data(x, y, rank=rank)
         x_val, y_val = check_classification_data(*validation_data, rank=rank, name="x_val")
@@ -110,6 +116,7 @@ class SearchResult:
         stop = keras.callbacks.EarlyStopping(
             monitor="val_accuracy", patience=patience, restore_best_weights=True
         )
+        guard = FitnessGuard(time.time() + seconds if seconds else None, reject_below=None)
         history = model.fit(
             x,
             y,
@@ -117,7 +124,7 @@ class SearchResult:
             epochs=max_epochs,
             verbose=verbose,
             batch_size=batch_size or self.config.get("batch_size", 64),
-            callbacks=[stop],
+            callbacks=[guard, stop],
         ).history
         return FinalFit(
             model, len(history["val_accuracy"]), float(np.max(history["val_accuracy"])), history

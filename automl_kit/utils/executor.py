@@ -11,7 +11,9 @@ candidates; the process executor replaces its workers every ``max_tasks_per_chil
 Notes measured on 2 CPU cores: a fork pool hangs once TensorFlow ran in the parent, so
 the process pool uses spawn with long-lived workers (TensorFlow imported once each); Ray
 runs one actor per worker. ``clear_session()`` does not return GPU memory, only ending a
-worker does: give each worker one GPU (``CUDA_VISIBLE_DEVICES``) on GPU machines.
+worker does, so on GPU machines give each worker a GPU of its own: ``gpus=[0, 1]`` pins one per
+process-pool worker (``CUDA_VISIBLE_DEVICES``, set before the worker touches a device) or asks
+Ray for one GPU per actor (Ray sets the variable).
 """
 
 from __future__ import annotations
@@ -59,7 +61,13 @@ class SerialExecutor(Executor):
 
     name = "serial"
 
-    def __init__(self, initializer=None, initargs=(), workers=None):
+    def __init__(self, initializer=None, initargs=(), workers=None, gpus=None):
+        if gpus:
+            raise ValueError(
+                "the serial executor trains in this process, which cannot be pinned to a GPU "
+                "any more; use executor='process' (or 'ray') with gpus, or set "
+                "CUDA_VISIBLE_DEVICES before starting Python."
+            )
         super().__init__(initializer, initargs, 1)
         if initializer is not None:
             initializer(*initargs)
@@ -69,7 +77,20 @@ class SerialExecutor(Executor):
             yield i, fn(item)
 
 
-def _limit_threads(n_threads: int, initializer, initargs):
+def _check_gpus(gpus, workers: int | None) -> tuple[list[str], int | None]:
+    gpus = [str(g) for g in gpus or ()]
+    if gpus and workers is not None and workers > len(gpus):
+        raise ValueError(
+            f"{workers} workers for {len(gpus)} GPUs {gpus}: each worker needs a GPU of its own "
+            "(clear_session() does not free GPU memory); pass workers <= the number of GPUs."
+        )
+    return gpus, workers or (len(gpus) or None)
+
+
+def _start_worker(n_threads: int, gpu_ids, initializer, initargs):
+    if gpu_ids is not None:
+        # before the first device query: CUDA reads it once, when TensorFlow initialises devices
+        os.environ["CUDA_VISIBLE_DEVICES"] = gpu_ids.get()
     import tensorflow as tf
 
     tf.config.threading.set_intra_op_parallelism_threads(n_threads)
@@ -91,8 +112,14 @@ class ProcessExecutor(Executor):
     name = "process"
 
     def __init__(
-        self, initializer=None, initargs=(), workers=None, max_tasks_per_child: int | None = 40
+        self,
+        initializer=None,
+        initargs=(),
+        workers=None,
+        max_tasks_per_child: int | None = 40,
+        gpus=None,
     ):
+        self.gpus, workers = _check_gpus(gpus, workers)
         super().__init__(initializer, initargs, workers)
         self.max_tasks_per_child = max_tasks_per_child
         self._threads = max(1, (os.cpu_count() or 1) // self.workers)
@@ -101,11 +128,17 @@ class ProcessExecutor(Executor):
 
     def _fresh_pool(self) -> ProcessPoolExecutor:
         self.close()
+        context = multiprocessing.get_context("spawn")
+        gpu_ids = None
+        if self.gpus:
+            gpu_ids = context.Queue()
+            for gpu in self.gpus[: self.workers]:
+                gpu_ids.put(gpu)
         self._pool = ProcessPoolExecutor(
             max_workers=self.workers,
-            mp_context=multiprocessing.get_context("spawn"),
-            initializer=_limit_threads,
-            initargs=(self._threads, self.initializer, self.initargs),
+            mp_context=context,
+            initializer=_start_worker,
+            initargs=(self._threads, gpu_ids, self.initializer, self.initargs),
         )
         self._tasks_in_pool = 0
         return self._pool
@@ -135,12 +168,17 @@ class ProcessExecutor(Executor):
 class RayExecutor(Executor):
     """Ray actors, one per worker: local Ray by default, a cluster with ``address=``.
 
-    Needs the ``distributed`` extra (``pip install automl_kit[distributed]``).
+    Needs the ``distributed`` extra (``pip install automl_kit[distributed]``). With ``gpus``
+    every actor asks Ray for one GPU; a local Ray is started with ``len(gpus)`` of them and
+    Ray, not the ids given, decides which device each actor sees.
     """
 
     name = "ray"
 
-    def __init__(self, initializer=None, initargs=(), workers=None, address: str | None = None):
+    def __init__(
+        self, initializer=None, initargs=(), workers=None, address: str | None = None, gpus=None
+    ):
+        self.gpus, workers = _check_gpus(gpus, workers)
         super().__init__(initializer, initargs, workers)
         try:
             import ray
@@ -153,12 +191,20 @@ class RayExecutor(Executor):
             ray.init(
                 address=address,
                 num_cpus=None if address else self.workers,
+                num_gpus=None if address else (len(self.gpus) or None),
                 include_dashboard=False,
                 log_to_driver=False,
                 ignore_reinit_error=True,
             )
 
-        @ray.remote(num_cpus=1)
+        if self.gpus and ray.cluster_resources().get("GPU", 0) < self.workers:
+            raise ValueError(
+                f"{self.workers} workers need {self.workers} GPUs, but this Ray has "
+                f"{ray.cluster_resources().get('GPU', 0):g}; actors would wait forever. "
+                "Start Ray with the GPUs (or call ray.shutdown() first)."
+            )
+
+        @ray.remote(num_cpus=1, num_gpus=1 if self.gpus else 0)
         class Worker:
             def __init__(self, init, args):
                 if init is not None:

@@ -1,0 +1,45 @@
+"""The search result's final fit: early stopping, the time budget, the best epoch's weights."""
+
+from __future__ import annotations
+
+import pytest
+
+from automl_kit.search import DenseSpace, VariableLengthGA
+
+
+@pytest.fixture(scope="module")
+def dense_result(tmp_path_factory, digits_small):
+    d = digits_small
+    flat = lambda x: x.reshape(len(x), -1)  # noqa: E731
+    ga = VariableLengthGA(
+        DenseSpace(units=(16,), dropout=(0.0,)),
+        population=2,
+        generations=1,
+        max_phases=1,
+        epochs_per_eval=1,
+        batch_size=32,
+        seed=0,
+        quiet=True,
+    )
+    data = (flat(d.x_train), d.y_train), (flat(d.x_val), d.y_val)
+    result = ga.search(
+        *data[0], validation_data=data[1], run_dir=tmp_path_factory.mktemp("r") / "run"
+    )
+    return result, data
+
+
+def test_final_fit_trains_up_to_max_epochs(dense_result):
+    result, (train, val) = dense_result
+    final = result.final_fit(*train, validation_data=val, max_epochs=3, patience=10)
+    assert final.epochs == 3
+    assert final.best_val_accuracy == max(final.history["val_accuracy"])
+
+
+def test_final_fit_time_budget_ends_training(dense_result):
+    result, (train, val) = dense_result
+    final = result.final_fit(
+        *train, validation_data=val, max_epochs=50, patience=50, time_budget=1e-6
+    )
+    assert final.epochs == 1  # stopped in the first epoch, which still gets validated
+    with pytest.raises(ValueError):
+        result.final_fit(*train, validation_data=val, time_budget="soon")
