@@ -39,7 +39,7 @@ BUDGETS = {
         "final_epochs": 15,
         "final_minutes": None,
     },
-    # The protocol is 30 min a method; 9 methods x 3 seeds x 2 data sets would be 27 h on
+    # The protocol is 30 min a method; 10 methods x 3 seeds x 2 data sets would be 30 h on
     # 2 CPU cores, so the CPU default is 5 min on one core (two lanes: ~3 h, resumable across
     # sessions), 2 epochs a fitness and population 8 so that a GA sees several generations.
     "full": {
