@@ -89,15 +89,12 @@ def methods(population: int = 10):
 
 
 def run_one(dataset: str, sizes, method: str, seed: int, cfg: dict, minutes: float) -> dict:
-    import tensorflow as tf
-
     from automl_kit.datasets import load
     from automl_kit.search import CNNSpace
     from automl_kit.utils import seed_everything
+    from automl_kit.utils.executor import limit_threads
 
-    # as many threads as this process may use (a lane's cores), not as the machine has
-    tf.config.threading.set_intra_op_parallelism_threads(len(os.sched_getaffinity(0)))
-    tf.config.threading.set_inter_op_parallelism_threads(1)
+    limit_threads(len(os.sched_getaffinity(0)))  # this lane's cores, not the machine's
     seed_everything(seed)
     n_train, n_val, n_test = sizes
     data = load(dataset, n_train=n_train, n_val=n_val, n_test=n_test, seed=seed)

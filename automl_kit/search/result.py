@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -97,8 +98,6 @@ class SearchResult:
         ``time_budget`` ("10m", seconds) also ends training, mid-epoch if need be, so that
         comparisons at equal budget stay equal however large the found model is.
         """
-        import time
-
         import keras
 
         seconds = parse_duration(time_budget)

@@ -87,14 +87,19 @@ def _check_gpus(gpus, workers: int | None) -> tuple[list[str], int | None]:
     return gpus, workers or (len(gpus) or None)
 
 
-def _start_worker(n_threads: int, gpu_ids, initializer, initargs):
-    if gpu_ids is not None:
-        # before the first device query: CUDA reads it once, when TensorFlow initialises devices
-        os.environ["CUDA_VISIBLE_DEVICES"] = gpu_ids.get()
+def limit_threads(n_threads: int) -> None:
+    """TensorFlow ops on ``n_threads`` cores, one op at a time; call before TensorFlow runs anything."""
     import tensorflow as tf
 
     tf.config.threading.set_intra_op_parallelism_threads(n_threads)
     tf.config.threading.set_inter_op_parallelism_threads(1)
+
+
+def _start_worker(n_threads: int, gpu_ids, initializer, initargs):
+    if gpu_ids is not None:
+        # before the first device query: CUDA reads it once, when TensorFlow initialises devices
+        os.environ["CUDA_VISIBLE_DEVICES"] = gpu_ids.get()
+    limit_threads(n_threads)
     if initializer is not None:
         initializer(*initargs)
 
