@@ -78,6 +78,11 @@ def methods(population: int = 10):
             VariableLengthGA,
             {"population": population, "generations": 3, "phase_patience": 1},
         ),
+        # Tuned after the MNIST runs: a small population whose phases share the time budget.
+        "vlga_paced": (
+            VariableLengthGA,
+            {"population": 4, "generations": 3, "budget_phases": 4},
+        ),
         "random_search": (RandomSearch, {}),
         "classical_ga": (ClassicalGA, {"population": population}),
         "large_scale_evolution": (LargeScaleEvolution, {"population": population}),

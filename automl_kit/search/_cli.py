@@ -64,6 +64,12 @@ def register(subparsers, common: argparse.ArgumentParser) -> None:
         help="grow to the next phase after this many generations without improvement (default: thesis)",
     )
     parser.add_argument(
+        "--budget-phases",
+        type=int,
+        default=None,
+        help="share the time budget among this many phases so that the search grows (default: thesis)",
+    )
+    parser.add_argument(
         "--stop-threshold",
         type=float,
         default=0.01,
@@ -165,6 +171,7 @@ def run(args: argparse.Namespace) -> int:
         phase_patience=getattr(
             args, "phase_patience", None
         ),  # absent in runs saved before it existed
+        budget_phases=args.budget_phases,
         early_rejection=args.early_rejection,
         executor=args.executor,
         workers=args.workers,

@@ -270,6 +270,15 @@ class Searcher:
         over_count = self._max_evaluations is not None and self._trained >= self._max_evaluations
         return over_time or over_count
 
+    def budget_used(self) -> float | None:
+        """Share of the budget spent, in [0, 1]: the larger of time and evaluations; ``None`` without one."""
+        shares = []
+        if self._deadline is not None:
+            shares.append(self.elapsed() / self._budget_seconds)
+        if self._max_evaluations is not None:
+            shares.append(self._trained / self._max_evaluations)
+        return min(1.0, max(shares)) if shares else None
+
     def check_budget(self) -> None:
         if self.budget_spent():
             raise SearchStopped(self._budget_message())

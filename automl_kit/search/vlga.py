@@ -11,6 +11,11 @@ below the best of all earlier phases (Sec. 2.3.5).
 ``phase_patience`` (our addition; ``None`` is the thesis) ends a phase early once its best
 fitness has not improved for that many generations: under a small time budget the thesis
 schedule can spend everything on phase 0 and never grow, which is the algorithm's point.
+
+``budget_phases`` (our addition) paces a budgeted search: phase ``p < budget_phases`` may spend
+``1 / (budget_phases - p)`` of the budget left when it began (time or evaluations), and ends
+after the generation whose repetition would overrun that share (at least one generation).
+Without a time or evaluation budget it changes nothing.
 """
 
 from __future__ import annotations
@@ -48,6 +53,7 @@ class VariableLengthGA(Searcher):
         stop_threshold: float = 0.01,
         max_phases: int | None = None,
         phase_patience: int | None = None,
+        budget_phases: int | None = None,
         **kwargs,
     ):
         super().__init__(space, **kwargs)
@@ -70,7 +76,11 @@ class VariableLengthGA(Searcher):
             raise ValueError(
                 f"phase_patience counts generations without improvement (>= 1), got {phase_patience}."
             )
-        self.phase_patience = phase_patience
+        if budget_phases is not None and budget_phases < 1:
+            raise ValueError(
+                f"budget_phases is how many phases share the budget (>= 1), got {budget_phases}."
+            )
+        self.phase_patience, self.budget_phases = phase_patience, budget_phases
         self.population, self.generations = population, generations
         self.survival_rate, self.weak_survival, self.mutation_rate = (
             survival_rate,
@@ -94,6 +104,7 @@ class VariableLengthGA(Searcher):
             "stop_threshold": self.stop_threshold,
             "max_phases": self.max_phases,
             "phase_patience": self.phase_patience,
+            "budget_phases": self.budget_phases,
         }
 
     # ---- genetic operators (all draw from self.rng) -------------------------------------
@@ -148,14 +159,20 @@ class VariableLengthGA(Searcher):
                 "generation": 0,
                 "parent_model": None,
                 "phase_best": [],
+                "phase_start_used": 0.0,
                 "population": [
                     self.space.random_genes(1, self.rng) for _ in range(self.population)
                 ],
             }
+        # A resumed search has a fresh time budget: its current phase starts its share afresh.
+        state["phase_start_used"] = min(
+            state.get("phase_start_used", 0.0), self.budget_used() or 0.0
+        )
         while True:
             phase, generation = state["phase"], state["generation"]
             self.checkpoint(state)
             self.check_budget()
+            generation_start = self.budget_used()
             population = self._individuals(state["population"])
             evaluations = self.evaluate_population(
                 population,
@@ -174,7 +191,11 @@ class VariableLengthGA(Searcher):
             patience_left = (
                 self.phase_patience is None or state["stale_generations"] < self.phase_patience
             )
-            if generation + 1 < self.generations and patience_left:
+            if (
+                generation + 1 < self.generations
+                and patience_left
+                and self._another_generation_fits(state, generation_start)
+            ):
                 state["population"] = [list(ind) for ind in self.next_generation(population, phase)]
                 state["generation"] += 1
                 continue
@@ -205,11 +226,22 @@ class VariableLengthGA(Searcher):
                 phase=phase + 1,
                 generation=0,
                 parent_model=best.model_path,
+                phase_start_used=self.budget_used() or 0.0,
                 population=[
                     self.space.extend(best.genes, self.rng) for _ in range(self.population)
                 ],
             )
         self.checkpoint({**state, "finished": True, "stop_reason": self.stop_reason})
+
+    def _another_generation_fits(self, state: dict, generation_start: float | None) -> bool:
+        """Whether a generation costing what the last one did stays within the phase's share."""
+        used = self.budget_used()
+        phase = state["phase"]
+        if self.budget_phases is None or used is None or phase >= self.budget_phases:
+            return True
+        start = state["phase_start_used"]
+        share = (1.0 - start) / (self.budget_phases - phase)
+        return (used - start) + (used - generation_start) <= share + 1e-9
 
     def _report(self, phase: int, generation: int, evaluations: list) -> None:
         fitness = sorted(e.fitness for e in evaluations)

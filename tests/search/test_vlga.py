@@ -146,6 +146,30 @@ def test_phase_patience_moves_on_when_a_phase_stops_improving(tmp_path, fake_eva
         VariableLengthGA(tiny_space(), phase_patience=0)
 
 
+def test_budget_phases_share_the_budget_so_that_the_search_grows(tmp_path, fake_evaluate):
+    _, thesis = _search(tmp_path, "thesis", max_evaluations=18)
+    _, paced = _search(tmp_path, "paced", max_evaluations=18, ga={"budget_phases": 3})
+
+    def generations(result):
+        return {
+            p: len({r["generation"] for r in result.history if r["phase"] == p})
+            for p in {r["phase"] for r in result.history}
+        }
+
+    assert generations(thesis)[0] == 3  # the thesis schedule spends most of it on phase 0
+    # a first generation of 6 of 18 evaluations uses phase 0's third: grow after it, and so on
+    assert generations(paced) == {0: 1, 1: 1, 2: 1}
+    assert paced.best_fitness > thesis.best_fitness  # deeper scores higher under fake_fitness
+    with pytest.raises(ValueError, match="budget_phases"):
+        VariableLengthGA(tiny_space(), budget_phases=0)
+
+
+def test_budget_phases_change_nothing_without_a_budget(tmp_path, fake_evaluate):
+    _, thesis = _search(tmp_path, "thesis", ga={"max_phases": 2})
+    _, paced = _search(tmp_path, "paced", ga={"max_phases": 2, "budget_phases": 2})
+    assert [r["genes"] for r in paced.history] == [r["genes"] for r in thesis.history]
+
+
 def test_max_evaluations_budget(tmp_path, fake_evaluate):
     ga, result = _search(tmp_path, max_evaluations=8)
     assert len(fake_evaluate.calls) == 8
