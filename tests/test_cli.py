@@ -45,6 +45,8 @@ def test_evolve_end_to_end_writes_its_run_directory(tmp_path, capsys):
         "1",
         "--max-phases",
         "2",
+        "--budget-phases",
+        "2",
         "--epochs-per-eval",
         "1",
         "--final-epochs",
@@ -58,6 +60,7 @@ def test_evolve_end_to_end_writes_its_run_directory(tmp_path, capsys):
     assert "test accuracy" in printed and str(out) in printed.splitlines()[-1]
     results = json.loads((out / "results.json").read_text())
     assert results["test_accuracy"] > 0.2 and results["evaluations"] >= 3
+    assert json.loads((out / "config.json").read_text())["budget_phases"] == 2
     for name in (
         "history.csv",
         "best_chromosome.json",
