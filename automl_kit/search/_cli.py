@@ -168,9 +168,7 @@ def run(args: argparse.Namespace) -> int:
         seed=args.seed,
         max_phases=args.max_phases,
         stop_threshold=args.stop_threshold,
-        phase_patience=getattr(
-            args, "phase_patience", None
-        ),  # absent in runs saved before it existed
+        phase_patience=args.phase_patience,
         budget_phases=args.budget_phases,
         early_rejection=args.early_rejection,
         executor=args.executor,
@@ -233,6 +231,6 @@ def _executor_options(args) -> dict:
     options = {}
     if args.ray_address:
         options["address"] = args.ray_address
-    if getattr(args, "gpus", None):  # absent in runs saved before it existed
+    if args.gpus:
         options["gpus"] = args.gpus.split(",")
     return options

@@ -265,11 +265,6 @@ class Searcher:
             f"{message} | best so far {best.fitness if best else 0:.4f} | {self._trained} evaluations{budget}"
         )
 
-    def budget_spent(self) -> bool:
-        over_time = self._deadline is not None and time.time() >= self._deadline
-        over_count = self._max_evaluations is not None and self._trained >= self._max_evaluations
-        return over_time or over_count
-
     def budget_used(self) -> float | None:
         """Share of the budget spent, in [0, 1]: the larger of time and evaluations; ``None`` without one."""
         shares = []
@@ -280,7 +275,7 @@ class Searcher:
         return min(1.0, max(shares)) if shares else None
 
     def check_budget(self) -> None:
-        if self.budget_spent():
+        if (self.budget_used() or 0.0) >= 1.0:
             raise SearchStopped(self._budget_message())
 
     def checkpoint(self, state: dict) -> None:
