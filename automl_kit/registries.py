@@ -1,0 +1,65 @@
+"""Every name the CLI, the benchmarks and configs accept, in one place, without importing TensorFlow.
+
+Entries are lazy (``"module:Class"``), so ``automl-kit --help`` and argument checks stay instant;
+the class is imported on first ``get``. Adding an algorithm means adding its file and one line here.
+Data sets keep their own registry in :mod:`automl_kit.datasets` (they need no TensorFlow either).
+
+>>> from automl_kit.registries import SEARCHERS
+>>> "vlga" in SEARCHERS and "optuna_tpe" in SEARCHERS
+True
+"""
+
+from __future__ import annotations
+
+from automl_kit.utils.registry import Registry
+
+SEARCHERS = Registry("search algorithm")
+for _name, _target in {
+    "vlga": "automl_kit.search.vlga:VariableLengthGA",
+    "random_search": "automl_kit.search.random_search:RandomSearch",
+    "classical_ga": "automl_kit.search.classical_ga:ClassicalGA",
+    "large_scale_evolution": "automl_kit.search.large_scale_evolution:LargeScaleEvolution",
+    # peers need the ``benchmarks`` extra (KerasTuner, Optuna)
+    "keras_tuner_random": "automl_kit.search.peers.keras_tuner:KerasTunerRandom",
+    "keras_tuner_bayesian": "automl_kit.search.peers.keras_tuner:KerasTunerBayesian",
+    "keras_tuner_hyperband": "automl_kit.search.peers.keras_tuner:KerasTunerHyperband",
+    "optuna_tpe": "automl_kit.search.peers.optuna_tpe:OptunaTPE",
+}.items():
+    SEARCHERS.register(_name, _target)
+
+SPACES = Registry("search space")
+SPACES.register("cnn", "automl_kit.search.spaces.cnn:CNNSpace")
+SPACES.register("dense", "automl_kit.search.spaces.dense:DenseSpace")
+
+POLICIES = Registry("freezing policy")
+for _name, _target in {
+    "none": "automl_kit.freezing.policies.no_freezing:NoFreezing",
+    "intelligent": "automl_kit.freezing.policies.intelligent:IntelligentFreezing",
+    "freezeout": "automl_kit.freezing.policies.freezeout:FreezeOut",
+    "autofreeze": "automl_kit.freezing.policies.autofreeze:AutoFreeze",
+}.items():
+    POLICIES.register(_name, _target)
+
+EXECUTORS = Registry("executor")
+for _name in ("serial", "process", "ray"):
+    EXECUTORS.register(_name, f"automl_kit.utils.executor:{_name.capitalize()}Executor")
+
+MODELS = Registry("model")
+
+
+def _zoo(name: str):
+    """A builder that imports the zoo (and TensorFlow) only when a model is built."""
+
+    def build(input_shape: tuple[int, ...], num_classes: int, *, width: float = 1.0):
+        from automl_kit.zoo import build_model
+
+        return build_model(name, input_shape, num_classes, width=width)
+
+    build.__name__ = name
+    return build
+
+
+for _name in ("vgg11", "vgg19", "resnet18", "resnet20", "resnet50", "densenet40", "densenet121"):
+    MODELS.register(_name, _zoo(_name))
+
+__all__ = ["EXECUTORS", "MODELS", "POLICIES", "SEARCHERS", "SPACES"]
