@@ -17,6 +17,7 @@ import numpy as np
 import tensorflow as tf
 
 from automl_kit.search.space import SearchSpace
+from automl_kit.training import FitnessGuard
 
 _DATA: dict = {}
 
@@ -112,30 +113,6 @@ def transfer_weights(
             layer.set_weights(weights)
             copied += 1
     return copied
-
-
-class FitnessGuard(keras.callbacks.Callback):
-    """Stops training at the deadline, or after epoch 1 when the candidate is hopeless."""
-
-    def __init__(self, deadline: float | None, reject_below: float | None):
-        super().__init__()
-        self.deadline, self.reject_below = deadline, reject_below
-        self.rejected = self.timed_out = False
-
-    def _check_deadline(self):
-        if self.deadline is not None and time.time() > self.deadline:
-            self.timed_out = True
-            self.model.stop_training = True
-
-    def on_train_batch_end(self, batch, logs=None):
-        self._check_deadline()
-
-    def on_epoch_end(self, epoch, logs=None):
-        accuracy = (logs or {}).get("val_accuracy", 1.0)
-        if epoch == 0 and self.reject_below is not None and accuracy < self.reject_below:
-            self.rejected = True
-            self.model.stop_training = True
-        self._check_deadline()
 
 
 def evaluate(task: EvalTask, callbacks: tuple = ()) -> Evaluation:
