@@ -29,7 +29,7 @@ LAYERS = {
     "ehr": 2,
     "tweak": 2,
     "diagnose": 2,
-    "testing": 3,
+    "testing": 3,  # the conformance suite: uses every capability's public names
     "cli": 3,
 }
 
