@@ -1,12 +1,25 @@
 """Machinery shared by every capability: validation, seeding, run directories, progress, I/O."""
 
+from automl_kit.utils.budget import Budget, BudgetExhausted
 from automl_kit.utils.io import read_json, to_jsonable, write_csv, write_json
 from automl_kit.utils.progress import Progress, format_seconds, parse_duration
-from automl_kit.utils.rundir import RunDirectory
+from automl_kit.utils.rundir import (
+    CorruptRunError,
+    DiskFullError,
+    RunDirectory,
+    RunDirectoryError,
+    RunLockedError,
+)
 from automl_kit.utils.seeding import seed_everything
 from automl_kit.utils.validation import check_classification_data, check_features, check_labels
 
 __all__ = [
+    "Budget",
+    "BudgetExhausted",
+    "CorruptRunError",
+    "DiskFullError",
+    "RunDirectoryError",
+    "RunLockedError",
     "Progress",
     "RunDirectory",
     "check_classification_data",
