@@ -29,9 +29,10 @@ _EXPORTS = {
     "FreezingCallback": "automl_kit.freezing",
     "IntelligentFreezing": "automl_kit.freezing",
     "build_model": "automl_kit.zoo",
+    "TrainSteps": "automl_kit.training",
 }
 _ALIASES = {"load_dataset": "load"}
-_SUBPACKAGES = ("datasets", "utils", "search", "freezing", "zoo")
+_SUBPACKAGES = ("datasets", "utils", "search", "freezing", "zoo", "training")
 
 __all__ = sorted([*_EXPORTS, *_SUBPACKAGES])
 

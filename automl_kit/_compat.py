@@ -24,3 +24,18 @@ class GCNConv(_SpektralGCNConv):
         if isinstance(mask, (list, tuple)) and all(m is None for m in mask):
             mask = None
         return super().call(inputs, mask=mask)
+
+
+def producing_layer(tensor) -> keras.Operation | None:
+    """The layer (operation) whose output is the symbolic ``tensor``; None for an ``Input``.
+
+    Pinned to Keras 3's private ``KerasTensor._keras_history`` (operation, node index, tensor
+    index), the one record of a functional graph edge; tests/test_compat.py fails loudly if an
+    upgrade renames it. Public alternatives (``model.get_config()``'s inbound nodes) name layers,
+    not objects, and cost a full serialisation per query.
+    """
+    history = getattr(tensor, "_keras_history", None)
+    operation = getattr(history, "operation", None)
+    if operation is None or isinstance(operation, keras.layers.InputLayer):
+        return None
+    return operation

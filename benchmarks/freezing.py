@@ -91,8 +91,7 @@ def step_seconds_by_prefix(
     """Median seconds of one compiled training step with each frozen prefix."""
     import keras
 
-    from automl_kit.freezing._steps import TrainSteps
-    from automl_kit.freezing._units import freezable_units
+    from automl_kit.training import TrainSteps, freezable_units, variables_after
     from automl_kit.utils import seed_everything
     from automl_kit.zoo import build_model
 
@@ -101,12 +100,12 @@ def step_seconds_by_prefix(
     model = build_model(model_name, data.input_shape, data.num_classes, width=width)
     model.compile(keras.optimizers.SGD(0.01, momentum=0.9), "sparse_categorical_crossentropy")
     model.optimizer.build(model.trainable_variables)
-    steps = TrainSteps(model, freezable_units(model))
+    steps, units = TrainSteps(model), freezable_units(model)
     batch = budget["batch_size"]
     x, y = data.x_train[:batch], data.y_train[:batch]
     out = {}
     for prefix in sorted(set(prefixes)):
-        steps.activate(prefix, False)
+        steps.activate(variables_after(units, prefix, steps.variables))
         for _ in range(3):  # compile and warm up
             model.train_on_batch(x, y)
         times = []

@@ -25,3 +25,21 @@ def test_gcnconv_trains_saves_and_reloads(tmp_path):
     np.testing.assert_allclose(
         model.predict([x, a], verbose=0), loaded.predict([x, a], verbose=0), atol=1e-6
     )
+
+
+def test_producing_layer_reads_the_functional_graph():
+    """Pinned to Keras 3's private ``_keras_history``: fails loudly if an upgrade renames it."""
+    import keras
+
+    from automl_kit._compat import producing_layer
+
+    inputs = keras.Input((4,))
+    dense = keras.layers.Dense(3, name="dense")
+    norm = keras.layers.BatchNormalization(name="norm")
+    outputs = norm(dense(inputs))
+    keras.Model(inputs, outputs)
+    assert hasattr(outputs, "_keras_history"), "Keras renamed KerasTensor._keras_history"
+    assert producing_layer(norm.input) is dense
+    assert producing_layer(outputs) is norm
+    assert producing_layer(inputs) is None  # an Input has no producing layer
+    assert producing_layer(object()) is None

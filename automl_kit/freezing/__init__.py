@@ -24,8 +24,8 @@ from automl_kit.freezing.rates import (
     second_group_end,
     standardize_rates,
 )
-from automl_kit.freezing.schedules import StepDecay
 from automl_kit.freezing.trainer import FreezingTrainer
+from automl_kit.training import StepDecay
 
 __all__ = [
     "POLICIES",

@@ -7,10 +7,22 @@ import time
 import keras
 import numpy as np
 
-from automl_kit.freezing._steps import TrainSteps
-from automl_kit.freezing._units import freezable_units
-from automl_kit.freezing.policies import FreezingPolicy, IntelligentFreezing, TrainingPlan
-from automl_kit.freezing.schedules import StepDecay
+from automl_kit.freezing.policies import (
+    FreezingPolicy,
+    GradientStatistics,
+    IntelligentFreezing,
+    TrainingPlan,
+)
+from automl_kit.training import (
+    NORMALIZATION,
+    GradientScales,
+    GradientSums,
+    StepDecay,
+    TrainSteps,
+    freezable_units,
+)
+
+FROZEN_BATCHNORM = ("update", "inference")
 
 
 class FreezingCallback(keras.callbacks.Callback):
@@ -23,6 +35,16 @@ class FreezingCallback(keras.callbacks.Callback):
     :class:`StepDecay`) sets the learning rate per epoch and defines the stages a policy plans
     per. With ``record_rates=True`` the freezing rates of every epoch are logged (for plots),
     at the cost of accumulating gradient sums in every epoch.
+
+    ``frozen_batchnorm="update"`` (default) keeps frozen BatchNormalization layers normalising with
+    batch statistics and updating their moving averages, as PyTorch does for a layer whose
+    parameters have ``requires_grad=False`` (the thesis' setting): only gamma/beta stop changing.
+    ``"inference"`` sets ``trainable=False`` on them too, Keras's fine-tuning semantics (moving
+    statistics fixed, inference-mode normalisation).
+
+    The frozen prefix is one way to name a set of trainable variables: each epoch the callback
+    asks :class:`automl_kit.training.TrainSteps` for the compiled step that trains the variables
+    of units ``prefix, prefix+1, ...`` (plus any outside every unit).
 
     >>> model.compile(keras.optimizers.SGD(0.1, momentum=0.9), "sparse_categorical_crossentropy",
     ...               metrics=["accuracy"])                                   # doctest: +SKIP
@@ -40,6 +62,10 @@ class FreezingCallback(keras.callbacks.Callback):
         record_rates: bool = False,
     ):
         super().__init__()
+        if frozen_batchnorm not in FROZEN_BATCHNORM:
+            raise ValueError(
+                f"frozen_batchnorm must be one of {FROZEN_BATCHNORM}, got {frozen_batchnorm!r}."
+            )
         self.policy = policy if policy is not None else IntelligentFreezing()
         if not isinstance(self.policy, FreezingPolicy):
             raise TypeError(
@@ -66,16 +92,20 @@ class FreezingCallback(keras.callbacks.Callback):
                 "the optimizer has its own learning-rate schedule and FreezingCallback was given one "
                 "too; pass a float learning rate to the optimizer or schedule=None."
             )
-        if not model.optimizer.built:
-            model.optimizer.build(model.trainable_variables)
         self.units = freezable_units(model)
-        self.steps = TrainSteps(
-            model,
-            self.units,
-            frozen_batchnorm=self.frozen_batchnorm,
-            scaled=self.policy.scales_learning_rates,
-            statistics=self.record_rates or self.policy.uses_statistics,
+        # read while every unit trains: a frozen layer's trainable_variables are empty
+        self._unit_variables = [unit.variables for unit in self.units]
+        self._trainable = {
+            id(layer): layer.trainable for unit in self.units for layer in unit.layers
+        }
+        self.sums = GradientSums() if self.record_rates or self.policy.uses_statistics else None
+        self.scales = (
+            GradientScales(self._unit_variables) if self.policy.scales_learning_rates else None
         )
+        self.steps = TrainSteps(
+            model, hooks=[hook for hook in (self.sums, self.scales) if hook is not None]
+        )
+        self._trainable_sets: dict[int, list] = {}
         epochs, steps_per_epoch = self.params.get("epochs"), self.params.get("steps")
         if self.policy.scales_learning_rates and not steps_per_epoch:
             raise ValueError(
@@ -95,23 +125,33 @@ class FreezingCallback(keras.callbacks.Callback):
         self._epoch = epoch
         self._collect = self.record_rates or self.policy.collects_statistics(epoch)
         self._prefix = int(np.clip(self.policy.frozen_prefix(epoch), 0, len(self.units) - 1))
-        if self._collect:
-            self.steps.reset_statistics()
-        self.steps.activate(self._prefix, self._collect)
+        if self.sums is not None:
+            self.sums.collecting.assign(bool(self._collect))
+            if self._collect:
+                self.sums.reset()
+        elif self._collect:
+            raise ValueError(
+                f"{type(self.policy).__name__} asked for gradient statistics but declares "
+                "uses_statistics = False; set it to True on the policy class."
+            )
+        self.set_trainable_flags(self._prefix)
+        self.steps.activate(self.trainable_variables(self._prefix))
         self._started = time.perf_counter()
 
     def on_train_batch_begin(self, batch, logs=None):
-        if self.steps.unit_scales is not None:
+        if self.scales is not None:
             total = self.plan.epochs * self.plan.steps_per_epoch
             progress = (self._epoch * self.plan.steps_per_epoch + batch) / total
-            self.steps.unit_scales.assign(self.policy.unit_scales(progress))
+            self.scales.assign(self.policy.unit_scales(progress))
 
     def on_epoch_end(self, epoch, logs=None):
         seconds = time.perf_counter() - self._started
         # whole again before later callbacks run: a checkpoint must not save layers as frozen
-        self.steps.set_trainable_flags(0)
+        self.set_trainable_flags(0)
         statistics = (
-            self.steps.statistics(self._prefix, self.plan.steps_per_epoch or 0)
+            GradientStatistics.from_sums(
+                self.sums, self._unit_variables, self._prefix, self.plan.steps_per_epoch or 0
+            )
             if self._collect
             else None
         )
@@ -130,7 +170,26 @@ class FreezingCallback(keras.callbacks.Callback):
         logs.update(frozen_layers=self._prefix, epoch_seconds=seconds)
 
     def on_train_end(self, logs=None):
+        self.set_trainable_flags(0)
         self.steps.restore()
+
+    # ------------------------------------------------------------------ the frozen prefix
+    def trainable_variables(self, prefix: int) -> list:
+        """What trains with the first ``prefix`` units frozen: everything else TrainSteps knows."""
+        if prefix not in self._trainable_sets:
+            frozen = {id(v) for variables in self._unit_variables[:prefix] for v in variables}
+            self._trainable_sets[prefix] = [v for v in self.steps.variables if id(v) not in frozen]
+        return self._trainable_sets[prefix]
+
+    def set_trainable_flags(self, prefix: int) -> None:
+        """Mirror the frozen prefix in ``layer.trainable`` (what ``model.summary()`` shows)."""
+        for index, unit in enumerate(self.units):
+            for layer in unit.layers:
+                keep_bn_training = (
+                    isinstance(layer, NORMALIZATION) and self.frozen_batchnorm == "update"
+                )
+                frozen = index < prefix and not keep_bn_training
+                layer.trainable = False if frozen else self._trainable[id(layer)]
 
     # ------------------------------------------------------------------ results
     @property

@@ -9,7 +9,7 @@ import keras
 
 from automl_kit.freezing.callback import FreezingCallback
 from automl_kit.freezing.policies import FreezingPolicy
-from automl_kit.freezing.schedules import StepDecay
+from automl_kit.training import StepDecay
 from automl_kit.utils import check_classification_data, write_csv, write_json
 
 

@@ -1,5 +1,29 @@
-"""Shared training machinery: compiled train steps per trainable set, units, callbacks."""
+"""Shared training machinery every capability builds on.
+
+Compiled train steps per set of trainable variables (:class:`TrainSteps`, with gradient hooks),
+the freezable-unit grouping of a model (:func:`freezable_units`), callbacks shared by searches
+and trainers (:class:`FitnessGuard`) and epoch-based learning-rate schedules (:class:`StepDecay`).
+This package imports no capability (search/, freezing/, ...): they import it.
+
+>>> from automl_kit.training import StepDecay
+>>> StepDecay(0.1, milestones=(2,)).stage_start(3)
+2
+"""
 
 from automl_kit.training.callbacks import FitnessGuard
+from automl_kit.training.schedules import StepDecay
+from automl_kit.training.steps import GradientHook, GradientScales, GradientSums, TrainSteps
+from automl_kit.training.units import NORMALIZATION, Unit, freezable_units, variables_after
 
-__all__ = ["FitnessGuard"]
+__all__ = [
+    "NORMALIZATION",
+    "FitnessGuard",
+    "GradientHook",
+    "GradientScales",
+    "GradientSums",
+    "StepDecay",
+    "TrainSteps",
+    "Unit",
+    "freezable_units",
+    "variables_after",
+]

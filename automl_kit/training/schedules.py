@@ -1,4 +1,8 @@
-"""Learning-rate schedules by epoch; their stages are what IntelligentFreezing plans per."""
+"""Learning-rate schedules by epoch, where Keras's own (``keras.optimizers.schedules``) cannot serve.
+
+Keras's schedules map the optimizer's step count to a rate; these map the epoch, and also name
+the stages (runs of epochs at one rate) that a policy plans per (e.g. IntelligentFreezing).
+"""
 
 from __future__ import annotations
 
@@ -8,9 +12,12 @@ from collections.abc import Sequence
 class StepDecay:
     """Step decay: ``initial * factor**k`` after the k-th milestone epoch (thesis: 0.1/0.01/0.001).
 
+    Not ``keras.optimizers.schedules.PiecewiseConstantDecay``: that counts optimizer steps, whose
+    number per epoch is unknown before ``fit``, and cannot tell a policy where a stage starts.
+
     >>> schedule = StepDecay(0.1, milestones=(150, 250))
-    >>> schedule(0), schedule(150), schedule(349)
-    (0.1, 0.01, 0.001)
+    >>> [round(schedule(epoch), 6) for epoch in (0, 150, 349)]
+    [0.1, 0.01, 0.001]
     """
 
     def __init__(self, initial: float = 0.1, milestones: Sequence[int] = (), factor: float = 0.1):
@@ -32,9 +39,11 @@ class StepDecay:
         return cls(initial, [m for m in milestones if m < epochs])
 
     def stage(self, epoch: int) -> int:
+        """How many milestones ``epoch`` has passed (0 in the first stage)."""
         return sum(epoch >= m for m in self.milestones)
 
     def stage_start(self, epoch: int) -> int:
+        """The first epoch of ``epoch``'s stage."""
         stage = self.stage(epoch)
         return 0 if stage == 0 else self.milestones[stage - 1]
 
@@ -43,6 +52,15 @@ class StepDecay:
 
     def get_config(self) -> dict:
         return {"initial": self.initial, "milestones": list(self.milestones), "factor": self.factor}
+
+    @classmethod
+    def from_config(cls, config: dict) -> StepDecay:
+        """The inverse of :meth:`get_config`.
+
+        >>> StepDecay.from_config(StepDecay(0.1, (3, 6)).get_config())
+        StepDecay(initial=0.1, milestones=(3, 6), factor=0.1)
+        """
+        return cls(**config)
 
     def __repr__(self) -> str:
         return (

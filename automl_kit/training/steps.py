@@ -1,118 +1,207 @@
-"""Compiled training steps, one per frozen prefix.
+"""Compiled training steps, one per set of trainable variables.
 
 Why this shape (measured with TF 2.21 / Keras 3.15):
 
-* Inside ``tf.function``, asking the tape only for the unfrozen variables prunes the frozen
-  prefix's backward pass; in eager mode it does not. So every step is compiled.
+* Inside ``tf.function``, asking the tape only for the trainable variables prunes the backward
+  pass of everything upstream that does not train; in eager mode it does not. So every step is
+  compiled.
 * A compiled step that reads ``model.trainable_variables`` never retraces when ``trainable``
-  changes: the variable list is fixed per step here, and steps are cached by prefix length.
-* The optimizer is built over *all* variables before any freezing, so a variable frozen while
-  the optimizer was built is not "unknown" later and its slots (momentum) survive freezing.
+  changes: the variable list is fixed per step here, and steps are cached by that set (the key is
+  the frozenset of the variables' identities; the cache holds the variables, so an identity is
+  never reused while its step lives).
+* The optimizer is built over *all* variables before any step runs, so a variable left out of
+  one step is not "unknown" later and its slots (momentum) survive being left out.
 * ``model.fit`` keeps calling ``model.train_function``; installing the cached step there is what
-  makes freezing work under ``fit`` (toggling ``trainable`` alone silently does nothing).
-* Gradient sums are switched on and off by a variable inside the same compiled step: a separate
-  "measuring" step would cost one more trace (seconds on a CPU) for a handful of epochs.
+  makes a chosen set train under ``fit`` (toggling ``trainable`` alone silently does nothing).
+* When the model gains variables (a unit added, a layer grown, a synapse), :meth:`TrainSteps.sync`
+  clears the cache and rebuilds the optimizer over the larger set, carrying every existing slot
+  over by name: a built Keras optimizer refuses unknown variables, and building it twice would
+  append a second set of slots that its saved state no longer matches.
+* Hooks (:class:`GradientSums`, :class:`GradientScales`) run inside the same compiled step. The
+  sums are switched on and off by a variable: a separate "measuring" step would cost one more
+  trace (seconds on a CPU) for a handful of epochs.
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Protocol
 
 import keras
 import numpy as np
 import tensorflow as tf
 
-from automl_kit.freezing._units import NORMALIZATION, Unit
-from automl_kit.freezing.policies.base import GradientStatistics
 
-FROZEN_BATCHNORM = ("update", "inference")
+class GradientHook(Protocol):
+    """Runs inside the compiled step on (variables, gradients); returns the gradients to apply."""
+
+    def build(self, variables: Sequence) -> None: ...
+
+    def __call__(self, variables: Sequence, gradients: list) -> list: ...
 
 
-class TrainSteps:
-    """Builds and caches ``model.train_function`` variants for a compiled Keras model.
+class GradientSums:
+    """Per-variable ``sum_j g_j`` and ``sum_j |g_j|`` over the steps while :attr:`collecting` is on.
 
-    ``frozen_batchnorm="update"`` (default) keeps frozen BatchNormalization layers normalising with
-    batch statistics and updating their moving averages, as PyTorch does for a layer whose
-    parameters have ``requires_grad=False`` (the thesis' setting): only gamma/beta stop changing.
-    ``"inference"`` sets ``trainable=False`` on them too, Keras's fine-tuning semantics (moving
-    statistics fixed, inference-mode normalisation).
+    The raw material of gradient statistics (e.g. Xiao's freezing rate, Eq. 3.1): cheap to add in
+    the step, reduced once per epoch by whoever asked for them.
     """
 
-    def __init__(
-        self,
-        model: keras.Model,
-        units: list[Unit],
-        *,
-        frozen_batchnorm: str = "update",
-        scaled: bool = False,
-        statistics: bool = False,
-    ):
-        if frozen_batchnorm not in FROZEN_BATCHNORM:
-            raise ValueError(
-                f"frozen_batchnorm must be one of {FROZEN_BATCHNORM}, got {frozen_batchnorm!r}."
-            )
-        self.model, self.units, self.frozen_batchnorm = model, units, frozen_batchnorm
-        self.variables = list(model.trainable_variables)
-        unit_of = {id(v): i for i, unit in enumerate(units) for v in unit.variables}
-        self._unit_index = [unit_of.get(id(v), -1) for v in self.variables]
-        self._trainable = {id(layer): layer.trainable for unit in units for layer in unit.layers}
-        self.unit_scales = (
-            tf.Variable(tf.ones([len(units)]), trainable=False, name="unit_scales")
-            if scaled
-            else None
-        )
-        self._sums = self._abs_sums = None
-        self.collecting = None
-        if statistics:
-            self._sums = [
-                tf.Variable(tf.zeros_like(v), trainable=False, name="grad_sum")
-                for v in self.variables
-            ]
-            self._abs_sums = [
-                tf.Variable(0.0, trainable=False, name="grad_abs_sum") for _ in self.variables
-            ]
-            self.collecting = tf.Variable(False, trainable=False, name="collecting")
-        self._functions: dict[int, object] = {}
+    def __init__(self) -> None:
+        self.collecting = tf.Variable(False, trainable=False, name="collecting")
+        self._sums: dict[int, tuple[tf.Variable, tf.Variable]] = {}
 
-    # ---------------------------------------------------------------- variables and statistics
-    def trainable_indices(self, prefix: int) -> list[int]:
-        """Indices into ``self.variables`` that train when the first ``prefix`` units are frozen."""
-        return [i for i, unit in enumerate(self._unit_index) if unit < 0 or unit >= prefix]
+    def build(self, variables: Sequence) -> None:
+        for v in variables:
+            if id(v) not in self._sums:
+                self._sums[id(v)] = (
+                    tf.Variable(tf.zeros(v.shape, v.dtype), trainable=False, name="grad_sum"),
+                    tf.Variable(0.0, trainable=False, name="grad_abs_sum"),
+                )
 
-    def reset_statistics(self) -> None:
-        for total, absolute in zip(self._sums, self._abs_sums):
+    def reset(self) -> None:
+        for total, absolute in self._sums.values():
             total.assign(tf.zeros_like(total))
             absolute.assign(0.0)
 
-    def statistics(self, prefix: int, steps: int) -> GradientStatistics:
-        """Reduce the accumulated sums per unit (once per epoch: cheap) into Eq. 3.1's terms."""
-        n = len(self.units)
-        abs_of_sum, sum_of_abs, squares = np.zeros(n), np.zeros(n), np.zeros(n)
-        for total, absolute, unit in zip(self._sums, self._abs_sums, self._unit_index):
-            if unit < 0:
+    def totals(self, variable) -> tuple[np.ndarray, float]:
+        """``(sum of gradients, sum of absolute gradients)`` accumulated for ``variable``."""
+        total, absolute = self._sums[id(variable)]
+        return total.numpy(), float(absolute.numpy())
+
+    def _accumulate(self, variables, gradients):
+        for v, g in zip(variables, gradients):
+            if g is None:  # a variable the loss does not depend on
                 continue
-            values = total.numpy().astype(np.float64)
-            abs_of_sum[unit] += np.abs(values).sum()
-            sum_of_abs[unit] += float(absolute.numpy())
-            squares[unit] += np.square(values).sum()
-        frozen = np.arange(n) < prefix
-        nan = np.where(frozen, np.nan, 0.0)
-        return GradientStatistics(abs_of_sum + nan, sum_of_abs + nan, np.sqrt(squares) + nan, steps)
+            total, absolute = self._sums[id(v)]
+            total.assign_add(tf.cast(g, total.dtype))
+            absolute.assign_add(tf.reduce_sum(tf.abs(tf.cast(g, tf.float32))))
+        return tf.constant(True)
+
+    def __call__(self, variables, gradients):
+        tf.cond(
+            self.collecting,
+            lambda: self._accumulate(variables, gradients),
+            lambda: tf.constant(False),
+        )
+        return gradients
+
+
+class GradientScales:
+    """Multiplies the gradients of each group of variables by ``scales[group]`` (a variable).
+
+    Per-layer learning rates (FreezeOut anneals them to zero) without one optimizer per layer.
+    Variables in no group keep their gradients.
+    """
+
+    def __init__(self, groups: Sequence[Sequence]):
+        self.group_of = {id(v): i for i, group in enumerate(groups) for v in group}
+        self.scales = tf.Variable(tf.ones([len(groups)]), trainable=False, name="gradient_scales")
+
+    def build(self, variables: Sequence) -> None:
+        """Groups are fixed at construction; new variables are not scaled."""
+
+    def assign(self, values) -> None:
+        self.scales.assign(np.asarray(values, dtype=np.float32))
+
+    def __call__(self, variables, gradients):
+        out = []
+        for v, g in zip(variables, gradients):
+            group = self.group_of.get(id(v))
+            out.append(
+                g if g is None or group is None else g * tf.cast(self.scales[group], g.dtype)
+            )
+        return out
+
+
+def _loss_tracker(model: keras.Model):
+    """The "loss" metric Keras's own step feeds (public: ``model.metrics`` lists it once compiled)."""
+    for metric in model.metrics:
+        if metric.name == "loss":
+            return metric
+    raise ValueError("compile the model (optimizer and loss) before building training steps.")
+
+
+def _rebuild_optimizer(optimizer, variables: list):
+    """A fresh optimizer of the same config built over ``variables``, with old slots copied by name."""
+    fresh = type(optimizer).from_config(optimizer.get_config())
+    fresh.build(variables)
+    old = {v.name: v for v in optimizer.variables}
+    for v in fresh.variables:
+        match = old.get(v.name)
+        if match is not None and tuple(match.shape) == tuple(v.shape):
+            v.assign(match)
+    return fresh
+
+
+class TrainSteps:
+    """Builds and caches ``model.train_function`` variants, one per set of trainable variables.
+
+    ``activate(variables)`` installs the compiled step that trains exactly ``variables`` (all the
+    model's trainable variables when None); other variables keep their values and optimizer slots.
+    ``hooks`` see every step's gradients (statistics, scaling). The model must be compiled.
+
+    >>> steps = TrainSteps(model, hooks=[GradientSums()])               # doctest: +SKIP
+    >>> steps.activate(model.get_layer("head").trainable_variables)     # doctest: +SKIP
+    >>> model.fit(x, y, epochs=1)  # only the head trains               # doctest: +SKIP
+    """
+
+    def __init__(self, model: keras.Model, *, hooks: Sequence[GradientHook] = ()):
+        if model.optimizer is None:
+            raise ValueError(
+                "compile the model (optimizer and loss) before building training steps."
+            )
+        self.model, self.hooks = model, list(hooks)
+        self.variables: list = list(model.trainable_variables)
+        self._seen = {id(v) for v in model.weights}
+        self._functions: dict[frozenset, tuple[list, object]] = {}
+        self.compilations = 0  # steps compiled so far (a cache miss each)
+        if not model.optimizer.built:
+            model.optimizer.build(self.variables)
+        for hook in self.hooks:
+            hook.build(self.variables)
+
+    # ---------------------------------------------------------------- variables
+    def key(self, variables: Iterable) -> frozenset:
+        """The cache key of a trainable set: the identities of its variables."""
+        return frozenset(id(v) for v in variables)
+
+    def sync(self) -> bool:
+        """Rebuild if the model gained variables since the last call; True when it did."""
+        weights = self.model.weights
+        if all(id(v) in self._seen for v in weights):
+            return False
+        known = {id(v) for v in self.variables}
+        added = [v for v in self.model.trainable_variables if id(v) not in known]
+        self.variables += added
+        self._seen = {id(v) for v in weights}
+        self._functions.clear()
+        self.model.train_function = None
+        optimizer = self.model.optimizer
+        if added and optimizer.built:
+            self.model.optimizer = _rebuild_optimizer(optimizer, self.variables)
+        for hook in self.hooks:
+            hook.build(self.variables)
+        return True
+
+    def _select(self, variables: Iterable | None) -> list:
+        if variables is None:
+            return list(self.variables)
+        wanted = self.key(variables)
+        unknown = wanted - self.key(self.variables)
+        if unknown:
+            names = [v.path for v in variables if id(v) in unknown]
+            raise ValueError(
+                f"variables {names} are not trainable variables of model {self.model.name!r}; "
+                "make them trainable before building TrainSteps, or call sync() after adding them."
+            )
+        return [v for v in self.variables if id(v) in wanted]  # the model's order: deterministic
 
     # ---------------------------------------------------------------- the step
-    def make_step(self, prefix: int):
-        """The Python train step (``data -> logs``) for a frozen prefix; Keras compiles it."""
-        model, indices = self.model, self.trainable_indices(prefix)
-        variables = [self.variables[i] for i in indices]
-        scales = self.unit_scales
-        scale_index = [max(self._unit_index[i], 0) for i in indices]
-        has_unit = [self._unit_index[i] >= 0 for i in indices]
-
-        def accumulate(gradients):
-            for i, g in zip(indices, gradients):
-                if g is None:  # a variable the loss does not depend on
-                    continue
-                self._sums[i].assign_add(tf.cast(g, self._sums[i].dtype))
-                self._abs_sums[i].assign_add(tf.reduce_sum(tf.abs(tf.cast(g, tf.float32))))
-            return tf.constant(True)
+    def make_step(self, variables: Iterable | None = None):
+        """The Python train step (``data -> logs``) training ``variables``; Keras compiles it."""
+        model, variables, hooks = self.model, self._select(variables), list(self.hooks)
+        loss_tracker = _loss_tracker(model)
 
         def train_step(data):
             x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
@@ -121,59 +210,34 @@ class TrainSteps:
                 loss = model.compute_loss(
                     x=x, y=y, y_pred=y_pred, sample_weight=sample_weight, training=True
                 )
-                # Keras's own train_step feeds its "loss" metric the same way (private in 3.15)
-                model._loss_tracker.update_state(
-                    loss, sample_weight=tf.shape(tf.nest.flatten(x)[0])[0]
-                )
+                # as Keras's own train_step: the mean over samples, whatever the weights
+                first = next(t for t in tf.nest.flatten(x) if t is not None)
+                loss_tracker.update_state(loss, sample_weight=tf.shape(first)[0])
                 scaled_loss = model.optimizer.scale_loss(loss)
             gradients = tape.gradient(scaled_loss, variables)
-            if self.collecting is not None:
-                tf.cond(
-                    self.collecting,
-                    lambda: accumulate(gradients),
-                    lambda: tf.constant(False),
-                )
-            if scales is not None:
-                gradients = [
-                    g * tf.cast(scales[u], g.dtype) if owned and g is not None else g
-                    for g, u, owned in zip(gradients, scale_index, has_unit)
-                ]
+            for hook in hooks:
+                gradients = hook(variables, gradients)
             model.optimizer.apply_gradients(zip(gradients, variables))
             return model.compute_metrics(x, y, y_pred, sample_weight=sample_weight)
 
         return train_step
 
-    def set_trainable_flags(self, prefix: int) -> None:
-        """Mirror the frozen prefix in ``layer.trainable`` (what ``model.summary()`` shows)."""
-        for index, unit in enumerate(self.units):
-            for layer in unit.layers:
-                keep_bn_training = (
-                    isinstance(layer, NORMALIZATION) and self.frozen_batchnorm == "update"
-                )
-                frozen = index < prefix and not keep_bn_training
-                layer.trainable = False if frozen else self._trainable[id(layer)]
-
-    def activate(self, prefix: int, collect: bool = False) -> None:
-        """Install the compiled step for ``prefix`` as ``model.train_function`` (built once each)."""
-        if collect and self.collecting is None:
-            raise ValueError(
-                "gradient statistics were not enabled: TrainSteps(..., statistics=True)."
-            )
-        if self.collecting is not None:
-            self.collecting.assign(bool(collect))
-        key = int(prefix)
-        self.set_trainable_flags(key)
+    def activate(self, variables: Iterable | None = None) -> None:
+        """Install the compiled step training ``variables`` as ``model.train_function``."""
+        self.sync()
+        selected = self._select(variables)
+        key = self.key(selected)
         if key not in self._functions:
             # make_train_function compiles whatever `train_step` is; shadow it for this build only
-            self.model.train_step = self.make_step(key)
+            self.model.train_step = self.make_step(selected)
             try:
                 self.model.make_train_function(force=True)
-                self._functions[key] = self.model.train_function
+                self._functions[key] = (selected, self.model.train_function)
+                self.compilations += 1
             finally:
                 del self.model.train_step
-        self.model.train_function = self._functions[key]
+        self.model.train_function = self._functions[key][1]
 
     def restore(self) -> None:
-        """Give the model back as it was: all flags restored, Keras's default step next time."""
-        self.set_trainable_flags(0)
+        """Keras's default step next time ``fit`` runs."""
         self.model.train_function = None

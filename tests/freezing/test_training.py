@@ -13,8 +13,7 @@ from automl_kit.freezing import (
     plot_freezing_rates,
     plot_frozen_prefix,
 )
-from automl_kit.freezing._steps import TrainSteps
-from automl_kit.freezing._units import freezable_units
+from automl_kit.training import TrainSteps, freezable_units, variables_after
 from tests.freezing.conftest import FixedSchedule, compile_sgd, tiny_cnn
 
 
@@ -90,8 +89,10 @@ def _backward_ops(model, prefix):
     Ops the tape creates but nothing consumes are pruned when the function runs, so we count
     only what is reachable backwards from the outputs and the control outputs (the updates).
     """
-    steps = TrainSteps(model, freezable_units(model))
-    step = tf.function(steps.make_step(prefix))
+    steps = TrainSteps(model)
+    step = tf.function(
+        steps.make_step(variables_after(freezable_units(model), prefix, steps.variables))
+    )
     graph = step.get_concrete_function(
         (tf.TensorSpec([16, 8, 8, 1], tf.float32), tf.TensorSpec([16], tf.int64))
     ).graph
@@ -216,7 +217,7 @@ def test_freezeout_freezes_and_stops_updating(digits, weights_of):
     model = compile_sgd(tiny_cnn(), lr=0.05)
     callback, _ = fit(model, digits, FreezeOut(t0=0.5, spacing="linear"), epochs=4)
     assert [row["frozen_layers"] for row in callback.log] == [0, 0, 1, 2]
-    assert callback.steps.unit_scales.numpy()[0] == 0.0
+    assert callback.scales.scales.numpy()[0] == 0.0
 
 
 def test_bad_input_is_explained(digits):

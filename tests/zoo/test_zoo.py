@@ -4,7 +4,7 @@ import keras
 import numpy as np
 import pytest
 
-from automl_kit.freezing._units import freezable_units
+from automl_kit.training import freezable_units
 from automl_kit.zoo import build_model, list_models
 
 

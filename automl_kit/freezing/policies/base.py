@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from automl_kit.freezing.rates import freezing_rate_from_sums
+
+if TYPE_CHECKING:
+    from automl_kit.training import GradientSums
 
 
 @dataclass(frozen=True)
@@ -34,6 +39,28 @@ class GradientStatistics:
     sum_of_abs: np.ndarray  # sum_i sum_j |g_ij|
     norm_of_sum: np.ndarray  # || sum_j g_j ||_2
     steps: int
+
+    @classmethod
+    def from_sums(
+        cls, sums: GradientSums, unit_variables: Sequence[Sequence], prefix: int, steps: int
+    ) -> GradientStatistics:
+        """Reduce one epoch's per-variable sums per unit (cheap: once per epoch) into Eq. 3.1's terms.
+
+        ``unit_variables[i]`` are unit i's variables; units before ``prefix`` were frozen (NaN).
+        """
+        n = len(unit_variables)
+        abs_of_sum, sum_of_abs, squares = np.zeros(n), np.zeros(n), np.zeros(n)
+        for unit, variables in enumerate(unit_variables):
+            if unit < prefix:
+                continue
+            for v in variables:
+                total, absolute = sums.totals(v)
+                values = total.astype(np.float64)
+                abs_of_sum[unit] += np.abs(values).sum()
+                sum_of_abs[unit] += absolute
+                squares[unit] += np.square(values).sum()
+        nan = np.where(np.arange(n) < prefix, np.nan, 0.0)
+        return cls(abs_of_sum + nan, sum_of_abs + nan, np.sqrt(squares) + nan, steps)
 
     @property
     def freezing_rates(self) -> np.ndarray:
