@@ -8,18 +8,20 @@ Encoding (fitted on the training pool only, applied unchanged to the test set):
 * every other categorical column: one-hot, missing values as their own ``<col>=missing``;
   ``medical_specialty`` keeps its 15 most frequent values plus ``other``;
 * dropped: ``encounter_id`` (an identifier), ``weight`` (96.9% missing) and ``patient_nbr``,
-  which only drives the split: the test set holds 20% of the *patients* (seed 0), so no
-  patient is in both. Nothing else is dropped; every encounter is kept. (``load``'s validation
-  draw from the pool is stratified by class, not grouped by patient.)
+  which only drives the splits: the test set holds 20% of the *patients* (seed 0), and
+  ``load``'s validation draw from the pool takes whole patients too (``groups_*`` hold the
+  patient ids), so no patient is in two splits. Nothing else is dropped; every encounter is
+  kept, and ``index_*`` is its 0-based data row in the file.
 """
 
 from __future__ import annotations
 
+import zlib
 from pathlib import Path
 
 import numpy as np
 
-from automl_kit.datasets._dataset import DatasetNotAvailableError
+from automl_kit.datasets._dataset import CorruptDataError, DatasetNotAvailableError
 from automl_kit.datasets._sources import DATA_ENV, RawData, Source
 
 NUMERIC = [
@@ -83,7 +85,22 @@ class DiabetesSource(Source):
                 f"(the UCI file diabetic_data.csv, gzipped) in {directory or 'a folder'} and set {DATA_ENV} to that folder."
             )
         # "None" in max_glu_serum/A1Cresult means "not measured": keep it as a category, not NaN.
-        frame = pd.read_csv(path, na_values="?", keep_default_na=False, dtype={"payer_code": str})
+        try:
+            frame = pd.read_csv(
+                path, na_values="?", keep_default_na=False, dtype={"payer_code": str}
+            )
+            missing = {"readmitted", "patient_nbr"} - set(frame.columns)
+        except (OSError, EOFError, ValueError, zlib.error) as exc:
+            # gzip.BadGzipFile (OSError), truncation (EOFError), parser and decoding errors
+            raise CorruptDataError(
+                f"{path} is corrupt: reading it failed ({type(exc).__name__}). Replace it with a "
+                "fresh gzipped copy of the UCI file diabetic_data.csv."
+            ) from None
+        if missing:
+            raise CorruptDataError(
+                f"{path} lacks the columns {sorted(missing)}; it is not the UCI file "
+                "diabetic_data.csv. Replace it with that file, gzipped."
+            )
         y = (frame["readmitted"] == "<30").to_numpy(np.int64)
 
         from sklearn.model_selection import GroupShuffleSplit
@@ -96,7 +113,19 @@ class DiabetesSource(Source):
         features = self._encode(frame, pool)
         names = tuple(features.columns)
         x = features.to_numpy(np.float32)
-        return RawData(x[pool], y[pool], x[test], y[test], path, names)
+        groups = frame["patient_nbr"].to_numpy(np.int64)
+        return RawData(
+            x[pool],
+            y[pool],
+            x[test],
+            y[test],
+            path,
+            names,
+            index_pool=pool,
+            index_test=test,
+            groups_pool=groups[pool],
+            groups_test=groups[test],
+        )
 
     @staticmethod
     def _encode(frame, pool: np.ndarray):

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from automl_kit.datasets._dataset import DatasetNotAvailableError
+from automl_kit.datasets._npz import read_npz
 
 DATA_ENV = "AUTOML_KIT_DATA"
 
@@ -24,6 +25,14 @@ def data_dir(override: str | os.PathLike | None = None) -> Path | None:
     return Path(value).expanduser() if value else None
 
 
+def missing_data_dir(directory: Path | None) -> str | None:
+    """A sentence if ``directory`` is given but is not a folder, else None."""
+    if directory is None or directory.is_dir():
+        return None
+    what = "is a file, not a folder" if directory.exists() else "does not exist"
+    return f"the data folder {directory} (from --data-dir or ${DATA_ENV}) {what}"
+
+
 @dataclass(frozen=True)
 class RawData:
     x_pool: np.ndarray
@@ -32,6 +41,12 @@ class RawData:
     y_test: np.ndarray
     source: str
     feature_names: tuple[str, ...] | None = None
+    # Row of each sample in the original file/array (None: its position); groups keep
+    # related samples (a patient's encounters) on one side of every split.
+    index_pool: np.ndarray | None = None
+    index_test: np.ndarray | None = None
+    groups_pool: np.ndarray | None = None
+    groups_test: np.ndarray | None = None
 
 
 class Source:
@@ -81,7 +96,15 @@ class DigitsSource(Source):
             y, int(round(self.test_fraction * len(y))), np.random.default_rng(0), balanced=False
         )
         pool = np.setdiff1d(np.arange(len(y)), test)
-        return RawData(x[pool], y[pool], x[test], y[test], self.locate(directory))
+        return RawData(
+            x[pool],
+            y[pool],
+            x[test],
+            y[test],
+            self.locate(directory),
+            index_pool=pool,
+            index_test=test,
+        )
 
 
 class NpzImageSource(Source):
@@ -121,13 +144,13 @@ class NpzImageSource(Source):
     def read(self, directory, *, download):
         path = self._file(directory)
         if path is not None:
-            with np.load(path) as arrays:
-                missing = {"x_train", "y_train", "x_test", "y_test"} - set(arrays.files)
-                if missing:
-                    raise ValueError(
-                        f"{path} lacks the arrays {sorted(missing)}; it needs x_train, y_train, x_test, y_test."
-                    )
-                parts = [arrays[k] for k in ("x_train", "y_train", "x_test", "y_test")]
+            keys = ("x_train", "y_train", "x_test", "y_test")
+            fix = (
+                f"Replace it with a fresh copy of {self.name}.npz (uint8 arrays {', '.join(keys)}), "
+                f"or delete it to have keras.datasets download the set."
+            )
+            arrays = read_npz(path, required=keys, fix=fix)
+            parts = [arrays[k] for k in keys]
             source = str(path)
         elif download or self._keras_cache() is not None:
             parts = self._from_keras(directory)
@@ -158,6 +181,8 @@ class NpzImageSource(Source):
 
     def _missing_message(self, directory, why: str) -> str:
         where = f"{directory}" if directory is not None else f"a folder and set {DATA_ENV} to it"
+        if (problem := missing_data_dir(directory)) is not None:
+            why = f"{why}, and {problem}"
         return (
             f"Data set '{self.name}' is not available offline and {why}. "
             f"Place {self.name}.npz (uint8 arrays x_train, y_train, x_test, y_test) in {where}, "

@@ -59,7 +59,7 @@ def test_bad_sizes_raise_clear_errors(kwargs, message):
 
 
 def test_unknown_name_lists_choices():
-    with pytest.raises(ValueError, match="Unknown data set 'imagenet'.*digits"):
+    with pytest.raises(ValueError, match="unknown data set 'imagenet'; choose one of: .*digits"):
         load("imagenet")
 
 
