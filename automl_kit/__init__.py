@@ -25,6 +25,7 @@ _EXPORTS = {
     "VariableLengthGA": "automl_kit.search",
     "CNNSpace": "automl_kit.search",
     "DenseSpace": "automl_kit.search",
+    "load_data": "automl_kit.datasets",
     "FreezingTrainer": "automl_kit.freezing",
     "FreezingCallback": "automl_kit.freezing",
     "IntelligentFreezing": "automl_kit.freezing",

@@ -12,6 +12,13 @@ from automl_kit.utils.rundir import (
 )
 from automl_kit.utils.seeding import seed_everything
 from automl_kit.utils.validation import check_classification_data, check_features, check_labels
+from automl_kit.utils.validation import (
+    DataWarning,
+    check_scale,
+    check_split_labels,
+    check_training_data,
+    check_validation_data,
+)
 
 __all__ = [
     "Budget",
@@ -25,6 +32,11 @@ __all__ = [
     "check_classification_data",
     "check_features",
     "check_labels",
+    "DataWarning",
+    "check_scale",
+    "check_split_labels",
+    "check_training_data",
+    "check_validation_data",
     "format_seconds",
     "parse_duration",
     "read_json",
