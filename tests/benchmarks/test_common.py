@@ -1,0 +1,131 @@
+"""The benchmarks' one resumable grid runner and their paired comparison with bootstrap intervals."""
+
+import json
+import random
+
+import pytest
+
+from benchmarks._common import bootstrap_interval, paired_differences, run_grid
+
+CELLS = [{"dataset": "d", "method": m, "seed": s} for s in (0, 1) for m in ("base", "new")]
+
+
+def _score(cell: dict) -> dict:
+    return {"acc": 0.5 + 0.1 * (cell["method"] == "new") + 0.01 * cell["seed"]}
+
+
+class Runner:
+    """``run_cell`` that records its calls and fails on the cells named in ``fail``."""
+
+    def __init__(self, fail=()):
+        self.calls, self.fail = [], set(fail)
+
+    def __call__(self, cell):
+        self.calls.append((cell["method"], cell["seed"]))
+        if (cell["method"], cell["seed"]) in self.fail:
+            raise RuntimeError(f"out of memory in {cell['method']}")
+        return _score(cell)
+
+
+def test_a_failing_cell_is_recorded_and_resume_runs_only_the_unfinished_cells(tmp_path):
+    out = tmp_path / "grid.json"
+    first = Runner(fail={("new", 0)})
+    grid = run_grid("toy", CELLS, first, out=out)
+    assert len(first.calls) == 4  # the failure did not stop the grid
+    saved = json.loads(out.read_text())
+    assert saved["benchmark"] == "toy" and "environment" in saved
+    assert [(r["method"], r["seed"]) for r in saved["runs"]] == [
+        ("base", 0),
+        ("base", 1),
+        ("new", 1),
+    ]
+    assert saved["failed"] == [
+        {"dataset": "d", "method": "new", "seed": 0, "error": "RuntimeError: out of memory in new"}
+    ]
+    assert len(grid.failed) == 1 and len(grid.rows) == 3
+
+    again = Runner()
+    grid = run_grid("toy", CELLS, again, out=out, resume=True)
+    assert again.calls == [("new", 0)] and grid.skipped == 3
+    saved = json.loads(out.read_text())
+    assert "failed" not in saved and len(saved["runs"]) == 4
+    assert {r["method"] + str(r["seed"]): r["acc"] for r in saved["runs"]} == {
+        c["method"] + str(c["seed"]): _score(c)["acc"] for c in CELLS
+    }
+
+    fresh = Runner()
+    run_grid("toy", CELLS, fresh, out=out)  # without resume every cell runs again
+    assert len(fresh.calls) == 4
+
+
+def test_each_cell_is_saved_as_it_finishes(tmp_path):
+    out = tmp_path / "grid.json"
+
+    def interrupted(cell):
+        if cell["seed"] == 1:
+            raise KeyboardInterrupt  # Ctrl-C during the third cell
+        return _score(cell)
+
+    with pytest.raises(KeyboardInterrupt):
+        run_grid("toy", CELLS, interrupted, out=out)
+    assert len(json.loads(out.read_text())["runs"]) == 2
+    resumed = Runner()
+    run_grid("toy", CELLS, resumed, out=out, resume=True)
+    assert resumed.calls == [("base", 1), ("new", 1)]
+
+
+def test_lanes_run_every_cell_and_a_benchmark_keeps_its_own_format(tmp_path):
+    out = tmp_path / "grid.json"
+    keyed = lambda rows: {"runs": {f"{r['method']}/{r['seed']}": r["acc"] for r in rows}}  # noqa: E731
+    read = lambda saved: [  # noqa: E731
+        {"dataset": "d", "method": k.split("/")[0], "seed": int(k.split("/")[1]), "acc": v}
+        for k, v in saved["runs"].items()
+    ]
+    run_grid("toy", CELLS[:3], Runner(), out=out, lanes=2, figures=keyed)
+    assert len(json.loads(out.read_text())["runs"]) == 3
+    rest = Runner()
+    grid = run_grid("toy", CELLS, rest, out=out, resume=True, figures=keyed, rows_from=read)
+    assert rest.calls == [("new", 1)] and len(json.loads(out.read_text())["runs"]) == 4
+    assert len(grid.rows) == 4
+
+
+def test_the_grid_refuses_duplicate_cells_and_bad_lanes(tmp_path):
+    with pytest.raises(ValueError, match="appear twice"):
+        run_grid("toy", CELLS + CELLS[:1], Runner(), out=tmp_path / "g.json")
+    with pytest.raises(ValueError, match="lanes"):
+        run_grid("toy", CELLS, Runner(), out=tmp_path / "g.json", lanes=0)
+
+
+def test_paired_differences_pair_seeds_and_the_interval_contains_the_mean():
+    rng = random.Random(3)
+    rows = []
+    for seed in range(8):
+        base = rng.uniform(0.5, 0.9)
+        rows.append({"dataset": "d", "method": "base", "seed": seed, "acc": base})
+        rows.append(
+            {"dataset": "d", "method": "new", "seed": seed, "acc": base + rng.gauss(0.02, 0.03)}
+        )
+    rows.append({"dataset": "d", "method": "new", "seed": 99, "acc": 0.0})  # no baseline: unpaired
+    (diff,) = paired_differences(rows, metric="acc", baseline="base", scale=100)
+    by_seed = {r["seed"]: r["acc"] for r in rows if r["method"] == "base"}
+    expected = [
+        100 * (r["acc"] - by_seed[r["seed"]])
+        for r in rows
+        if r["method"] == "new" and r["seed"] in by_seed
+    ]
+    assert diff["pairs"] == 8 and diff["mean_diff"] == pytest.approx(sum(expected) / 8)
+    assert diff["ci_low"] < diff["mean_diff"] < diff["ci_high"]
+    assert min(expected) <= diff["ci_low"] and diff["ci_high"] <= max(expected)
+    assert diff["method"] == "new" and diff["baseline"] == "base" and diff["dataset"] == "d"
+
+
+def test_bootstrap_interval_is_seeded_narrows_with_more_data_and_refuses_nothing():
+    rng = random.Random(0)
+    few = [rng.gauss(1.0, 1.0) for _ in range(5)]
+    many = few + [rng.gauss(1.0, 1.0) for _ in range(195)]
+    assert bootstrap_interval(few) == bootstrap_interval(few)
+    (lo5, hi5), (lo200, hi200) = bootstrap_interval(few), bootstrap_interval(many)
+    assert hi200 - lo200 < hi5 - lo5
+    assert lo200 < sum(many) / len(many) < hi200
+    with pytest.raises(ValueError, match="at least one value"):
+        bootstrap_interval([])
