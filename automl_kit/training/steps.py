@@ -147,7 +147,7 @@ class TrainSteps:
     """
 
     def __init__(self, model: keras.Model, *, hooks: Sequence[GradientHook] = ()):
-        if model.optimizer is None:
+        if getattr(model, "optimizer", None) is None:
             raise ValueError(
                 "compile the model (optimizer and loss) before building training steps."
             )
