@@ -134,7 +134,7 @@ def from_directory(
         if folder is None:
             continue
         x, y, paths = _read_folder(folder, class_names, image_size, color_mode)
-        x = check_features(x, name=f"images in {folder}", rank=4)
+        x = check_features(x, name=f"images of {folder}", rank=4)
         parts[split] = Part(x, y, np.arange(len(files), len(files) + len(y), dtype=np.int64))
         files.extend(paths)
     given = [s for s in ("val", "test") if s in parts]

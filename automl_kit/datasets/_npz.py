@@ -58,7 +58,8 @@ def read_npz(
     arrays: dict[str, np.ndarray] = {}
     key = None
     try:
-        with np.load(path, allow_pickle=False) as archive:
+        # Our own handle, so a failed open cannot leak numpy's.
+        with path.open("rb") as handle, np.load(handle, allow_pickle=False) as archive:
             missing = [k for k in required if k not in archive.files]
             if missing:
                 raise ValueError(

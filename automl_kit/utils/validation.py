@@ -87,8 +87,8 @@ def check_scale(x: np.ndarray, *, name: str = "x", was_uint8: bool = False) -> n
         low, high = float(arr.min()), float(arr.max())
         if was_uint8 and high > 1.0:
             warnings.warn(
-                f"{name} holds uint8 images (0..255); scaled to [0, 1] by dividing by 255. "
-                "Scale any images you give the trained model yourself the same way.",
+                f"{name}: uint8 images (0..255) scaled to [0, 1] by dividing by 255; scale "
+                "any images you give the trained model yourself the same way.",
                 DataWarning,
                 stacklevel=3,
             )
@@ -96,7 +96,7 @@ def check_scale(x: np.ndarray, *, name: str = "x", was_uint8: bool = False) -> n
         if low < 0.0 or high > 1.0:
             hint = " (0..255 pixels: divide by 255)" if high > 1.0 and low >= 0.0 else ""
             warnings.warn(
-                f"{name} holds image values in [{low:.4g}, {high:.4g}], outside [0, 1]; the "
+                f"{name}: image values span [{low:.4g}, {high:.4g}], outside [0, 1]; the "
                 f"toolkit's models and defaults assume [0, 1]{hint}. Ignore this if you "
                 "normalised the images on purpose.",
                 DataWarning,
@@ -108,8 +108,8 @@ def check_scale(x: np.ndarray, *, name: str = "x", was_uint8: bool = False) -> n
         if wild.size:
             shown = ", ".join(str(int(i)) for i in wild[:5]) + (", ..." if wild.size > 5 else "")
             warnings.warn(
-                f"{name} has {wild.size} feature column(s) with values up to "
-                f"{float(largest.max()):.3g} in size (columns {shown}); training is unstable on "
+                f"{name}: {wild.size} feature column(s) reach |x| = {float(largest.max()):.3g} "
+                f"(columns {shown}); training is unstable on "
                 "wildly scaled features: standardise them, e.g. with "
                 "sklearn.preprocessing.StandardScaler fitted on the training set.",
                 DataWarning,
@@ -185,7 +185,11 @@ def check_classification_data(
 
 
 def _label_text(label: int, class_names: Sequence[str] | None) -> str:
-    if class_names is not None and 0 <= label < len(class_names):
+    if (
+        class_names is not None
+        and 0 <= label < len(class_names)
+        and class_names[label] != str(label)
+    ):
         return f"{label} ({class_names[label]!r})"
     return str(label)
 
@@ -248,7 +252,8 @@ def check_split_labels(
         which = ", ".join(_label_text(int(c), class_names) for c in missing[:10])
         many = f" (and {missing.size - 10} more)" if missing.size > 10 else ""
         raise ValueError(
-            f"classes {which}{many} of 0..{k - 1} have no samples in y_train; labels must be "
+            f"{'classes' if missing.size > 1 else 'class'} {which}{many} of 0..{k - 1} "
+            f"{'have' if missing.size > 1 else 'has'} no samples in y_train; labels must be "
             "consecutive integers 0..K-1 with every class in training: remap them, e.g. "
             "np.unique(y, return_inverse=True)[1], or add training samples of those classes."
         )
