@@ -1,17 +1,22 @@
 """The ``automl-kit`` command: one subcommand per capability, mirroring the Python API.
 
-Each capability registers its subcommands from its own ``_cli.py``; heavy imports
-(TensorFlow) happen inside the handlers so ``automl-kit --help`` stays instant.
+Each capability registers its subcommands from its own ``_cli.py`` (most as a
+:class:`automl_kit.utils.jobs.Job`); heavy imports (TensorFlow) happen inside the handlers,
+so ``automl-kit --help`` stays instant and prints no TensorFlow log.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
-import os
+import importlib.util
 import sys
+from pathlib import Path
+from types import ModuleType
 
 from automl_kit import __version__
+from automl_kit.utils.jobs import HelpFormatter, Parser, explicit_options
+from automl_kit.utils.logs import quiet_tensorflow, restore_environment
 
 # Modules that define ``register(subparsers, common)``; a new capability adds one line.
 COMMAND_MODULES = (
@@ -21,29 +26,13 @@ COMMAND_MODULES = (
 )
 
 
-class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
-    """Shows defaults and keeps the examples in descriptions as written."""
-
-
 def common_options() -> argparse.ArgumentParser:
-    """Options every job shares: where results go, seeding and verbosity."""
-    parent = argparse.ArgumentParser(add_help=False)
-    group = parent.add_argument_group("run options")
-    group.add_argument(
-        "--out", default=None, help="run directory (default: runs/<timestamp>-<command>/)"
-    )
-    group.add_argument(
-        "--seed",
-        type=int,
-        default=0,
-        help="random seed for data subsets, initialisation and search",
-    )
-    group.add_argument("--quiet", action="store_true", help="print only the final summary")
-    return parent
+    """A parent parser for commands that are not jobs (jobs add their run options themselves)."""
+    return argparse.ArgumentParser(add_help=False)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="automl-kit",
         description="Keras 3 toolkit: architecture search, faster training and model diagnosis.",
         formatter_class=HelpFormatter,
@@ -52,23 +41,83 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     common = common_options()
     for module in COMMAND_MODULES:
-        importlib.import_module(module).register(subparsers, common)
+        _command_module(module).register(subparsers, common)
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
-    os.environ.setdefault(
-        "TF_CPP_MIN_LOG_LEVEL", "2"
-    )  # TensorFlow's C++ start-up chatter hides our output
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    try:
-        return int(args.handler(args) or 0)
-    except (ValueError, FileNotFoundError) as exc:
-        # Bad input: the message already says what to fix; a traceback would bury it.
-        print(f"automl-kit {args.command}: error: {exc}", file=sys.stderr)
-        return 2
+def _attach_dash_values(parser: argparse.ArgumentParser, argv: list[str]) -> list[str]:
+    """``--time-budget -5m`` -> ``--time-budget=-5m``, so that the value reaches its check.
 
+    argparse reads a value starting with ``-`` as the next option and reports a missing
+    argument; joining it to its option lets the option's own check name the real problem.
+    """
+    takes_value, options = set(), set()
+    stack = [parser]
+    while stack:
+        current = stack.pop()
+        for action in current._actions:
+            options.update(action.option_strings)
+            if action.option_strings and action.nargs is None and action.type is not None:
+                takes_value.update(action.option_strings)
+            if isinstance(action, argparse._SubParsersAction):
+                stack.extend(action.choices.values())
+    joined: list[str] = []
+    for token in argv:
+        if (
+            joined
+            and joined[-1] in takes_value
+            and token.startswith("-")
+            and token.split("=")[0] not in options
+        ):
+            joined[-1] = f"{joined[-1]}={token}"
+        else:
+            joined.append(token)
+    return joined
+
+
+def _command_module(name: str) -> ModuleType:
+    """Import a capability's ``_cli.py`` without running its package's ``__init__``.
+
+    ``automl_kit.search`` and ``automl_kit.freezing`` import TensorFlow in their
+    ``__init__``; their ``_cli.py`` modules do not, so loading them by path keeps
+    ``automl-kit --help`` instant and silent. An already imported module is reused.
+    """
+    if name in sys.modules:
+        return sys.modules[name]
+    package, _, _ = name.rpartition(".")
+    if package in sys.modules or package == "automl_kit":
+        return importlib.import_module(name)
+    path = Path(__file__).resolve().parent.joinpath(*name.split(".")[1:]).with_suffix(".py")
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # later `import automl_kit.search._cli` gets this same module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        del sys.modules[name]
+        raise
+    return module
+
+
+def main(argv: list[str] | None = None) -> int:
+    # TensorFlow's C++ start-up log would bury our progress lines (also in spawned workers)
+    previous = quiet_tensorflow()
+    try:
+        parser = build_parser()
+        argv = _attach_dash_values(parser, sys.argv[1:] if argv is None else list(argv))
+        args = parser.parse_args(argv)
+        args.explicit = explicit_options(parser, argv)
+        try:
+            return int(args.handler(args) or 0)
+        except (ValueError, FileNotFoundError) as exc:
+            # Bad input: the message already says what to fix; a traceback would bury it.
+            print(f"automl-kit {args.command}: error: {exc}", file=sys.stderr)
+            return 2
+    finally:
+        restore_environment(previous)
+
+
+__all__ = ["HelpFormatter", "build_parser", "main"]
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -1,0 +1,556 @@
+"""The job scaffold every ``automl-kit`` command shares, so that a capability's ``_cli.py`` is one screen.
+
+A :class:`Job` declares its own options, checks and work; the scaffold adds and handles the rest:
+
+* data options: ``--dataset NAME`` or ``--data PATH`` (an ``.npz``, a class-per-folder image
+  directory, or a ``.csv``/``.parquet`` table with ``--label COLUMN``), ``--n-train/--n-val/--n-test``;
+* run options: ``--seed``, ``--out``, ``--resume DIR``, ``--overwrite``, ``--verbose/--quiet``;
+* the order that keeps runs safe: every argument is checked before data is loaded or a run
+  directory is touched; the directory is opened through ``RunDirectory.open`` (ownership,
+  lock, ``run.json``) before anything is written; the arguments are saved so ``--resume DIR``
+  needs no other flags; ``results.json`` is written and the run marked finished at the end,
+  followed by one ``results: DIR/...`` line;
+* resume rules: saved arguments come from the run directory; options passed again are applied
+  when the job lists them as safe (a budget, verbosity, workers) and refused otherwise, naming
+  them; a finished run is reported and left alone unless the job supports ``--extend``;
+  network addresses (``never_saved``) are used only when given on the command line again;
+* Ctrl-C: the first stops at the job's next safe point (:mod:`automl_kit.utils.interrupt`),
+  marks the run stopped and prints ``stopped; resume with: automl-kit CMD --resume DIR``
+  (exit 130); bad input (``ValueError``, ``FileNotFoundError``) and a full disk give one line
+  and exit 2, never a traceback.
+
+This module imports no TensorFlow, so ``automl-kit --help`` stays instant.
+
+>>> import argparse
+>>> class Hello(Job):
+...     name, uses_data = "hello", False
+...     def run(self, args, run, data):
+...         return {"greeting": "hello"}
+>>> parser = Parser(prog="automl-kit")
+>>> _ = Hello().register(parser.add_subparsers(dest="command"))
+>>> parser.parse_args(["hello", "--seed", "3"]).seed
+3
+"""
+
+from __future__ import annotations
+
+import argparse
+import errno
+import inspect
+import math
+import sys
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from automl_kit.utils.interrupt import (
+    EXIT_CODE as INTERRUPTED_EXIT_CODE,
+)
+from automl_kit.utils.interrupt import (
+    Interrupted,
+    graceful_interrupt,
+    raise_if_stop_requested,
+)
+from automl_kit.utils.io import read_json, write_json
+from automl_kit.utils.progress import parse_duration
+
+ERROR_EXIT_CODE = 2
+RESULTS_FILE = "results.json"
+RUN_FILE = "run.json"
+# How to run, not what: never saved with a run, never compared when resuming.
+RUN_OPTIONS = frozenset(
+    {"handler", "command", "out", "resume", "overwrite", "extend", "verbose", "explicit"}
+)
+DATA_OPTIONS = ("dataset", "data", "label", "n_train", "n_val", "n_test")
+_FULL_DISK = {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)}
+
+
+class Parser(argparse.ArgumentParser):
+    """``argparse`` with one-line errors: the problem and where to look, no usage block."""
+
+    def error(self, message: str):
+        self.exit(ERROR_EXIT_CODE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+class HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Shows defaults (unless the help already says it) and keeps examples as written."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if (
+            "default" in text
+            or action.default in (None, False, argparse.SUPPRESS)
+            or action.option_strings == []
+            or isinstance(action, argparse._StoreConstAction)
+        ):
+            return text
+        return text + " (default: %(default)s)"
+
+
+# ---- argument types: each names the fix, and argparse reports it in one line --------------
+def positive_int(text: str) -> int:
+    """An integer >= 1 (epochs, batch sizes, sample counts)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def non_negative_int(text: str) -> int:
+    """An integer >= 0 (seeds)."""
+    value = int(text) if text.lstrip("-").isdigit() else None
+    if value is None or value < 0:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {text!r}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    """A finite number > 0 (learning rates, widths)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a finite number above 0, got {text!r}")
+    return value
+
+
+def duration(text: str) -> str:
+    """A positive, finite duration such as ``90``, ``90s``, ``30m``, ``2h`` (kept as written)."""
+    try:
+        seconds = parse_duration(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc).rstrip(".")) from None
+    if seconds is None or not math.isfinite(seconds):
+        raise argparse.ArgumentTypeError(
+            f"cannot read duration {text!r}; write e.g. 90, '90s', '30m' or '2h'"
+        )
+    return text
+
+
+def flag(dest: str) -> str:
+    """``"n_train"`` -> ``"--n-train"``."""
+    return "--" + dest.replace("_", "-")
+
+
+def explicit_options(parser: argparse.ArgumentParser, argv: list[str] | None) -> set[str]:
+    """The option destinations given on the command line ``argv`` (not left at their defaults).
+
+    Parses ``argv`` a second time with every default suppressed, so an option given with its
+    default value still counts as given.
+    """
+    saved: list[tuple[Any, str, Any]] = []
+    stack = [parser]
+    while stack:
+        current = stack.pop()
+        saved.append((current, "_defaults", current._defaults))
+        current._defaults = {}
+        for action in current._actions:
+            saved.append((action, "default", action.default))
+            action.default = argparse.SUPPRESS
+            if isinstance(action, argparse._SubParsersAction):
+                stack.extend(action.choices.values())
+    try:
+        namespace = parser.parse_args(argv)
+    finally:
+        for owner, name, value in reversed(saved):
+            setattr(owner, name, value)
+    return set(vars(namespace)) - {"command"}
+
+
+def accepted_parameters(cls: type) -> set[str]:
+    """Keyword parameters ``cls(...)`` takes, following ``**kwargs`` up the base classes."""
+    names: set[str] = set()
+    for klass in cls.__mro__:
+        init = klass.__dict__.get("__init__")
+        if init is None:
+            continue
+        parameters = inspect.signature(init).parameters.values()
+        names |= {p.name for p in parameters if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)}
+        if not any(p.kind is p.VAR_KEYWORD for p in parameters):
+            break
+    return names - {"self"}
+
+
+def run_status(path: str | Path) -> str | None:
+    """``"running"``, ``"stopped"`` or ``"finished"`` from ``run.json``; older runs count as
+    finished when they hold ``results.json``; ``None`` when ``path`` holds no run."""
+    root = Path(path)
+    if (root / RUN_FILE).is_file():
+        try:
+            return str(read_json(root / RUN_FILE).get("status"))
+        except ValueError:
+            return None
+    if (root / RESULTS_FILE).is_file():
+        return "finished"
+    return None
+
+
+def run_owner(path: str | Path) -> str | None:
+    """The command that owns the run directory ``path``, when ``run.json`` says."""
+    try:
+        return read_json(Path(path) / RUN_FILE).get("command")
+    except (OSError, ValueError):
+        return None
+
+
+class Job:
+    """One ``automl-kit`` command. Subclasses set the attributes and write :meth:`run`.
+
+    ``run(args, run, data)`` does the work and returns the results dict (saved as
+    ``results.json``); it prints its own summary lines. :meth:`add_arguments` adds the job's
+    options; :meth:`validate` checks them (raise ``ValueError`` naming the fix) before data is
+    loaded or a run directory opened.
+    """
+
+    name: str = ""
+    help: str = ""
+    description: str = ""
+    default_dataset: str | None = "digits"
+    uses_data: bool = True
+    args_file: str = "config.json"  # where the arguments are saved for --resume
+    safe_on_resume: frozenset[str] = frozenset()  # options that may change when resuming
+    never_saved: frozenset[str] = frozenset()  # network addresses: used only when passed again
+    can_extend: bool = False  # whether --extend continues a finished run
+    outputs: tuple[str, ...] = ()  # files listed on the final "results:" line when present
+
+    # ---- to override --------------------------------------------------------------------
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        """Add the job's own options."""
+
+    def validate(self, args: argparse.Namespace) -> None:
+        """Check the job's options together; raise ``ValueError`` naming the fix."""
+
+    def run(self, args: argparse.Namespace, run, data) -> dict:
+        raise NotImplementedError
+
+    # ---- the scaffold -------------------------------------------------------------------
+    def register(self, subparsers) -> argparse.ArgumentParser:
+        """Add this job as a subcommand with its own, the data and the run options."""
+        parser = subparsers.add_parser(
+            self.name,
+            help=self.help,
+            description=self.description or self.help,
+            formatter_class=HelpFormatter,
+        )
+        self.add_arguments(parser)
+        if self.uses_data:
+            add_data_options(parser, self.default_dataset)
+        add_run_options(parser, extend=self.can_extend)
+        parser.set_defaults(handler=self)
+        return parser
+
+    def __call__(self, args: argparse.Namespace) -> int:
+        return self.execute(args)
+
+    def execute(self, args: argparse.Namespace) -> int:
+        """Check, open the run directory, load data, run, save results; the exit code."""
+        run = None
+        try:
+            explicit = set(getattr(args, "explicit", None) or ())
+            self._check_run_options(args, explicit)
+            if args.resume:
+                self._check_owner(Path(args.resume))
+                if run_status(args.resume) == "finished" and not getattr(args, "extend", False):
+                    print(self._finished_message(Path(args.resume)), flush=True)
+                    return 0
+                args = self.resumed_args(args, explicit)
+            if self.uses_data:
+                check_data_options(args)
+            self.validate(args)
+            from automl_kit.utils.rundir import RunDirectory
+
+            run = RunDirectory.open(
+                args.resume or args.out,
+                self.name,
+                resume=bool(args.resume),
+                overwrite=bool(args.overwrite),
+            )
+            if not args.resume:  # a resumed run keeps its status until the job changes it
+                write_json(run.path(self.args_file), self.saved_args(args))
+            with graceful_interrupt():
+                from automl_kit.utils.seeding import seed_everything
+
+                seed_everything(args.seed)
+                data = load_data(args) if self.uses_data else None
+                raise_if_stop_requested("after loading the data")
+                results = self.run(args, run, data)
+            run.write_results(results)
+            run.mark_finished()
+            files = [name for name in self.outputs if (run.root / name).exists()]
+            print(f"results: {run.root}/{', '.join(files or [RESULTS_FILE])}", flush=True)
+            return 0
+        except (Interrupted, KeyboardInterrupt):
+            if run is None:
+                print("stopped before the run started; nothing was written.", file=sys.stderr)
+                return INTERRUPTED_EXIT_CODE
+            _mark_stopped(run)
+            print(
+                f"stopped; resume with: automl-kit {self.name} --resume {run.root}",
+                file=sys.stderr,
+                flush=True,
+            )
+            return INTERRUPTED_EXIT_CODE
+        except (OSError, ValueError) as exc:
+            if run is not None:
+                _mark_stopped(run)
+            if getattr(exc, "errno", None) in _FULL_DISK or isinstance(exc, PermissionError):
+                _error(self.name, self._write_failure(exc, run, args))
+            elif isinstance(exc, (ValueError, FileNotFoundError)):
+                # Bad input: the message already says what to fix; a traceback would bury it.
+                _error(self.name, str(exc))
+            else:
+                raise
+            return ERROR_EXIT_CODE
+        finally:
+            if run is not None:
+                run.close()
+
+    def _write_failure(self, exc: OSError | ValueError, run, args) -> str:
+        """One line for a full disk or a refused write: what, and how to go on."""
+        full = getattr(exc, "errno", None) in _FULL_DISK
+        if isinstance(exc, ValueError):  # RunDirectory's DiskFullError already names the file
+            what = str(exc).split(". ")[0].rstrip(".")
+        else:
+            where = exc.filename or (run.root if run is not None else args.out or "runs/")
+            what = (
+                f"could not write {where} ({'no space left on device' if full else exc.strerror})"
+            )
+        fix = "free space" if full else "fix the permissions"
+        if run is None:
+            return f"{what}; {fix} and run again."
+        return f"{what}; {fix} and resume with: automl-kit {self.name} --resume {run.root}"
+
+    def saved_args(self, args: argparse.Namespace) -> dict:
+        """What ``--resume`` needs to redo the run: every option but the run options."""
+        saved = {
+            k: v
+            for k, v in vars(args).items()
+            if k not in RUN_OPTIONS and k not in self.never_saved
+        }
+        if saved.get("data"):
+            # the run must find its data again from wherever it is resumed
+            saved["data"] = str(Path(saved["data"]).expanduser().resolve())
+        return saved
+
+    def resumed_args(self, args: argparse.Namespace, explicit: set[str]) -> argparse.Namespace:
+        """The saved arguments, with the safe options given now applied; unsafe changes refused."""
+        root = Path(args.resume)
+        path = root / self.args_file
+        if not path.is_file():
+            raise ValueError(
+                f"cannot resume: {root} holds no {self.args_file} of an earlier "
+                f"`automl-kit {self.name}` run; pass the run directory that command printed."
+            )
+        saved = read_json(path)
+        current = vars(args)
+        normalised = self.saved_args(args)
+        changed = []
+        for dest in sorted(explicit - RUN_OPTIONS - self.safe_on_resume - self.never_saved):
+            if dest in saved and saved[dest] == normalised.get(dest, current.get(dest)):
+                continue  # given again with the same value: nothing changes
+            changed.append(f"{flag(dest)} (saved: {saved.get(dest)!r}, given: {current[dest]!r})")
+        if changed:
+            safe = ", ".join(flag(d) for d in sorted(self.safe_on_resume)) or "none"
+            raise ValueError(
+                f"cannot change {'; '.join(changed)} when resuming {root}: the run was made with "
+                f"the saved values. Drop them to resume, or start a new run with --out. "
+                f"Options that may change on resume: {safe}."
+            )
+        merged = {**current}
+        merged.update(
+            {k: v for k, v in saved.items() if k not in RUN_OPTIONS and k not in self.never_saved}
+        )
+        merged.update({dest: current[dest] for dest in explicit if dest in current})
+        merged["resume"] = str(root)
+        return argparse.Namespace(**merged)
+
+    def _check_run_options(self, args: argparse.Namespace, explicit: set[str]) -> None:
+        if getattr(args, "extend", False) and not args.resume:
+            raise ValueError("--extend continues a finished run: use it with --resume DIR.")
+        if args.resume and args.overwrite:
+            raise ValueError("--resume continues a run and --overwrite empties it: pass one.")
+        if args.resume and args.out and Path(args.out).resolve() != Path(args.resume).resolve():
+            raise ValueError(
+                f"--resume {args.resume} writes into its own run directory; drop --out {args.out}."
+            )
+
+    def _check_owner(self, root: Path) -> None:
+        if not root.is_dir():
+            raise ValueError(
+                f"cannot resume: {root} is not a run directory; pass the folder that "
+                f"`automl-kit {self.name}` printed on its 'results:' or 'stopped' line."
+            )
+        owner = run_owner(root)
+        if owner and owner != self.name:
+            raise ValueError(
+                f"cannot resume {root} with `automl-kit {self.name}`: it holds an "
+                f"`automl-kit {owner}` run; resume it with `automl-kit {owner} --resume {root}`."
+            )
+
+    def _finished_message(self, root: Path) -> str:
+        extend = (
+            " To search further, add --extend with a new budget (e.g. --extend --time-budget 5m)."
+            if self.can_extend
+            else " Start a new run with --out to train again."
+        )
+        return (
+            f"{root}: this {self.name} run is finished; nothing to do "
+            f"(results: {root / RESULTS_FILE}).{extend}"
+        )
+
+
+# ---- shared option groups ---------------------------------------------------------------
+def add_data_options(parser: argparse.ArgumentParser, default_dataset: str | None) -> None:
+    group = parser.add_argument_group("data")
+    group.add_argument(
+        "--dataset",
+        default=default_dataset,
+        help="a registered data set (see `automl-kit datasets`)",
+    )
+    group.add_argument(
+        "--data",
+        default=None,
+        metavar="PATH",
+        help="your own data instead of --dataset: an .npz (x_train, y_train[, x_test, y_test]), "
+        "a folder with one sub-folder of images per class, or a .csv/.parquet table with --label",
+    )
+    group.add_argument(
+        "--label", default=None, metavar="COLUMN", help="the label column of a --data table"
+    )
+    group.add_argument(
+        "--n-train",
+        type=positive_int,
+        default=None,
+        help="class-balanced training subset size (default: all)",
+    )
+    group.add_argument(
+        "--n-val",
+        type=positive_int,
+        default=None,
+        help="validation subset size (default: 10%% of the pool)",
+    )
+    group.add_argument(
+        "--n-test",
+        type=positive_int,
+        default=None,
+        help="test subset size (default: the full test set)",
+    )
+
+
+def add_run_options(parser: argparse.ArgumentParser, *, extend: bool = False) -> None:
+    group = parser.add_argument_group("run")
+    group.add_argument(
+        "--seed",
+        type=non_negative_int,
+        default=0,
+        help="random seed for data subsets, initialisation and search",
+    )
+    group.add_argument(
+        "--out", default=None, help="run directory (default: runs/<timestamp>-<command>/)"
+    )
+    group.add_argument(
+        "--resume",
+        default=None,
+        metavar="DIR",
+        help="continue a stopped or killed run from its directory (its saved options are used)",
+    )
+    group.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="empty --out first when it already holds a run",
+    )
+    if extend:
+        group.add_argument(
+            "--extend",
+            action="store_true",
+            help="with --resume: continue a finished run under a new budget",
+        )
+    verbosity = group.add_mutually_exclusive_group()
+    verbosity.add_argument(
+        "-v",
+        "--verbose",
+        dest="verbose",
+        action="store_const",
+        const=2,
+        default=1,
+        help="also print one line per training epoch",
+    )
+    verbosity.add_argument(
+        "-q",
+        "--quiet",
+        dest="verbose",
+        action="store_const",
+        const=0,
+        help="print only the final summary",
+    )
+
+
+def check_data_options(args: argparse.Namespace) -> None:
+    """``--data`` and ``--label`` make sense together; the path exists."""
+    if args.data is None:
+        if args.label is not None:
+            raise ValueError(
+                "--label names the label column of a --data table; pass --data PATH too."
+            )
+        if not args.dataset:
+            raise ValueError("pass --dataset NAME or --data PATH.")
+        return
+    if "dataset" in (getattr(args, "explicit", None) or ()):
+        raise ValueError("pass --dataset NAME or --data PATH, not both.")
+    args.dataset = None  # the saved arguments then name one source
+    if not Path(args.data).expanduser().exists():
+        raise FileNotFoundError(
+            f"--data {args.data}: no such file or folder; pass an .npz, an image folder or a .csv."
+        )
+
+
+def load_data(args: argparse.Namespace):
+    """The ``Dataset`` the data options name (``--data`` wins over ``--dataset``)."""
+    from automl_kit.datasets import load_data as load
+
+    kwargs: dict[str, Any] = {
+        "n_train": args.n_train,
+        "n_val": args.n_val,
+        "n_test": args.n_test,
+        "seed": args.seed,
+    }
+    if args.label is not None:
+        kwargs["label"] = args.label
+    return load(args.data or args.dataset, **kwargs)
+
+
+def options_given(args: argparse.Namespace, dests: Iterable[str]) -> list[str]:
+    """Which of ``dests`` have a value (not ``None``) in ``args``."""
+    return [d for d in dests if getattr(args, d, None) is not None]
+
+
+def _mark_stopped(run) -> None:
+    try:
+        run.mark_stopped()
+    except (OSError, ValueError):
+        pass  # a full disk: the run stays "running", which resumes the same way
+
+
+def _error(command: str, message: str) -> None:
+    print(f"automl-kit {command}: error: {message}", file=sys.stderr, flush=True)
+
+
+__all__ = [
+    "HelpFormatter",
+    "Job",
+    "Parser",
+    "accepted_parameters",
+    "add_data_options",
+    "add_run_options",
+    "duration",
+    "explicit_options",
+    "flag",
+    "load_data",
+    "positive_float",
+    "positive_int",
+    "run_status",
+]
