@@ -10,8 +10,15 @@ until a capability that needs it is used.
 from __future__ import annotations
 
 import importlib
+import os
 
 __version__ = "0.1.0"
+
+# Workers spawned by the CLI import TensorFlow afresh: keep its C++ start-up log quiet there too.
+if os.environ.get("AUTOML_KIT_QUIET_TF") == "1":
+    from automl_kit.utils.logs import quiet_child_process
+
+    quiet_child_process()
 
 # public name -> module that defines it
 _EXPORTS = {
