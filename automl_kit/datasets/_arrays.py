@@ -24,23 +24,21 @@ def _features(x, name: str) -> np.ndarray:
 def _encode_labels(
     parts: dict[str, object], class_names: Sequence[str] | None
 ) -> tuple[dict[str, np.ndarray], tuple[str, ...]]:
-    """Integer labels are kept (and checked later); text labels map to their sorted order."""
+    """Integer labels are kept (and checked later); text labels map to their sorted order
+    (or to their position in ``class_names`` when given)."""
     arrays = {key: np.asarray(y) for key, y in parts.items() if y is not None}
     if any(a.dtype.kind in "OUS" for a in arrays.values()):
         flat = {key: np.ravel(a).astype(str) for key, a in arrays.items()}
-        names = np.unique(np.concatenate(list(flat.values())))
-        if class_names is not None:
-            names = np.asarray(class_names, dtype=str)
-            unknown = np.setdiff1d(np.concatenate(list(flat.values())), names)
-            if unknown.size:
-                raise ValueError(
-                    f"labels {unknown[:5].tolist()} are not in class_names; add them to class_names."
-                )
-        codes = {key: np.searchsorted(names, a) for key, a in flat.items()}
-        if class_names is not None:
-            lookup = {n: i for i, n in enumerate(names.tolist())}
-            codes = {key: np.array([lookup[v] for v in a], np.int64) for key, a in flat.items()}
-        return codes, tuple(names.tolist())
+        seen = np.unique(np.concatenate(list(flat.values())))
+        names = seen.tolist() if class_names is None else [str(c) for c in class_names]
+        unknown = np.setdiff1d(seen, names)
+        if unknown.size:
+            raise ValueError(
+                f"labels {unknown[:5].tolist()} are not in class_names; add them to class_names."
+            )
+        lookup = {n: i for i, n in enumerate(names)}
+        codes = {key: np.array([lookup[v] for v in a], np.int64) for key, a in flat.items()}
+        return codes, tuple(names)
     checked = {key: check_labels(a, name=key) for key, a in arrays.items()}
     if class_names is None:
         k = max(int(a.max()) for a in checked.values()) + 1

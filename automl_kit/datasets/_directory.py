@@ -90,7 +90,19 @@ def from_directory(
     :class:`~automl_kit.utils.validation.DataWarning` says so); ``files[index_<split>]``
     names each sample's file.
 
-    >>> data = from_directory("path/to/images", image_size=(32, 32))  # doctest: +SKIP
+    >>> import pathlib, tempfile, warnings
+    >>> import numpy as np
+    >>> from PIL import Image
+    >>> root = pathlib.Path(tempfile.mkdtemp())
+    >>> for i in range(20):
+    ...     folder = root / ("cat", "dog")[i % 2]
+    ...     folder.mkdir(exist_ok=True)
+    ...     Image.fromarray(np.full((4, 6), 10 * i, np.uint8)).save(folder / f"{i}.png")
+    >>> with warnings.catch_warnings():  # the DataWarning about scaling to [0, 1]
+    ...     warnings.simplefilter("ignore")
+    ...     data = from_directory(root)
+    >>> data.class_names, data.input_shape, len(data.y_test)
+    (('cat', 'dog'), (4, 6, 1), 4)
     """
     root = Path(path).expanduser()
     if not root.is_dir():

@@ -333,3 +333,13 @@ def test_load_data_errors(tmp_path, spec, kwargs, error, message):
     (tmp_path / "t.xlsx").write_text("x")
     with pytest.raises(error, match=message):
         load_data(spec.format(tmp=tmp_path), **kwargs)
+
+
+def test_from_arrays_text_labels_follow_given_class_names():
+    rng = np.random.default_rng(0)
+    y = np.array(["low", "high", "mid"] * 10)
+    data = from_arrays(rng.random((30, 2)), y, class_names=["low", "mid", "high"])
+    assert data.class_names == ("low", "mid", "high")
+    np.testing.assert_array_equal(np.array(data.class_names)[data.y_test], y[data.index_test])
+    with pytest.raises(ValueError, match=r"labels \['mid'\] are not in class_names"):
+        from_arrays(rng.random((30, 2)), y, class_names=["low", "high"])
