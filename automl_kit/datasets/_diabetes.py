@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from automl_kit.datasets._dataset import CorruptDataError, DatasetNotAvailableError
-from automl_kit.datasets._sources import DATA_ENV, RawData, Source
+from automl_kit.datasets._sources import DATA_ENV, RawData, Source, missing_data_dir
 
 NUMERIC = [
     "time_in_hospital",
@@ -80,8 +80,10 @@ class DiabetesSource(Source):
 
         path = self.locate(directory)
         if path is None:
+            problem = missing_data_dir(directory)
             raise DatasetNotAvailableError(
-                f"Data set '{self.name}' has no download path. Place {self.relative_path} "
+                (f"{problem[0].upper()}{problem[1:]}. " if problem else "")
+                + f"Data set '{self.name}' has no download path. Place {self.relative_path} "
                 f"(the UCI file diabetic_data.csv, gzipped) in {directory or 'a folder'} and set {DATA_ENV} to that folder."
             )
         # "None" in max_glu_serum/A1Cresult means "not measured": keep it as a category, not NaN.

@@ -112,6 +112,8 @@ def test_missing_data_folder_is_reported_once(tmp_path, monkeypatch, capsys):
         DatasetNotAvailableError, match=f"the data folder {missing} .* does not exist"
     ):
         load("mnist", download=False)
+    with pytest.raises(DatasetNotAvailableError, match=r"^The data folder .* does not exist\. "):
+        load("diabetes_130us")
 
 
 def test_datasets_command_describes_own_data(tmp_path, capsys):
