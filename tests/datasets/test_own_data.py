@@ -306,6 +306,9 @@ def test_load_data_dispatches_on_name_and_path(tmp_path):
     assert load_data(str(tmp_path / "a.npz")).name == "a"
     _table().to_csv(tmp_path / "t.csv", index=False)
     assert load_data(tmp_path / "t.csv", label="outcome", n_test=4).summary()["n_test"] == 4
+    _table().to_csv(tmp_path / "t.tsv.gz", index=False, sep="\t")
+    data = load_data(str(tmp_path / "t.tsv.gz"), label="outcome")
+    assert data.name == "t" and data.feature_names[0] == "age"
 
 
 @pytest.mark.parametrize(
