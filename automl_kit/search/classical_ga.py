@@ -7,7 +7,17 @@ from scratch for every candidate.
 
 from __future__ import annotations
 
-from automl_kit.search.base import Searcher
+from dataclasses import dataclass, field
+
+from automl_kit.search.base import Searcher, SearchState
+
+
+@dataclass
+class ClassicalGAState(SearchState):
+    """The generation and its population (chromosomes)."""
+
+    generation: int = 0
+    population: list[list] = field(default_factory=list)
 
 
 class ClassicalGA(Searcher):
@@ -17,6 +27,7 @@ class ClassicalGA(Searcher):
     """
 
     algorithm = "classical_ga"
+    State = ClassicalGAState
 
     def __init__(
         self,
@@ -67,25 +78,25 @@ class ClassicalGA(Searcher):
                 child[i] = self.rng.choice(gene.choices)
         return child
 
-    def _run(self, state):
-        state = state or {
-            "generation": 0,
-            "population": [
-                self.space.random_genes_of_depth(self.depth, self.rng)
-                for _ in range(self.population)
-            ],
-        }
+    def _run(self, state: ClassicalGAState | None) -> None:
+        if state is None:
+            state = ClassicalGAState(
+                population=[
+                    self.space.random_genes_of_depth(self.depth, self.rng)
+                    for _ in range(self.population)
+                ]
+            )
         while True:
             self.checkpoint(state)
             self.check_budget()
             evaluations = self.evaluate_population(
-                state["population"], tag={"phase": 0, "generation": state["generation"]}
+                state.population, tag={"phase": 0, "generation": state.generation}
             )
             scored = sorted(
                 ((e.genes, e.fitness) for e in evaluations), key=lambda pair: pair[1], reverse=True
             )
-            self.report(f"generation {state['generation'] + 1}: best {scored[0][1]:.4f}")
+            self.report(f"generation {state.generation + 1}: best {scored[0][1]:.4f}")
             nxt = [list(genes) for genes, _ in scored[: self.elite]]
             while len(nxt) < self.population:
                 nxt.append(self._offspring(scored))
-            state = {"generation": state["generation"] + 1, "population": nxt}
+            state = ClassicalGAState(generation=state.generation + 1, population=nxt)

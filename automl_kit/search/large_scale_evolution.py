@@ -9,7 +9,17 @@ layer names and shapes still match, then trains ``epochs_per_eval`` epochs.
 
 from __future__ import annotations
 
-from automl_kit.search.base import Searcher
+from dataclasses import dataclass
+
+from automl_kit.search.base import Searcher, SearchState
+
+
+@dataclass
+class LargeScaleEvolutionState(SearchState):
+    """The round and the living population as candidate keys (``None`` before the first one)."""
+
+    round: int = 0
+    population: list[str] | None = None
 
 
 class LargeScaleEvolution(Searcher):
@@ -19,6 +29,7 @@ class LargeScaleEvolution(Searcher):
     """
 
     algorithm = "large_scale_evolution"
+    State = LargeScaleEvolutionState
 
     def __init__(self, space=None, *, population: int = 20, steps_per_round: int = 4, **kwargs):
         super().__init__(space, **kwargs)
@@ -58,16 +69,16 @@ class LargeScaleEvolution(Searcher):
         child[i] = self.rng.choice([c for c in layout[i][1].choices if c != child[i]])
         return child
 
-    def _run(self, state):
-        if state is None or state["population"] is None:
+    def _run(self, state: LargeScaleEvolutionState | None) -> None:
+        if state is None or state.population is None:
             start = [self.minimal_genes() for _ in range(self.population)]
-            self.checkpoint({"round": 0, "population": None})
+            self.checkpoint(LargeScaleEvolutionState())
             evaluations = self.evaluate_population(start, tag={"phase": 0, "generation": 0})
-            state = {"round": 1, "population": [self.key(e.genes) for e in evaluations]}
+            state = LargeScaleEvolutionState(1, [self.key(e.genes) for e in evaluations])
         while True:
             self.checkpoint(state)
             self.check_budget()
-            members = [self._cache[k] for k in state["population"]]
+            members = [self.evaluation(k) for k in state.population]
             children, parents, alive = [], [], list(range(len(members)))
             for _ in range(min(self.steps_per_round, len(members) - 1)):
                 a, b = self.rng.sample(alive, 2)
@@ -76,11 +87,10 @@ class LargeScaleEvolution(Searcher):
                 children.append(self.mutate(members[winner].genes))
                 parents.append(members[winner].model_path)
             evaluations = self.evaluate_population(
-                children, parent_model=parents, tag={"phase": 0, "generation": state["round"]}
+                children, parent_model=parents, tag={"phase": 0, "generation": state.round}
             )
             population = [members[i] for i in alive] + evaluations
-            state = {
-                "round": state["round"] + 1,
-                "population": [self.key(e.genes) for e in population],
-            }
-            self.report(f"round {state['round']}: population {len(population)}")
+            state = LargeScaleEvolutionState(
+                state.round + 1, [self.key(e.genes) for e in population]
+            )
+            self.report(f"round {state.round}: population {len(population)}")

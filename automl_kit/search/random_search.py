@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
-from automl_kit.search.base import Searcher
+from dataclasses import dataclass
+
+from automl_kit.search.base import Searcher, SearchState
+
+
+@dataclass
+class RandomSearchState(SearchState):
+    """The number of batches drawn so far."""
+
+    round: int = 0
 
 
 class RandomSearch(Searcher):
@@ -14,6 +23,7 @@ class RandomSearch(Searcher):
     """
 
     algorithm = "random_search"
+    State = RandomSearchState
 
     def __init__(
         self, space=None, *, depth_range: tuple[int, int] = (2, 10), batch: int = 10, **kwargs
@@ -29,10 +39,10 @@ class RandomSearch(Searcher):
     def get_config(self) -> dict:
         return {**super().get_config(), "depth_range": list(self.depth_range), "batch": self.batch}
 
-    def _run(self, state):
-        if self._budget_seconds is None and self._max_evaluations is None:
+    def _run(self, state: RandomSearchState | None) -> None:
+        if not self.budget:
             raise ValueError("random search needs a budget: pass time_budget or max_evaluations.")
-        state = state or {"round": 0}
+        state = state if state is not None else RandomSearchState()
         while True:
             self.checkpoint(state)
             self.check_budget()
@@ -40,6 +50,6 @@ class RandomSearch(Searcher):
                 self.space.random_genes_of_depth(self.rng.randint(*self.depth_range), self.rng)
                 for _ in range(self.batch)
             ]
-            self.evaluate_population(batch, tag={"phase": 0, "generation": state["round"]})
-            self.report(f"round {state['round'] + 1}")
-            state["round"] += 1
+            self.evaluate_population(batch, tag={"phase": 0, "generation": state.round})
+            self.report(f"round {state.round + 1}")
+            state.round += 1

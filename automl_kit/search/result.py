@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
-from automl_kit.search._evaluation import Evaluation, FitnessGuard
+from automl_kit.search._evaluation import Evaluation
 from automl_kit.search.space import SearchSpace
-from automl_kit.utils import RunDirectory, check_classification_data, parse_duration, write_json
+from automl_kit.training import FitnessGuard
+from automl_kit.utils import RunDirectory, check_classification_data, parse_duration
 
 
 @dataclass
@@ -38,6 +41,7 @@ class SearchResult:
         *,
         stop_reason: str = "",
         seconds: float = 0.0,
+        evaluations: int | None = None,
     ):
         self.space, self.best, self.history, self.run, self.config = (
             space,
@@ -47,6 +51,9 @@ class SearchResult:
             config,
         )
         self.stop_reason, self.seconds = stop_reason, seconds
+        self._evaluations = evaluations
+        # True when ``search(resume=True)`` found the run finished and trained nothing
+        self.from_earlier_run = False
 
     @property
     def best_genes(self) -> list:
@@ -62,7 +69,13 @@ class SearchResult:
 
     @property
     def evaluations(self) -> int:
-        """Candidates trained (cached reuses not counted)."""
+        """Finished candidate trainings, those of earlier (resumed) sessions included.
+
+        The one count of the search: the lines of ``evaluations.jsonl``, which the progress
+        lines and the evaluation budget count too (cached reuses are not trainings).
+        """
+        if self._evaluations is not None:
+            return self._evaluations
         return sum(1 for row in self.history if row.get("trained_now"))
 
     def describe(self) -> list[str]:
@@ -72,7 +85,9 @@ class SearchResult:
         """The best candidate's trained model (weights as at the end of its evaluation)."""
         import keras
 
-        return keras.models.load_model(self.best.model_path)
+        if not self.best.model_path:
+            raise ValueError("the best candidate has no saved model (it was not trained here).")
+        return keras.models.load_model(self.run.resolve(self.best.model_path))
 
     def history_frame(self):
         import pandas as pd
@@ -142,22 +157,32 @@ class SearchResult:
             "run_dir": str(self.run.root),
         }
 
-    def save(self) -> None:
-        """history.csv, best_chromosome.json, best_architecture.txt and fitness.png in the run directory."""
-        self.run.write_table("history.csv", self.history)
-        write_json(
-            self.run.path("best_chromosome.json"),
+    def save(self, run_dir: str | os.PathLike | RunDirectory | None = None) -> Path:
+        """history.csv, best_chromosome.json, best_architecture.txt and fitness.png.
+
+        Into the search's own run directory unless ``run_dir`` names another folder; the best
+        model's path is written relative to the search's run directory when it lies inside it.
+        """
+        target = self.run if run_dir is None else run_dir
+        if not isinstance(target, RunDirectory):
+            target = RunDirectory(target)
+        target.root.mkdir(parents=True, exist_ok=True)
+        target.write_table("history.csv", self.history)
+        model = self.best.model_path
+        target.write_json(
+            "best_chromosome.json",
             {
                 "genes": self.best_genes,
                 "chromosome": self.best_chromosome,
                 "fitness": self.best_fitness,
-                "model": self.best.model_path,
+                "model": self.run.relative(model) if model else None,
             },
         )
-        self.run.path("best_architecture.txt").write_text(
+        target.path("best_architecture.txt").write_text(
             "\n".join(self.describe()) + "\n", encoding="utf-8"
         )
-        self.plot_fitness(self.run.path("fitness.png"))
+        self.plot_fitness(target.path("fitness.png"))
+        return target.root
 
     def plot_fitness(self, path) -> None:
         """Fitness of every individual per generation, phases shaded (as Xiao Fig. 2.10)."""

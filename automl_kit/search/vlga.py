@@ -20,14 +20,34 @@ Without a time or evaluation budget it changes nothing.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 from deap import base, creator
 
-from automl_kit.search.base import Searcher
+from automl_kit.search.base import Searcher, SearchState
 
 # At import time, so spawned executor workers see the same classes (DEAP's creator is global).
 if not hasattr(creator, "VLGAFitness"):
     creator.create("VLGAFitness", base.Fitness, weights=(1.0,))
     creator.create("VLGAIndividual", list, fitness=creator.VLGAFitness)
+
+
+@dataclass
+class VLGAState(SearchState):
+    """Where the variable-length GA stands: the phase, its generation and population.
+
+    ``parent_model`` and the ``model_path`` of each ``phase_best`` entry are relative to the
+    run directory; ``phase_start_used`` is the budget share spent when the phase began.
+    """
+
+    phase: int = 0
+    generation: int = 0
+    population: list[list] = field(default_factory=list)
+    parent_model: str | None = None
+    phase_best: list[dict] = field(default_factory=list)
+    phase_start_used: float = 0.0
+    phase_best_so_far: float = -1.0
+    stale_generations: int = 0
 
 
 class VariableLengthGA(Searcher):
@@ -40,6 +60,7 @@ class VariableLengthGA(Searcher):
     """
 
     algorithm = "vlga"
+    State = VLGAState
 
     def __init__(
         self,
@@ -149,97 +170,94 @@ class VariableLengthGA(Searcher):
     def _individuals(self, genes_list: list[list]) -> list:
         return [creator.VLGAIndividual(g) for g in genes_list]
 
-    def _run(self, state: dict | None) -> None:
-        if state is not None and state.get("finished"):
-            self.stop_reason = state.get("stop_reason", "finished earlier")
-            return
-        if state is None:
-            state = {
-                "phase": 0,
-                "generation": 0,
-                "parent_model": None,
-                "phase_best": [],
-                "phase_start_used": 0.0,
-                "population": [
-                    self.space.random_genes(1, self.rng) for _ in range(self.population)
-                ],
-            }
-        # A resumed search has a fresh time budget: its current phase starts its share afresh.
-        state["phase_start_used"] = min(
-            state.get("phase_start_used", 0.0), self.budget_used() or 0.0
+    def _first_state(self) -> VLGAState:
+        return VLGAState(
+            population=[self.space.random_genes(1, self.rng) for _ in range(self.population)]
         )
-        while True:
-            phase, generation = state["phase"], state["generation"]
-            self.checkpoint(state)
-            self.check_budget()
-            generation_start = self.budget_used()
-            population = self._individuals(state["population"])
-            evaluations = self.evaluate_population(
-                population,
-                parent_model=state["parent_model"],
-                group=phase,
-                tag={"phase": phase, "generation": generation, "n_blocks": phase + 1},
-            )
-            for ind, e in zip(population, evaluations):
-                ind.fitness.values = (e.fitness,)
-            self._report(phase, generation, evaluations)
-            generation_best = max(e.fitness for e in evaluations)
-            if generation == 0 or generation_best > state.get("phase_best_so_far", -1.0) + 1e-4:
-                state["phase_best_so_far"], state["stale_generations"] = generation_best, 0
-            else:
-                state["stale_generations"] = state.get("stale_generations", 0) + 1
-            patience_left = (
-                self.phase_patience is None or state["stale_generations"] < self.phase_patience
-            )
-            if (
-                generation + 1 < self.generations
-                and patience_left
-                and self._another_generation_fits(state, generation_start)
-            ):
-                state["population"] = [list(ind) for ind in self.next_generation(population, phase)]
-                state["generation"] += 1
-                continue
-            done = [e for e in evaluations if e.status == "ok"] or evaluations
-            best = max(done, key=lambda e: e.fitness)
-            earlier = max((b["fitness"] for b in state["phase_best"]), default=None)
-            state["phase_best"].append(
-                {
-                    "phase": phase,
-                    "fitness": best.fitness,
-                    "genes": best.genes,
-                    "model_path": best.model_path,
-                }
-            )
-            if earlier is not None and best.fitness < earlier - self.stop_threshold:
-                self.stop_reason = (
-                    f"phase {phase} best {best.fitness:.4f} fell more than {self.stop_threshold} "
-                    f"below the earlier best {earlier:.4f}"
-                )
-                break
-            if self.max_phases is not None and phase + 1 >= self.max_phases:
-                self.stop_reason = f"max_phases={self.max_phases} reached"
-                break
-            if best.model_path is None:
-                self.stop_reason = f"no candidate of phase {phase} trained successfully"
-                break
-            state.update(
-                phase=phase + 1,
-                generation=0,
-                parent_model=best.model_path,
-                phase_start_used=self.budget_used() or 0.0,
-                population=[
-                    self.space.extend(best.genes, self.rng) for _ in range(self.population)
-                ],
-            )
-        self.checkpoint({**state, "finished": True, "stop_reason": self.stop_reason})
 
-    def _another_generation_fits(self, state: dict, generation_start: float | None) -> bool:
+    def _run(self, state: VLGAState | None) -> None:
+        state = state if state is not None else self._first_state()
+        # A resumed search has a fresh time budget: its current phase starts its share afresh.
+        state.phase_start_used = min(state.phase_start_used, self.budget_used() or 0.0)
+        while True:
+            evaluations, another = self._run_generation(state)
+            if not another and not self._end_phase(state, evaluations):
+                return
+
+    def _run_generation(self, state: VLGAState) -> tuple[list, bool]:
+        """Evaluate the generation; whether another generation of this phase follows.
+
+        If one does (generations left, patience left, and it fits the phase's budget share),
+        ``state`` moves on to it; the evaluations are returned either way.
+        """
+        self.checkpoint(state)
+        self.check_budget()
+        generation_start = self.budget_used()
+        phase, generation = state.phase, state.generation
+        population = self._individuals(state.population)
+        evaluations = self.evaluate_population(
+            population,
+            parent_model=state.parent_model,
+            group=phase,
+            tag={"phase": phase, "generation": generation, "n_blocks": phase + 1},
+        )
+        for ind, e in zip(population, evaluations):
+            ind.fitness.values = (e.fitness,)
+        self._report(phase, generation, evaluations)
+        generation_best = max(e.fitness for e in evaluations)
+        if generation == 0 or generation_best > state.phase_best_so_far + 1e-4:
+            state.phase_best_so_far, state.stale_generations = generation_best, 0
+        else:
+            state.stale_generations += 1
+        patience_left = self.phase_patience is None or state.stale_generations < self.phase_patience
+        another = (
+            generation + 1 < self.generations
+            and patience_left
+            and self._another_generation_fits(state, generation_start)
+        )
+        if another:
+            state.population = [list(ind) for ind in self.next_generation(population, phase)]
+            state.generation += 1
+        return evaluations, another
+
+    def _end_phase(self, state: VLGAState, evaluations: list) -> bool:
+        """Record the phase's best and apply the stopping rule; whether the search grows.
+
+        If it grows, ``state`` becomes the next phase: every individual extends the phase's best
+        by one random block and inherits its model's weights.
+        """
+        phase = state.phase
+        done = [e for e in evaluations if e.status == "ok"] or evaluations
+        best = max(done, key=lambda e: e.fitness)
+        earlier = max((b["fitness"] for b in state.phase_best), default=None)
+        model = self.run.relative(best.model_path) if best.model_path else None
+        state.phase_best.append(
+            {"phase": phase, "fitness": best.fitness, "genes": best.genes, "model_path": model}
+        )
+        if earlier is not None and best.fitness < earlier - self.stop_threshold:
+            self.stop_reason = (
+                f"phase {phase} best {best.fitness:.4f} fell more than {self.stop_threshold} "
+                f"below the earlier best {earlier:.4f}"
+            )
+            return False
+        if self.max_phases is not None and phase + 1 >= self.max_phases:
+            self.stop_reason = f"max_phases={self.max_phases} reached"
+            return False
+        if model is None:
+            self.stop_reason = f"no candidate of phase {phase} trained successfully"
+            return False
+        state.phase, state.generation, state.parent_model = phase + 1, 0, model
+        state.phase_start_used = self.budget_used() or 0.0
+        state.population = [self.space.extend(best.genes, self.rng) for _ in range(self.population)]
+        return True
+
+    def _another_generation_fits(self, state: VLGAState, generation_start: float | None) -> bool:
         """Whether a generation costing what the last one did stays within the phase's share."""
         used = self.budget_used()
-        phase = state["phase"]
+        phase = state.phase
         if self.budget_phases is None or used is None or phase >= self.budget_phases:
             return True
-        start = state["phase_start_used"]
+        start = state.phase_start_used
         share = (1.0 - start) / (self.budget_phases - phase)
         return (used - start) + (used - generation_start) <= share + 1e-9
 

@@ -80,7 +80,8 @@ class RunDirectory:
     """
 
     def __init__(self, root: str | os.PathLike):
-        self.root = Path(root)
+        # absolute, so that paths made here stay valid whatever the working directory becomes
+        self.root = Path(root).absolute()
         self._lock_fd: int | None = None
 
     # ---- claiming a folder ---------------------------------------------------------------
@@ -283,7 +284,9 @@ class RunDirectory:
         """``path`` relative to the run directory (as stored in logs); outside paths stay absolute."""
         path = Path(path)
         if not path.is_absolute():
-            return path.as_posix()
+            if not path.absolute().resolve().is_relative_to(self.root.resolve()):
+                return path.as_posix()  # already relative to the run directory
+            path = path.absolute()
         try:
             return path.resolve().relative_to(self.root.resolve()).as_posix()
         except ValueError:

@@ -79,7 +79,7 @@ def run_tiny_search(run_dir, resume=False, **settings):
         epochs_per_eval=1,
         batch_size=50,
         seed=0,
-        quiet=True,
+        verbose=0,
     )
     ga = VariableLengthGA(tiny_space(), **{**options, **settings})
     return ga.search(

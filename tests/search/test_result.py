@@ -19,7 +19,7 @@ def dense_result(tmp_path_factory, digits_small):
         epochs_per_eval=1,
         batch_size=32,
         seed=0,
-        quiet=True,
+        verbose=0,
     )
     data = (flat(d.x_train), d.y_train), (flat(d.x_val), d.y_val)
     result = ga.search(

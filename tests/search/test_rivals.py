@@ -19,7 +19,7 @@ def _run(searcher, tmp_path, **kwargs):
 
 
 def test_random_search_draws_depths_in_range(tmp_path, fake_evaluate):
-    result = _run(RandomSearch(tiny_space(), seed=0, quiet=True), tmp_path, max_evaluations=60)
+    result = _run(RandomSearch(tiny_space(), seed=0, verbose=0), tmp_path, max_evaluations=60)
     depths = [tiny_space().depth(t.genes) for t in fake_evaluate.calls]
     assert len(depths) == 60 and min(depths) >= 2 and max(depths) <= 10
     assert len(set(depths)) >= 7  # depths spread over the range, not stuck at one
@@ -28,7 +28,7 @@ def test_random_search_draws_depths_in_range(tmp_path, fake_evaluate):
 
 def test_random_search_needs_a_budget(tmp_path, fake_evaluate):
     with pytest.raises(ValueError, match="needs a budget"):
-        _run(RandomSearch(tiny_space(), quiet=True), tmp_path)
+        _run(RandomSearch(tiny_space(), verbose=0), tmp_path)
 
 
 def test_random_genes_of_depth_is_exact():
@@ -40,7 +40,7 @@ def test_random_genes_of_depth_is_exact():
 
 def test_classical_ga_keeps_three_conv_layers_and_elite(tmp_path, fake_evaluate):
     result = _run(
-        ClassicalGA(tiny_space(), population=8, seed=0, quiet=True), tmp_path, max_evaluations=40
+        ClassicalGA(tiny_space(), population=8, seed=0, verbose=0), tmp_path, max_evaluations=40
     )
     assert {tiny_space().depth(t.genes) for t in fake_evaluate.calls} == {3}
     best_by_generation = {}
@@ -55,7 +55,7 @@ def test_classical_ga_keeps_three_conv_layers_and_elite(tmp_path, fake_evaluate)
 def test_large_scale_evolution_starts_minimal_and_grows(tmp_path, fake_evaluate):
     space = tiny_space()
     result = _run(
-        LargeScaleEvolution(space, population=6, seed=0, quiet=True), tmp_path, max_evaluations=60
+        LargeScaleEvolution(space, population=6, seed=0, verbose=0), tmp_path, max_evaluations=60
     )
     first = fake_evaluate.calls[0].genes
     assert space.n_blocks(first) == 1 and first[1] == min(space.channels)

@@ -77,7 +77,7 @@ def test_rejects_bad_settings():
 def _search(tmp_path, name="run", **kwargs):
     x = np.zeros((20, 8, 8, 1), np.float32)
     y = np.arange(20) % 2
-    settings = dict(population=6, generations=3, seed=0, quiet=True)
+    settings = dict(population=6, generations=3, seed=0, verbose=0)
     settings.update(kwargs.pop("ga", {}))
     ga = VariableLengthGA(tiny_space(), **settings)
     return ga, ga.search(x, y, validation_data=(x, y), run_dir=tmp_path / name, **kwargs)
@@ -210,7 +210,7 @@ def test_outputs_in_run_directory(tmp_path, fake_evaluate):
 
 def test_existing_run_directory_needs_resume(tmp_path, fake_evaluate):
     _search(tmp_path, ga={"max_phases": 1})
-    with pytest.raises(ValueError, match="already holds a search; pass resume=True"):
+    with pytest.raises(ValueError, match="already holds a .vlga. run.*pass resume=True"):
         _search(tmp_path, ga={"max_phases": 1})
 
 
@@ -238,7 +238,7 @@ def test_dense_space_search_on_a_table(tmp_path, digits_small):
         epochs_per_eval=4,
         batch_size=16,
         seed=0,
-        quiet=True,
+        verbose=0,
     )
     result = ga.search(
         flat(d.x_train), d.y_train, validation_data=(flat(d.x_val), d.y_val), run_dir=tmp_path / "r"
