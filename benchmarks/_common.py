@@ -71,7 +71,7 @@ def save(name: str, budget: str, figures: dict, out: str | os.PathLike | None = 
 
 
 def table(rows: list[dict], columns: list[str]) -> str:
-    widths = [max(len(c), *(len(_fmt(r.get(c))) for r in rows)) for c in columns]
+    widths = [max([len(c), *(len(_fmt(r.get(c))) for r in rows)]) for c in columns]
     lines = [
         "  ".join(c.ljust(w) for c, w in zip(columns, widths)),
         "  ".join("-" * w for w in widths),

@@ -17,11 +17,19 @@ from __future__ import annotations
 
 import statistics
 import time
+from functools import lru_cache
 
 import numpy as np
 
 from automl_kit.utils import read_json
-from benchmarks._common import RESULTS, parser, save, table
+from benchmarks._common import (
+    DIFFERENCE_COLUMNS,
+    RESULTS,
+    paired_differences,
+    parser,
+    run_grid,
+    table,
+)
 
 BUDGETS = {
     # model -> width multiplier; data set -> (n_train, n_val, n_test)
@@ -44,9 +52,9 @@ POLICY_NAMES = ("none", "intelligent", "freezeout", "autofreeze")
 
 
 def make_policy(name: str):
-    from automl_kit.freezing import POLICIES
+    from automl_kit.registries import POLICIES
 
-    return POLICIES[name]()
+    return POLICIES.create(name)
 
 
 def train_once(
@@ -175,9 +183,83 @@ def aggregate(runs: dict, datasets, models, policies, seeds) -> list[dict]:
     return rows
 
 
-def main(argv=None) -> None:
-    from automl_kit.datasets import load
+TABLE_COLUMNS = [
+    "dataset",
+    "model",
+    "policy",
+    "seeds",
+    "time_ratio",
+    "time_ratio_range",
+    "test_acc",
+    "acc_diff_pts",
+    "acc_diff_range",
+    "frozen_epochs",
+]
+CELL_FIELDS = ("task", "dataset", "model", "policy", "seed")
 
+
+def cells_of(datasets, models, policies, seeds) -> list[dict]:
+    """Training cells, then each seed's ceiling cell right after its intelligent run's model."""
+    cells = []
+    for dataset in datasets:
+        for seed in seeds:
+            for model in models:
+                # rotate the order per seed so slow drift of the machine does not favour one policy
+                order = policies[seed % len(policies) :] + policies[: seed % len(policies)]
+                cells += [
+                    {"dataset": dataset, "model": model, "policy": p, "seed": seed} for p in order
+                ]
+                if "intelligent" in policies:
+                    cells.append(
+                        {"task": "ceiling", "dataset": dataset, "model": model, "seed": seed}
+                    )
+    return cells
+
+
+def rows_from(saved: dict) -> list[dict]:
+    """The recorded file's ``runs`` ("dataset/model/policy/seed") and ``ceilings`` as grid rows."""
+    rows = []
+    for key, run in saved.get("runs", {}).items():
+        dataset, model, policy, seed = key.split("/")
+        rows.append(
+            {"dataset": dataset, "model": model, "policy": policy, "seed": int(seed), **run}
+        )
+    for key, ceiling in saved.get("ceilings", {}).items():
+        dataset, model, seed = key.split("/")
+        rows.append(
+            {"task": "ceiling", "dataset": dataset, "model": model, "seed": int(seed), **ceiling}
+        )
+    return rows
+
+
+def _split(rows: list[dict]) -> tuple[dict, dict]:
+    runs, ceilings = {}, {}
+    for row in rows:
+        body = {k: v for k, v in row.items() if k not in CELL_FIELDS}
+        if row.get("task") == "ceiling":
+            ceilings[f"{row['dataset']}/{row['model']}/{row['seed']}"] = body
+        else:
+            runs[f"{row['dataset']}/{row['model']}/{row['policy']}/{row['seed']}"] = body
+    return runs, ceilings
+
+
+def differences(rows: list[dict]) -> list[dict]:
+    """Each policy's test accuracy minus no freezing's, same model/data/seed, in points."""
+    runs = [r for r in rows if r.get("task") != "ceiling"]
+    return [
+        {**d, **{k: round(d[k], 2) for k in ("mean_diff", "ci_low", "ci_high")}}
+        for d in paired_differences(
+            runs,
+            metric="test_accuracy",
+            baseline="none",
+            arm="policy",
+            by=("dataset", "model"),
+            scale=100,
+        )
+    ]
+
+
+def main(argv=None) -> None:
     p = parser(__doc__.splitlines()[0])
     p.add_argument(
         "--models", default=None, help="comma-separated zoo models (default: the budget's)"
@@ -200,72 +282,72 @@ def main(argv=None) -> None:
     policies = args.policies.split(",")
     seeds = [int(s) for s in args.seeds.split(",")] if args.seeds else budget["seeds"]
     out = args.out or str(RESULTS / f"freezing-{args.budget}.json")
-    previous = read_json(out) if args.resume else {}
-    runs, ceilings = previous.get("runs", {}), previous.get("ceilings", {})
     widths = {m: budget["models"].get(m, 1.0) for m in models}
 
-    def checkpoint():
-        rows = aggregate(runs, datasets, models, policies, seeds)
-        save(
-            "freezing",
-            args.budget,
-            {
-                "protocol": {**budget, "models": widths},
-                "runs": runs,
-                "ceilings": ceilings,
-                "table": rows,
-            },
-            out,
-        )
-        return rows
+    @lru_cache(maxsize=1)  # cells come data set by data set, seed by seed
+    def data_of(dataset: str, seed: int):
+        from automl_kit.datasets import load
 
-    for dataset in datasets:
         n_train, n_val, n_test = budget["datasets"].get(dataset, (None, None, None))
-        for seed in seeds:
-            data = load(dataset, n_train=n_train, n_val=n_val, n_test=n_test, seed=seed)
-            for model in models:
-                # rotate the order per seed so slow drift of the machine does not favour one policy
-                order = policies[seed % len(policies) :] + policies[: seed % len(policies)]
-                for policy in order:
-                    key = f"{dataset}/{model}/{policy}/{seed}"
-                    if key in runs:
-                        continue
-                    runs[key] = train_once(data, model, widths[model], policy, seed, budget)
-                    print(
-                        f"{key}: {runs[key]['seconds']:.1f} s, test {runs[key]['test_accuracy']:.4f}, "
-                        f"frozen {runs[key]['frozen_per_epoch']}",
-                        flush=True,
-                    )
-                    checkpoint()
-                intelligent = runs.get(f"{dataset}/{model}/intelligent/{seed}")
-                ckey = f"{dataset}/{model}/{seed}"
-                if intelligent and ckey not in ceilings:
-                    ceilings[ckey] = ceiling(intelligent, data, model, widths[model], budget)
-                    checkpoint()
-    rows = checkpoint()
-    print(
-        table(
-            rows,
-            [
-                "dataset",
-                "model",
-                "policy",
-                "seeds",
-                "time_ratio",
-                "time_ratio_range",
-                "test_acc",
-                "acc_diff_pts",
-                "acc_diff_range",
-                "frozen_epochs",
-            ],
-        )
+        return load(dataset, n_train=n_train, n_val=n_val, n_test=n_test, seed=seed)
+
+    def run_cell(cell: dict) -> dict:
+        data = data_of(cell["dataset"], cell["seed"])
+        model = cell["model"]
+        if cell.get("task") == "ceiling":
+            key = f"{cell['dataset']}/{model}/intelligent/{cell['seed']}"
+            runs, _ = _split(rows_from(read_json(out)))  # every finished run is saved there
+            if key not in runs:
+                raise ValueError(f"the ceiling needs the finished run {key}; run it first.")
+            return ceiling(runs[key], data, model, widths[model], budget)
+        return train_once(data, model, widths[model], cell["policy"], cell["seed"], budget)
+
+    def on_row(row: dict, grid) -> None:
+        if row.get("task") != "ceiling":
+            print(
+                f"{row['dataset']}/{row['model']}/{row['policy']}/{row['seed']}: "
+                f"{row['seconds']:.1f} s, test {row['test_accuracy']:.4f}, "
+                f"frozen {row['frozen_per_epoch']}",
+                flush=True,
+            )
+
+    def figures(rows: list[dict]) -> dict:
+        runs, ceilings = _split(rows)
+        return {
+            "protocol": {**budget, "models": widths},
+            "runs": runs,
+            "ceilings": ceilings,
+            "table": aggregate(runs, datasets, models, policies, seeds),
+            "differences": differences(rows),
+        }
+
+    grid = run_grid(
+        "freezing",
+        cells_of(datasets, models, policies, seeds),
+        run_cell,
+        out=out,
+        resume=args.resume,
+        budget=args.budget,
+        rows_from=rows_from,
+        figures=figures,
+        on_row=on_row,
     )
+    runs, ceilings = _split(grid.rows)
+    print(table(aggregate(runs, datasets, models, policies, seeds), TABLE_COLUMNS))
+    if "none" in policies:
+        print(
+            "\ntest accuracy minus no freezing's, points, paired by seed (bootstrap 95% interval):"
+        )
+        print(table(differences(grid.rows), ["dataset", "model", "policy", *DIFFERENCE_COLUMNS]))
     for key, c in ceilings.items():
         steps = {k: round(v, 4) for k, v in c["step_seconds"].items()}
         print(
             f"ceiling {key}: prefixes by stage {c['chosen_prefixes']} -> {c['ceiling_saving']:.1%} "
             f"of step time; seconds per step by frozen prefix {steps}"
         )
+    print(f"written: {out}")
+    if grid.failed:
+        raise SystemExit(f"{len(grid.failed)} runs failed: {[f['error'] for f in grid.failed]}")
 
 
 if __name__ == "__main__":

@@ -22,11 +22,17 @@ import subprocess
 import sys
 import tempfile
 import time
-from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
 from automl_kit.utils import read_json, write_json
-from benchmarks._common import RESULTS, parser, save, table
+from benchmarks._common import (
+    DIFFERENCE_COLUMNS,
+    RESULTS,
+    paired_differences,
+    parser,
+    run_grid,
+    table,
+)
 
 BUDGETS = {
     # per data set: (n_train, n_val, n_test); minutes per method and seed; epochs per evaluation; final-fit epochs
@@ -59,38 +65,38 @@ BUDGETS = {
 }
 
 
-def methods(population: int = 10):
-    from automl_kit.search import ClassicalGA, LargeScaleEvolution, RandomSearch, VariableLengthGA
-    from automl_kit.search.peers import (
-        KerasTunerBayesian,
-        KerasTunerHyperband,
-        KerasTunerRandom,
-        OptunaTPE,
-    )
+# Per-algorithm settings of this benchmark (the rest are the searchers' defaults).
+SETTINGS = {
+    "vlga": lambda population: {"population": population, "generations": 3},
+    "classical_ga": lambda population: {"population": population},
+    "large_scale_evolution": lambda population: {"population": population},
+}
+# Benchmark-only variants: a registered search with config overrides.
+VARIANTS = {
+    "vlga_reject": ("vlga", {"early_rejection": 0.5}),
+    "vlga_patience": ("vlga", {"phase_patience": 1}),
+    # Tuned after the MNIST runs: a small population whose phases share the time budget.
+    "vlga_paced": ("vlga", {"population": 4, "budget_phases": 4}),
+}
+SUBJECT = "vlga"  # the search under study: listed first, the baseline of the paired differences
 
-    return {
-        "vlga": (VariableLengthGA, {"population": population, "generations": 3}),
-        "vlga_reject": (
-            VariableLengthGA,
-            {"population": population, "generations": 3, "early_rejection": 0.5},
-        ),
-        "vlga_patience": (
-            VariableLengthGA,
-            {"population": population, "generations": 3, "phase_patience": 1},
-        ),
-        # Tuned after the MNIST runs: a small population whose phases share the time budget.
-        "vlga_paced": (
-            VariableLengthGA,
-            {"population": 4, "generations": 3, "budget_phases": 4},
-        ),
-        "random_search": (RandomSearch, {}),
-        "classical_ga": (ClassicalGA, {"population": population}),
-        "large_scale_evolution": (LargeScaleEvolution, {"population": population}),
-        "keras_tuner_random": (KerasTunerRandom, {}),
-        "keras_tuner_hyperband": (KerasTunerHyperband, {}),
-        "keras_tuner_bayesian": (KerasTunerBayesian, {}),
-        "optuna_tpe": (OptunaTPE, {}),
-    }
+
+def methods(population: int = 10) -> dict[str, tuple[str, dict]]:
+    """Method name -> (registered search algorithm, its settings), without importing TensorFlow.
+
+    Every search of ``automl_kit.registries.SEARCHERS`` plus the ``VARIANTS``; the subject and its
+    variants first.
+    """
+    from automl_kit.registries import SEARCHERS
+
+    names = sorted(SEARCHERS.names(), key=lambda n: n != SUBJECT)
+    out = {}
+    for name in names:
+        out[name] = (name, SETTINGS.get(name, lambda _: {})(population))
+        for variant, (base, overrides) in VARIANTS.items():
+            if base == name:
+                out[variant] = (base, {**out[name][1], **overrides})
+    return out
 
 
 def run_one(dataset: str, sizes, method: str, seed: int, cfg: dict, minutes: float) -> dict:
@@ -103,8 +109,10 @@ def run_one(dataset: str, sizes, method: str, seed: int, cfg: dict, minutes: flo
     seed_everything(seed)
     n_train, n_val, n_test = sizes
     data = load(dataset, n_train=n_train, n_val=n_val, n_test=n_test, seed=seed)
-    cls, options = methods(cfg["population"])[method]
-    searcher = cls(
+    from automl_kit.registries import SEARCHERS
+
+    algorithm, options = methods(cfg["population"])[method]
+    searcher = SEARCHERS.get(algorithm)(
         CNNSpace.compact(), seed=seed, epochs_per_eval=cfg["epochs"], quiet=True, **options
     )
     with tempfile.TemporaryDirectory() as tmp:
@@ -168,6 +176,27 @@ def run_in_child(budget: str, key: tuple, minutes: float, cores: set[int]) -> di
         return read_json(out)
 
 
+SUMMARY_COLUMNS = [
+    "dataset",
+    "method",
+    "seeds",
+    "test_median",
+    "test_min_max",
+    "val_median",
+    "evals_median",
+    "depth_median",
+    "seconds_median",
+]
+
+
+def differences(rows: list[dict], baseline: str) -> list[dict]:
+    """Each method's test accuracy minus ``baseline``'s on the same data set and seed, in points."""
+    return [
+        {**d, **{k: round(d[k], 2) for k in ("mean_diff", "ci_low", "ci_high")}}
+        for d in paired_differences(rows, metric="test_accuracy", baseline=baseline, scale=100)
+    ]
+
+
 def summarise(rows: list[dict]) -> list[dict]:
     out = []
     for dataset in dict.fromkeys(r["dataset"] for r in rows):
@@ -223,6 +252,11 @@ def main(argv=None):
         default=1,
         help="runs at a time, each pinned to cpu_count/lanes cores of its own",
     )
+    p.add_argument(
+        "--baseline",
+        default=SUBJECT,
+        help="method the others are compared with, seed by seed ('none' to skip)",
+    )
     p.add_argument("--single", default=None, help=argparse.SUPPRESS)  # DATASET:METHOD:SEED, a child
     args = p.parse_args(argv)
     cfg = BUDGETS[args.budget]
@@ -242,16 +276,15 @@ def main(argv=None):
     unknown = sorted(set(names) - set(methods()))
     if unknown:
         p.error(f"unknown methods {unknown}; choose from {', '.join(methods())}")
+    if args.baseline not in (*methods(), "none"):
+        p.error(f"unknown baseline {args.baseline!r}; choose a method or 'none'")
     seeds = [int(s) for s in args.seeds.split(",")] if args.seeds else cfg["seeds"]
     out = args.out or str(RESULTS / f"search_compare-{args.budget}.json")
-    rows = read_json(out)["runs"] if args.resume and os.path.exists(out) else []
-    done = {(r["dataset"], r["method"], r["seed"]) for r in rows}
-    todo = [
-        (dataset, method, seed)
+    cells = [
+        {"dataset": dataset, "method": method, "seed": seed}
         for dataset in datasets
         for seed in seeds
         for method in names
-        if (dataset, method, seed) not in done
     ]
     cpus = sorted(os.sched_getaffinity(0))
     per_lane = max(1, len(cpus) // args.lanes)
@@ -259,60 +292,63 @@ def main(argv=None):
     for lane in range(args.lanes):
         free.put(set(cpus[lane * per_lane : (lane + 1) * per_lane]) or set(cpus))
 
-    def job(key):
+    def run_cell(cell: dict) -> dict:
         cores = free.get()
         try:
-            return run_in_child(args.budget, key, minutes, cores)
+            return run_in_child(
+                args.budget, (cell["dataset"], cell["method"], cell["seed"]), minutes, cores
+            )
         finally:
             free.put(cores)
 
-    failed = []
-    with ThreadPoolExecutor(args.lanes) as pool:
-        futures = {pool.submit(job, key): key for key in todo}
-        for future in as_completed(futures):
-            if future.exception():
-                failed.append(futures[future])
-                print(future.exception(), file=sys.stderr, flush=True)
-                continue
-            row = future.result()
-            rows.append(row)
-            print(
-                f"{row['dataset']} seed {row['seed']} {row['method']}: test {row['test_accuracy']:.4f} "
-                f"val {row['val_fitness']:.4f} evals {row['evaluations']} depth {row['depth']} "
-                f"({len(rows)} of {len(done) + len(todo)} runs)",
-                flush=True,
-            )
-            save(
-                "search_compare",
-                args.budget,
-                {
-                    "minutes_per_method": minutes,
-                    "lanes": args.lanes,
-                    "runs": rows,
-                    "summary": summarise(rows),
-                },
-                out,
-            )
-    summary = summarise(rows)
-    print(
-        table(
-            summary,
-            [
-                "dataset",
-                "method",
-                "seeds",
-                "test_median",
-                "test_min_max",
-                "val_median",
-                "evals_median",
-                "depth_median",
-                "seconds_median",
-            ],
+    finished = 0
+
+    def on_row(row: dict, grid) -> None:
+        nonlocal finished
+        finished += 1
+        print(
+            f"{row['dataset']} seed {row['seed']} {row['method']}: test {row['test_accuracy']:.4f} "
+            f"val {row['val_fitness']:.4f} evals {row['evaluations']} depth {row['depth']} "
+            f"({grid.skipped + finished} of {len(cells)} runs)",
+            flush=True,
         )
+
+    def figures(rows: list[dict]) -> dict:
+        body = {
+            "minutes_per_method": minutes,
+            "lanes": args.lanes,
+            "runs": rows,
+            "summary": summarise(rows),
+        }
+        if args.baseline != "none":
+            body["differences"] = differences(rows, args.baseline)
+        return body
+
+    grid = run_grid(
+        "search_compare",
+        cells,
+        run_cell,
+        out=out,
+        resume=args.resume,
+        budget=args.budget,
+        lanes=args.lanes,
+        figures=figures,
+        on_row=on_row,
     )
+    summary = summarise(grid.rows)
+    print(table(summary, SUMMARY_COLUMNS))
+    if args.baseline != "none":
+        print(
+            f"\ntest accuracy minus {args.baseline}'s, points, paired by seed (bootstrap 95% interval):"
+        )
+        print(
+            table(differences(grid.rows, args.baseline), ["dataset", "method", *DIFFERENCE_COLUMNS])
+        )
     print(f"written: {out}")
-    if failed:
-        raise SystemExit(f"{len(failed)} runs failed: {failed}")
+    if grid.failed:
+        raise SystemExit(
+            f"{len(grid.failed)} runs failed: {[(f['dataset'], f['method'], f['seed']) for f in grid.failed]}"
+        )
     return summary
 
 
