@@ -20,6 +20,7 @@ from automl_kit.search.peers import (  # noqa: E402
     OptunaTPE,
 )
 from automl_kit.testing import check_config_round_trip  # noqa: E402
+from automl_kit.utils.interrupt import Interrupted, graceful_interrupt, request_stop  # noqa: E402
 from tests.search.conftest import fake_fitness, tiny_space  # noqa: E402
 
 X = np.zeros((20, 8, 8, 1), np.float32)
@@ -43,7 +44,7 @@ def _trace(calls) -> list:
 @pytest.mark.parametrize("cls", [KerasTunerRandom, KerasTunerBayesian, OptunaTPE])
 def test_peer_proposes_valid_variable_depth_chromosomes(cls, tmp_path, fake_evaluate):
     space = tiny_space()
-    searcher = cls(space, max_blocks=4, seed=0, quiet=True)
+    searcher = cls(space, max_blocks=4, seed=0, verbose=0)
     result = _search(searcher, tmp_path / "run", max_evaluations=12)
     blocks = {space.n_blocks(t.genes) for t in fake_evaluate.calls}
     assert len(fake_evaluate.calls) == 12 and blocks <= {1, 2, 3, 4} and len(blocks) >= 2
@@ -58,9 +59,7 @@ def test_peer_proposes_valid_variable_depth_chromosomes(cls, tmp_path, fake_eval
 
 
 def test_hyperband_continues_trials_from_their_previous_round(tmp_path, fake_evaluate):
-    searcher = KerasTunerHyperband(
-        tiny_space(), max_blocks=3, epochs_per_eval=9, seed=0, quiet=True
-    )
+    searcher = KerasTunerHyperband(tiny_space(), max_blocks=3, epochs_per_eval=9, seed=0, verbose=0)
     _search(searcher, tmp_path / "run", max_evaluations=15)
     epochs = [t.epochs for t in fake_evaluate.calls]
     assert min(epochs) < 9  # Hyperband starts with small budgets
@@ -72,7 +71,7 @@ def test_hyperband_continues_trials_from_their_previous_round(tmp_path, fake_eva
 def test_keras_tuner_resume_continues_the_oracle_like_an_unbroken_search(
     cls, tmp_path, fake_evaluate
 ):
-    settings = dict(max_blocks=3, epochs_per_eval=9, seed=0, quiet=True)
+    settings = dict(max_blocks=3, epochs_per_eval=9, seed=0, verbose=0)
     _search(cls(tiny_space(), **settings), tmp_path / "unbroken", max_evaluations=8)
     unbroken = _trace(fake_evaluate.calls)
     fake_evaluate.calls.clear()
@@ -81,7 +80,9 @@ def test_keras_tuner_resume_continues_the_oracle_like_an_unbroken_search(
     before = _trace(fake_evaluate.calls)
     fake_evaluate.calls.clear()
     resumed_searcher = cls(tiny_space(), **settings)
-    resumed = _search(resumed_searcher, tmp_path / "run", max_evaluations=8, resume=True)
+    resumed = _search(
+        resumed_searcher, tmp_path / "run", max_evaluations=8, resume=True, extend=True
+    )
 
     assert len(before) == 4 and len(fake_evaluate.calls) == 4  # only the new ones are trained
     strip = lambda trace, root: [(g, e, p and p.replace(str(root), "")) for g, e, p in trace]  # noqa: E731
@@ -97,13 +98,46 @@ def test_keras_tuner_resume_continues_the_oracle_like_an_unbroken_search(
     assert len(resumed.history) > len(first.history)
 
 
+@pytest.mark.parametrize("cls", [KerasTunerRandom, OptunaTPE])
+def test_a_peer_stopped_by_ctrl_c_resumes_without_training_the_cut_trial_again(
+    cls, tmp_path, fake_evaluate, monkeypatch
+):
+    settings = dict(max_blocks=3, seed=0, verbose=0)
+    _search(cls(tiny_space(), **settings), tmp_path / "unbroken", max_evaluations=6)
+    unbroken = [t.genes for t in fake_evaluate.calls]
+    fake_evaluate.calls.clear()
+
+    def stop_at_third(task, callbacks=()):
+        evaluation = fake_evaluate(task, callbacks)
+        if len(fake_evaluate.calls) == 3:
+            request_stop()  # Ctrl-C while the third trial trains: stops once it is logged
+        return evaluation
+
+    monkeypatch.setattr("automl_kit.search.base.evaluate", stop_at_third)
+    with graceful_interrupt(), pytest.raises(Interrupted):
+        _search(cls(tiny_space(), **settings), tmp_path / "run", max_evaluations=6)
+    assert len(fake_evaluate.calls) == 3 and len(_evaluations(tmp_path / "run")) == 3
+    monkeypatch.setattr("automl_kit.search.base.evaluate", fake_evaluate)
+    with graceful_interrupt():
+        resumed = _search(
+            cls(tiny_space(), **settings), tmp_path / "run", max_evaluations=6, resume=True
+        )
+    trained = [t.genes for t in fake_evaluate.calls]
+    assert len(trained) == 6 and len({json.dumps(g) for g in trained}) == 6  # none twice
+    assert resumed.evaluations == 6 and len(_evaluations(tmp_path / "run")) == 6
+    if cls is KerasTunerRandom:  # the reloaded oracle goes on exactly as an unbroken one
+        assert trained == unbroken
+    else:  # Optuna asks the cut trial again (served from the log), then samples on
+        assert trained[:3] == unbroken[:3]
+
+
 def test_optuna_resume_continues_the_study_from_its_storage(tmp_path, fake_evaluate):
-    settings = dict(max_blocks=3, seed=0, quiet=True)
+    settings = dict(max_blocks=3, seed=0, verbose=0)
     first = _search(OptunaTPE(tiny_space(), **settings), tmp_path / "run", max_evaluations=2)
     first_calls = list(fake_evaluate.calls)
     fake_evaluate.calls.clear()
     searcher = OptunaTPE(tiny_space(), **settings)
-    resumed = _search(searcher, tmp_path / "run", max_evaluations=4, resume=True)
+    resumed = _search(searcher, tmp_path / "run", max_evaluations=4, resume=True, extend=True)
 
     assert len(first_calls) == 2 and len(fake_evaluate.calls) == 2
     study = optuna.load_study(
@@ -118,17 +152,18 @@ def test_optuna_resume_continues_the_study_from_its_storage(tmp_path, fake_evalu
 
 def test_optuna_asks_again_for_a_trial_the_budget_cut_short(tmp_path, fake_evaluate):
     run_dir = tmp_path / "run"
-    _search(OptunaTPE(tiny_space(), max_blocks=3, seed=0, quiet=True), run_dir, max_evaluations=2)
+    _search(OptunaTPE(tiny_space(), max_blocks=3, seed=0, verbose=0), run_dir, max_evaluations=2)
     storage = f"sqlite:///{run_dir}/optuna.db"
     study = optuna.load_study(study_name="automl_kit", storage=storage)
     cut = study.ask({"blocks": optuna.distributions.IntDistribution(1, 3)})  # asked, never told
     blocks = cut.params["blocks"]
     fake_evaluate.calls.clear()
     _search(
-        OptunaTPE(tiny_space(), max_blocks=3, seed=0, quiet=True),
+        OptunaTPE(tiny_space(), max_blocks=3, seed=0, verbose=0),
         run_dir,
         max_evaluations=3,
         resume=True,
+        extend=True,
     )
     study = optuna.load_study(study_name="automl_kit", storage=storage)
     states = [t.state for t in study.trials]
@@ -143,21 +178,22 @@ def test_optuna_asks_again_for_a_trial_the_budget_cut_short(tmp_path, fake_evalu
 )
 def test_resume_without_the_tuner_state_is_refused(cls, state, tmp_path, fake_evaluate):
     run_dir = tmp_path / "run"
-    _search(cls(tiny_space(), max_blocks=3, seed=0, quiet=True), run_dir, max_evaluations=2)
+    _search(cls(tiny_space(), max_blocks=3, seed=0, verbose=0), run_dir, max_evaluations=2)
     target = run_dir / state
     shutil.rmtree(target) if target.is_dir() else target.unlink()  # as a run made before this fix
     with pytest.raises(ValueError, match="cannot resume .* holds no .*Start a new run directory"):
         _search(
-            cls(tiny_space(), max_blocks=3, seed=0, quiet=True),
+            cls(tiny_space(), max_blocks=3, seed=0, verbose=0),
             run_dir,
             max_evaluations=4,
             resume=True,
+            extend=True,
         )
 
 
 @pytest.mark.parametrize("cls", PEERS)
 def test_peer_config_round_trips(cls):
-    searcher = cls(tiny_space(), max_blocks=3, seed=4, epochs_per_eval=2, quiet=True)
+    searcher = cls(tiny_space(), max_blocks=3, seed=4, epochs_per_eval=2, verbose=0)
     check_config_round_trip(searcher)
     again = cls.from_config(searcher.get_config())
     assert (
@@ -171,7 +207,7 @@ def test_peer_refuses_a_bad_depth_bound_and_another_algorithm_s_config():
     with pytest.raises(ValueError, match="max_blocks"):
         KerasTunerRandom(tiny_space(), max_blocks=0)
     config = OptunaTPE(tiny_space(), seed=1).get_config()
-    with pytest.raises(ValueError, match="'optuna_tpe', not 'keras_tuner_random'"):
+    with pytest.raises(ValueError, match="'optuna_tpe' search, not 'keras_tuner_random'"):
         KerasTunerRandom.from_config(config)
 
 
@@ -180,7 +216,7 @@ def test_best_model_file_scores_the_best_fitness_on_validation_data(cls, tmp_pat
     import keras
 
     data = digits_small
-    searcher = cls(tiny_space(), max_blocks=2, epochs_per_eval=1, batch_size=50, seed=0, quiet=True)
+    searcher = cls(tiny_space(), max_blocks=2, epochs_per_eval=1, batch_size=50, seed=0, verbose=0)
     result = searcher.search(
         data.x_train,
         data.y_train,

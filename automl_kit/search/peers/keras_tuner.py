@@ -17,7 +17,7 @@ import contextlib
 import io
 from pathlib import Path
 
-from automl_kit.search.peers._base import PeerSearcher
+from automl_kit.search.peers._base import PeerSearcher, PeerState
 from automl_kit.search.peers._space import genes_from, hp_name
 
 OBJECTIVE = "val_accuracy"
@@ -85,15 +85,15 @@ class _KerasTunerSearch(PeerSearcher):
         return hp
 
     def _open_project(self, kt, resume: bool):
-        saved = self.run_path(PROJECT) / "oracle.json"
+        saved = self.tuner_path(PROJECT) / "oracle.json"
         if resume and not saved.is_file():
             self.refuse_resume("KerasTuner project", saved)
         oracle = self.make_oracle(kt)
         try:
-            project = _project(kt, oracle, self.run_path(""), resume=resume)
+            project = _project(kt, oracle, self.run.root, resume=resume)
         except (RuntimeError, ValueError, KeyError) as exc:  # JSONDecodeError is a ValueError
             raise ValueError(
-                f"cannot resume {self.algorithm}: the KerasTuner project in {self.run_path(PROJECT)} is "
+                f"cannot resume {self.algorithm}: the KerasTuner project in {self.tuner_path(PROJECT)} is "
                 f"damaged ({exc}). Start a new run directory."
             ) from exc
         oracle.verbose = 0  # our progress lines replace KerasTuner's trial tables
@@ -115,9 +115,7 @@ class _KerasTunerSearch(PeerSearcher):
             values = trial.hyperparameters.values
             genes = genes_from(self.space, values["blocks"], lambda name, _, v=values: v[name])
             epochs = values.get("tuner/epochs")
-            previous = project.models.get(values.get("tuner/trial_id"))
-            if previous:
-                previous = self.resolve(previous)
+            previous = project.models.get(values.get("tuner/trial_id"))  # run-relative
             if epochs is not None and previous:
                 epochs -= values.get("tuner/initial_epoch", 0)
             (evaluation,) = self.evaluate_population(
@@ -128,14 +126,16 @@ class _KerasTunerSearch(PeerSearcher):
                 tag={"phase": 0, "generation": int(trial.trial_id)},
             )
             if evaluation.model_path:
-                project.models[trial.trial_id] = self.relative(evaluation.model_path)
+                project.models[trial.trial_id] = self.run.relative(evaluation.model_path)
             oracle.update_trial(
                 trial.trial_id, {OBJECTIVE: evaluation.fitness}, step=evaluation.epochs
             )
             trial.status = "COMPLETED"
             oracle.end_trial(trial)
             project.save()
-            self.checkpoint({"trials": len(oracle.end_order)})  # keeps the history for a resume
+            self.checkpoint(
+                PeerState(trials=len(oracle.end_order))
+            )  # keeps the history for a resume
             self.report(f"trial {trial.trial_id}: {evaluation.fitness:.4f}")
 
 

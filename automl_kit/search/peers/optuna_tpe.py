@@ -11,7 +11,7 @@ import zlib
 
 import keras
 
-from automl_kit.search.peers._base import PeerSearcher
+from automl_kit.search.peers._base import PeerSearcher, PeerState
 from automl_kit.search.peers._space import genes_from
 
 STORAGE = "optuna.db"
@@ -68,7 +68,7 @@ class OptunaTPE(PeerSearcher):
         return zlib.crc32(f"{self.seed}:{trials_so_far}".encode())
 
     def _open_study(self, optuna):
-        path = self.run_path(STORAGE)
+        path = self.tuner_path(STORAGE)
         if self.resuming and not path.is_file():
             self.refuse_resume("Optuna storage", path)
         if not self.resuming and path.exists():
@@ -116,5 +116,5 @@ class OptunaTPE(PeerSearcher):
                 study.tell(trial, state=optuna.trial.TrialState.PRUNED)
             else:
                 study.tell(trial, evaluation.fitness)
-            self.checkpoint({"trials": len(study.trials)})  # keeps the history for a resume
+            self.checkpoint(PeerState(trials=len(study.trials)))  # keeps the history for a resume
             self.report(f"trial {trial.number}: {evaluation.fitness:.4f} ({evaluation.status})")
