@@ -113,7 +113,7 @@ def run_one(dataset: str, sizes, method: str, seed: int, cfg: dict, minutes: flo
 
     algorithm, options = methods(cfg["population"])[method]
     searcher = SEARCHERS.get(algorithm)(
-        CNNSpace.compact(), seed=seed, epochs_per_eval=cfg["epochs"], quiet=True, **options
+        CNNSpace.compact(), seed=seed, epochs_per_eval=cfg["epochs"], verbose=0, **options
     )
     with tempfile.TemporaryDirectory() as tmp:
         start = time.time()
