@@ -1,0 +1,239 @@
+"""``automl-kit evolve`` as a user runs it: every search, bad input, resume, Ctrl-C, locks, noise.
+
+Subprocess tests use real signals and real files; they keep the searches tiny (digits,
+200 training images, one epoch per candidate).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from automl_kit.cli import main
+from automl_kit.registries import SEARCHERS
+from automl_kit.utils.rundir import RunDirectory
+
+TINY = [
+    "evolve",
+    "--space",
+    "compact",
+    "--n-train",
+    "200",
+    "--n-val",
+    "100",
+    "--epochs-per-eval",
+    "1",
+    "--final-epochs",
+    "1",
+]
+# TensorFlow's C++ log lines (issue 10, "Noise") and Python's signs of a crash
+NOISE = re.compile(
+    r"^[IWEF]\d{4} |absl::InitializeLog|cuInit|oneDNN|cpu_feature_guard|node_def_util"
+    r"|Traceback|Exception ignored",
+    re.MULTILINE,
+)
+
+
+def cli_process(*args: str, **kwargs) -> subprocess.Popen:
+    """``automl-kit ...`` in a fresh interpreter, as a user's shell would start it."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TF_CPP", "AUTOML_KIT_Q"))}
+    env["PYTHONUNBUFFERED"] = "1"
+    return subprocess.Popen(
+        [sys.executable, "-m", "automl_kit.cli", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        **kwargs,
+    )
+
+
+def evaluation_keys(run: Path) -> list[str]:
+    lines = (run / "evaluations.jsonl").read_text().splitlines()
+    return [json.loads(line)["key"] for line in lines if line.strip()]
+
+
+def test_help_imports_no_tensorflow():
+    code = (
+        "import sys\n"
+        "from automl_kit.cli import main\n"
+        "for argv in (['--help'], ['evolve', '--help'], ['train', '--help']):\n"
+        "    try:\n"
+        "        main(argv)\n"
+        "    except SystemExit as exit_info:\n"
+        "        assert exit_info.code == 0, exit_info.code\n"
+        "heavy = [m for m in ('tensorflow', 'keras') if m in sys.modules]\n"
+        "assert not heavy, heavy\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert "--algorithm" in done.stdout and "--resume DIR" in done.stdout
+    assert not NOISE.search(done.stderr), done.stderr
+
+
+@pytest.mark.parametrize(
+    "args, fragment",
+    [
+        (["--final-epochs", "0"], "--final-epochs: must be at least 1, got 0"),
+        (["--time-budget", "nan"], "cannot read duration 'nan'"),
+        (["--time-budget", "-5m"], "cannot read duration '-5m'"),
+        (["--time-budget", "abc"], "cannot read duration 'abc'"),
+        (["--batch-size", "0"], "--batch-size: must be at least 1, got 0"),
+        (["--population", "1"], "population must be at least 2"),
+        (["--algorithm", "nope"], "unknown search algorithm 'nope'; choose one of: classical_ga"),
+        (["--algorithm", "random_search"], "add --time-budget (e.g. 10m) or --max-evaluations"),
+        (
+            ["--algorithm", "random_search", "--max-evaluations", "2", "--population", "4"],
+            "--algorithm random_search does not take --population",
+        ),
+        (
+            ["--algorithm", "optuna_tpe", "--max-evaluations", "2", "--generations", "2"],
+            "--generations",
+        ),
+        (["--extend"], "--extend continues a finished run: use it with --resume DIR"),
+        (["--ray-address", "ray://head:10001"], "--ray-address needs --executor ray"),
+        (["--label", "y"], "pass --data PATH too"),
+        (["--data", "{tmp}/missing.npz"], "no such file or folder"),
+        (["--out", "{tmp}/a-file"], "is a file, not a folder"),
+        (["--out", "{tmp}/a-file/run"], "{tmp}/a-file"),
+        (["--dataset", "digits", "--data", "{tmp}/a-file"], "not both"),
+    ],
+)
+def test_bad_arguments_stop_before_any_work(tmp_path, capsys, args, fragment):
+    (tmp_path / "a-file").write_text("not a folder")
+    args = [a.replace("{tmp}", str(tmp_path)) for a in args]
+    if "--out" not in args:
+        args += ["--out", str(tmp_path / "run")]
+    try:
+        code = main([*TINY, *args])
+    except SystemExit as exit_info:  # argparse's own checks
+        code = exit_info.code
+    err = capsys.readouterr().err.strip()
+    assert code == 2
+    assert fragment.replace("{tmp}", str(tmp_path)) in err
+    assert len(err.splitlines()) == 1 and "Traceback" not in err
+    assert not (tmp_path / "run").exists()  # checked before the run directory was made
+
+
+@pytest.mark.parametrize("algorithm", SEARCHERS.names())
+def test_every_registered_search_runs_from_the_command_line(tmp_path, capsys, algorithm):
+    out = tmp_path / "run"
+    args = ["--algorithm", algorithm, "--max-evaluations", "2", "--n-train", "300", "--quiet"]
+    assert main([*TINY, *args, "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert printed.splitlines()[-1].startswith(f"results: {out}/results.json")
+    results = json.loads((out / "results.json").read_text())
+    assert results["algorithm"] == algorithm
+    assert len(evaluation_keys(out)) == results["evaluations"] <= 2
+    assert 0.0 <= results["test_accuracy"] <= 1.0 and results["final_fit_epochs"] == 1
+    assert (out / "final_model.keras").is_file()
+    assert json.loads((out / "run.json").read_text())["status"] == "finished"
+
+
+def test_a_run_of_another_command_is_refused_unless_overwritten(tmp_path, capsys):
+    train = RunDirectory.open(tmp_path / "run", "train")
+    train.write_config({"model": "vgg11"})
+    train.write_results({"test_accuracy": 0.9})
+    train.close()
+    before = {p.name: p.read_bytes() for p in train.root.iterdir() if p.is_file()}
+    args = [*TINY, "--population", "2", "--generations", "1", "--max-phases", "1", "--quiet"]
+    assert main([*args, "--out", str(train.root)]) == 2
+    assert "already holds a 'train' run" in capsys.readouterr().err
+    assert {p.name: p.read_bytes() for p in train.root.iterdir() if p.is_file()} == before
+    assert main([*args, "--out", str(train.root), "--overwrite"]) == 0
+    assert json.loads((train.root / "run.json").read_text())["command"] == "evolve"
+    assert json.loads((train.root / "results.json").read_text())["algorithm"] == "vlga"
+
+
+def test_a_normal_run_prints_no_tensorflow_log(tmp_path):
+    out = tmp_path / "run"
+    args = ["--population", "2", "--generations", "1", "--max-phases", "1"]
+    # process workers import TensorFlow afresh: they must be quiet too
+    process = cli_process(
+        *TINY, *args, "--executor", "process", "--workers", "1", "--out", str(out)
+    )
+    stdout, stderr = process.communicate(timeout=300)
+    assert process.returncode == 0, stderr
+    assert re.search(r"^vlga \[1\] .*best so far", stdout, re.MULTILINE), stdout
+    assert stdout.splitlines()[-1].startswith(f"results: {out}/results.json")
+    assert not NOISE.search(stdout + stderr), stdout + stderr
+
+
+def test_ctrl_c_stops_with_one_line_and_resume_completes(tmp_path, capsys):
+    out = tmp_path / "run"
+    args = ["--population", "3", "--generations", "2", "--max-phases", "2", "--out", str(out)]
+    process = cli_process(*TINY, *args)
+    try:
+        for line in process.stdout:  # the first progress line: the search is under way
+            if line.startswith("vlga ["):
+                break
+        # a second process on the same folder: refused, naming the holder
+        assert main(["evolve", "--out", str(out), "--quiet"]) == 2
+        assert "already holds a 'evolve' run" in capsys.readouterr().err
+        assert main(["evolve", "--resume", str(out), "--quiet"]) == 2
+        assert f"pid {process.pid}" in capsys.readouterr().err
+        process.send_signal(signal.SIGINT)
+        stdout, stderr = process.communicate(timeout=120)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 130, stderr
+    stopped = [line for line in stderr.splitlines() if line.startswith("stopped")]
+    assert stopped == [f"stopped; resume with: automl-kit evolve --resume {out}"]
+    assert not NOISE.search(stderr), stderr
+    assert json.loads((out / "run.json").read_text())["status"] == "stopped"
+    logged = evaluation_keys(out)
+    assert logged
+
+    # flags that define the search are refused; safe ones are applied
+    assert main(["evolve", "--resume", str(out), "--population", "5"]) == 2
+    assert "cannot change --population (saved: 3, given: 5)" in capsys.readouterr().err
+    assert main(["evolve", "--resume", str(out), "--final-epochs", "2", "--quiet"]) == 0
+    results = json.loads((out / "results.json").read_text())
+    assert results["final_fit_epochs"] == 2  # saved: 1
+    keys = evaluation_keys(out)
+    assert keys[: len(logged)] == logged and len(keys) == len(set(keys))  # nothing retrained
+    assert results["evaluations"] == len(keys)
+
+    # a finished run: resuming says so and changes nothing
+    capsys.readouterr()
+    before = (out / "results.json").read_bytes(), (out / "final_model.keras").read_bytes()
+    assert main(["evolve", "--resume", str(out)]) == 0
+    assert "is finished; nothing to do" in capsys.readouterr().out
+    assert ((out / "results.json").read_bytes(), (out / "final_model.keras").read_bytes()) == before
+    assert main(["evolve", "--resume", str(out), "--extend"]) == 2
+    assert "--extend needs a new budget" in capsys.readouterr().err
+
+
+def test_a_killed_search_resumes_without_retraining(tmp_path, capsys):
+    out = tmp_path / "run"
+    args = ["--population", "4", "--generations", "2", "--max-phases", "1", "--out", str(out)]
+    process = cli_process(*TINY, *args)
+    try:
+        deadline = time.monotonic() + 240
+        while time.monotonic() < deadline and process.poll() is None:
+            log = out / "evaluations.jsonl"
+            if log.exists() and len(log.read_text().splitlines()) >= 3:
+                break
+            time.sleep(0.2)
+        process.send_signal(signal.SIGKILL)
+        process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == -signal.SIGKILL
+    logged = evaluation_keys(out)
+    assert len(logged) >= 3
+    assert main(["evolve", "--resume", str(out), "--quiet"]) == 0
+    keys = evaluation_keys(out)
+    assert keys[: len(logged)] == logged and len(keys) == len(set(keys))
+    results = json.loads((out / "results.json").read_text())
+    assert results["evaluations"] == len(keys) and results["best_fitness"] > 0
