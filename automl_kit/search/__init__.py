@@ -4,7 +4,9 @@
 >>> ga = VariableLengthGA(CNNSpace.compact(), population=8, generations=3)   # doctest: +SKIP
 """
 
-from automl_kit.search.base import Searcher
+# name -> search algorithm, for the CLI and benchmarks: the one registry (peers included)
+from automl_kit.registries import SEARCHERS  # noqa: E402
+from automl_kit.search.base import Searcher, SearchState
 from automl_kit.search.classical_ga import ClassicalGA
 from automl_kit.search.large_scale_evolution import LargeScaleEvolution
 from automl_kit.search.random_search import RandomSearch
@@ -12,11 +14,6 @@ from automl_kit.search.result import FinalFit, SearchResult
 from automl_kit.search.space import Gene, SearchSpace
 from automl_kit.search.spaces import CNNSpace, DenseSpace
 from automl_kit.search.vlga import VariableLengthGA
-
-# name -> search algorithm, for the CLI and benchmarks
-SEARCHERS = {
-    cls.algorithm: cls for cls in (VariableLengthGA, RandomSearch, ClassicalGA, LargeScaleEvolution)
-}
 
 __all__ = [
     "SEARCHERS",
@@ -29,6 +26,7 @@ __all__ = [
     "RandomSearch",
     "SearchResult",
     "SearchSpace",
+    "SearchState",
     "Searcher",
     "VariableLengthGA",
 ]

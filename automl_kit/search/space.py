@@ -154,9 +154,10 @@ class SearchSpace:
 
     @staticmethod
     def from_config(config: dict) -> SearchSpace:
-        from automl_kit.search.spaces import SPACES
+        from automl_kit.registries import SPACES
 
-        kind = config["kind"]
-        if kind not in SPACES:
-            raise ValueError(f"unknown search space kind {kind!r}; known: {sorted(SPACES)}.")
-        return SPACES[kind](**{k: v for k, v in config.items() if k != "kind"})
+        if "kind" not in config:
+            raise ValueError(
+                f"a search space config needs its 'kind' (one of: {', '.join(SPACES.names())}), got {config!r}."
+            )
+        return SPACES.get(config["kind"])(**{k: v for k, v in config.items() if k != "kind"})

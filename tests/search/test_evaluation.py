@@ -107,9 +107,9 @@ class BrokenSpace(CNNSpace):
 
 def test_invalid_architecture_gives_fitness_zero(tmp_path, with_digits, monkeypatch):
     space = tiny_space()
-    monkeypatch.setitem(
-        __import__("automl_kit.search.spaces", fromlist=["SPACES"]).SPACES, "cnn", BrokenSpace
-    )
+    from automl_kit.registries import SPACES
+
+    monkeypatch.setattr(SPACES, "get", lambda kind: BrokenSpace)
     e = evaluate(_task(space.random_genes(1, __import__("random").Random(0)), space, tmp_path))
     assert (e.status, e.fitness) == ("failed", 0.0)
     assert "invalid architecture: negative dimension" in e.reason

@@ -34,40 +34,70 @@ def unbroken(tmp_path_factory):
     return run_tiny_search(tmp_path_factory.mktemp("unbroken") / "run")
 
 
-def test_resume_after_sigkill_loses_no_finished_evaluation_and_matches_an_unbroken_run(
-    tmp_path, unbroken
-):
-    run_dir = tmp_path / "killed"
-    code = f"from tests.search.conftest import run_tiny_search; run_tiny_search({str(run_dir)!r})"
+def _start(run_dir, resume):
+    code = (
+        "from tests.search.conftest import run_tiny_search; "
+        f"run_tiny_search({str(run_dir)!r}, resume={resume})"
+    )
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
-    proc = subprocess.Popen(
+    return subprocess.Popen(
         [sys.executable, "-c", code],
         cwd=ROOT,
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
+
+
+def _finished_keys(records):
+    return [r["key"] for r in records if r["status"] in ("ok", "rejected", "failed")]
+
+
+def test_three_sigkills_in_a_row_never_retrain_a_finished_evaluation(tmp_path, unbroken):
+    run_dir = tmp_path / "killed"
     evaluations = run_dir / "evaluations.jsonl"
-    deadline = time.time() + 240
-    while len(_lines(evaluations)) < 5 and proc.poll() is None and time.time() < deadline:
-        time.sleep(0.05)
-    assert proc.poll() is None, (
-        f"the search ended before it could be killed: {proc.stderr.read().decode()[-2000:]}"
-    )
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
-    before = _lines(evaluations)
-    assert 5 <= len(before) < unbroken.evaluations
+    total = unbroken.evaluations
+    for kill in range(3):
+        before = len(_lines(evaluations))
+        # each session must log at least one new evaluation and leave one for the next
+        target = min(before + 2, total - (3 - kill))
+        proc = _start(run_dir, resume=kill > 0)
+        deadline = time.time() + 240
+        while len(_lines(evaluations)) < target and proc.poll() is None and time.time() < deadline:
+            time.sleep(0.05)
+        assert proc.poll() is None, (
+            f"the search ended before kill {kill + 1}: {proc.stderr.read().decode()[-2000:]}"
+        )
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        proc.stderr.close()
+        assert before < len(_lines(evaluations)) < total
 
     resumed = run_tiny_search(run_dir, resume=True)
-    after = _lines(evaluations)
-    keys_after_kill = [e["key"] for e in after[len(before) :]]
-    assert not set(keys_after_kill) & {e["key"] for e in before}, (
-        "a finished evaluation was trained again"
-    )
-    assert len(after) == unbroken.evaluations
+    keys = _finished_keys(_lines(evaluations))
+    assert len(keys) == len(set(keys)), "a finished evaluation was trained again"
+    assert len(keys) == total == resumed.evaluations == resumed.summary()["evaluations"]
     assert _trace(resumed) == _trace(unbroken)
     assert resumed.best_genes == unbroken.best_genes
+    assert resumed.best_fitness == unbroken.best_fitness
+    assert json.loads((run_dir / "run.json").read_text())["status"] == "finished"
+
+
+def test_a_moved_run_directory_resumes_and_a_finished_one_trains_nothing(tmp_path, unbroken):
+    import shutil
+
+    copy = tmp_path / "copy"
+    shutil.copytree(unbroken.run.root, copy)
+    stored = [r["model_path"] for r in _lines(copy / "evaluations.jsonl") if r["model_path"]]
+    assert stored and all(p.startswith("models/") for p in stored)  # relative to the run
+    again = run_tiny_search(copy, resume=True)
+    assert again.from_earlier_run and "finished earlier" in again.stop_reason
+    assert again.best_genes == unbroken.best_genes
+    assert len(_lines(copy / "evaluations.jsonl")) == unbroken.evaluations
+    # the best model is found in the copy, not at the original's path
+    assert str(again.run.resolve(again.best.model_path)).startswith(str(copy))
+    model = again.best_model()
+    assert model.count_params() == again.best.params
 
 
 def test_same_seed_same_fitness_history_with_real_training(tmp_path, unbroken):

@@ -109,5 +109,7 @@ def test_space_config_round_trip():
     space = CNNSpace.compact(head="gap")
     again = SearchSpace.from_config(space.get_config())
     assert again.get_config() == space.get_config()
-    with pytest.raises(ValueError, match="unknown search space kind"):
+    with pytest.raises(
+        ValueError, match="unknown search space 'transformer'; choose one of: cnn, dense"
+    ):
         SearchSpace.from_config({"kind": "transformer"})
