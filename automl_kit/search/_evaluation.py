@@ -18,6 +18,7 @@ import tensorflow as tf
 
 from automl_kit.search.space import SearchSpace
 from automl_kit.training import FitnessGuard
+from automl_kit.utils.models import classification_head
 
 _DATA: dict = {}
 
@@ -103,11 +104,16 @@ def _parent_weights(path: str) -> dict[str, list[np.ndarray]]:
 def transfer_weights(
     parent: dict[str, list[np.ndarray]], model, *, include_head: bool = False
 ) -> int:
-    """Copy weights of same-named, same-shaped layers (Xiao Fig. 2.7); the head only if asked."""
+    """Copy weights of same-named, same-shaped layers (Xiao Fig. 2.7); the head only if asked.
+
+    The head is the Dense layer that produces the class scores, found structurally
+    (:func:`automl_kit.utils.models.classification_head`), whatever its name.
+    """
+    head = classification_head(model)
     copied = 0
     for layer in model.layers:
         weights = parent.get(layer.name)
-        if (layer.name == "classifier" and not include_head) or not weights:
+        if (layer is head and not include_head) or not weights:
             continue
         if [w.shape for w in weights] == [tuple(v.shape) for v in layer.weights]:
             layer.set_weights(weights)

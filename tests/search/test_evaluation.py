@@ -87,6 +87,27 @@ def test_weight_transfer_copies_inherited_layers_exactly(tmp_path):
     keras.backend.clear_session()
 
 
+def test_weight_transfer_finds_the_head_by_structure_not_by_name():
+    import keras
+
+    def model():
+        inputs = keras.Input((6,))
+        x = keras.layers.Dense(5, activation="relu", name="features")(inputs)
+        return keras.Model(inputs, keras.layers.Dense(3, activation="softmax", name="scores")(x))
+
+    keras.utils.set_random_seed(0)
+    parent, child = model(), model()
+    weights = {layer.name: layer.get_weights() for layer in parent.layers if layer.weights}
+    assert transfer_weights(weights, child) == 1  # the features, not the head named "scores"
+    np.testing.assert_array_equal(
+        child.get_layer("features").get_weights()[0], weights["features"][0]
+    )
+    assert not np.array_equal(child.get_layer("scores").get_weights()[0], weights["scores"][0])
+    assert transfer_weights(weights, child, include_head=True) == 2
+    np.testing.assert_array_equal(child.get_layer("scores").get_weights()[0], weights["scores"][0])
+    keras.backend.clear_session()
+
+
 def test_nan_loss_gives_fitness_zero_with_reason(tmp_path, digits_small):
     d = digits_small
     # activations overflow float32 to inf, so the loss turns NaN in the first batch
