@@ -39,6 +39,7 @@ import errno
 import inspect
 import math
 import sys
+import warnings
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -520,7 +521,20 @@ def load_data(args: argparse.Namespace):
     }
     if args.label is not None:
         kwargs["label"] = args.label
-    return load(args.data or args.dataset, **kwargs)
+    from automl_kit.utils.validation import DataWarning
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", DataWarning)
+        data = load(args.data or args.dataset, **kwargs)
+    for warning in caught:
+        if issubclass(warning.category, DataWarning):
+            # what was done to the data (e.g. uint8 scaled to [0, 1]): one line, no source echo
+            print(f"note: {warning.message}", flush=True)
+        else:
+            warnings.warn_explicit(
+                warning.message, warning.category, warning.filename, warning.lineno
+            )
+    return data
 
 
 def options_given(args: argparse.Namespace, dests: Iterable[str]) -> list[str]:
