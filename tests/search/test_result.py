@@ -28,11 +28,27 @@ def dense_result(tmp_path_factory, digits_small):
     return result, data
 
 
-def test_final_fit_trains_up_to_max_epochs(dense_result):
+def test_final_fit_trains_up_to_max_epochs_and_keeps_the_best_epochs_weights(dense_result):
     result, (train, val) = dense_result
-    final = result.final_fit(*train, validation_data=val, max_epochs=3, patience=10)
-    assert final.epochs == 3
+    import keras
+
+    # a huge learning rate makes validation accuracy rise and fall: the last epoch is not the best
+    keras.utils.set_random_seed(1)
+    final = result.final_fit(
+        *train, validation_data=val, max_epochs=6, patience=10, learning_rate=1.0
+    )
+    assert final.epochs == 6
+    assert final.history["val_accuracy"][-1] < final.best_val_accuracy  # so restoring matters
+    _, accuracy = final.model.evaluate(*val, verbose=0)
+    # the returned model scores what its best epoch scored, not its last epoch
+    assert accuracy == pytest.approx(final.best_val_accuracy, abs=1e-6)
     assert final.best_val_accuracy == max(final.history["val_accuracy"])
+
+
+def test_final_fit_starts_from_the_searched_model(dense_result):
+    result, (train, val) = dense_result
+    _, searched = result.best_model().evaluate(*val, verbose=0)
+    assert searched == pytest.approx(result.best_fitness, abs=1e-6)  # the saved best model
 
 
 def test_final_fit_time_budget_ends_training(dense_result):

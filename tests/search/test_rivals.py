@@ -1,5 +1,6 @@
 """The thesis's rivals on the shared Searcher machinery (fake fitness: logic only)."""
 
+import json
 import random
 
 import numpy as np
@@ -64,7 +65,42 @@ def test_large_scale_evolution_starts_minimal_and_grows(tmp_path, fake_evaluate)
     )  # fake fitness rewards depth
     # children inherit their parent's trained model
     assert all(t.parent_model for t in fake_evaluate.calls if space.n_blocks(t.genes) > 1)
-    assert result.best_fitness == max(r["fitness"] for r in result.history)
+    logged = [
+        json.loads(line)
+        for line in (result.run.root / "evaluations.jsonl").read_text().splitlines()
+    ]
+    best = max((r for r in logged if r["status"] == "ok"), key=lambda r: r["fitness"])
+    assert (result.best_fitness, result.best_genes) == (best["fitness"], best["genes"])
+    assert len(logged) == result.evaluations == 60
+
+
+def test_the_saved_best_model_scores_the_best_fitness(tmp_path, digits_small):
+    from automl_kit.search import DenseSpace
+
+    d = digits_small
+    flat = lambda x: x.reshape(len(x), -1)  # noqa: E731
+    search = RandomSearch(
+        DenseSpace(units=(8, 16), dropout=(0.0,)),
+        depth_range=(1, 2),
+        batch=2,
+        epochs_per_eval=2,
+        batch_size=32,
+        seed=0,
+        verbose=0,
+    )
+    val = (flat(d.x_val), d.y_val)
+    result = search.search(
+        flat(d.x_train), d.y_train, validation_data=val, run_dir=tmp_path / "r", max_evaluations=4
+    )
+    logged = [
+        json.loads(line)
+        for line in (result.run.root / "evaluations.jsonl").read_text().splitlines()
+    ]
+    assert result.best_fitness == max(r["fitness"] for r in logged if r["status"] == "ok")
+    _, accuracy = result.best_model().evaluate(*val, verbose=0)
+    assert accuracy == pytest.approx(result.best_fitness, abs=1e-6)
+    saved = json.loads((result.run.root / "best_chromosome.json").read_text())
+    assert saved["fitness"] == result.best_fitness and saved["model"].startswith("models/")
 
 
 def test_large_scale_evolution_mutations_stay_valid():
