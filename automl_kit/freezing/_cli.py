@@ -113,7 +113,12 @@ class Train(Job):
                 f"parameters), policy {trainer.policy!r}, run directory {run.root}",
                 flush=True,
             )
-        resume = {"run_dir": run, "resume": bool(args.resume)} if _trainer_resumes() else {}
+        # checkpoint every epoch into the run directory, so that --resume continues it
+        resume = (
+            {"run_dir": run, "resume": bool(args.resume), "seed": args.seed}
+            if _trainer_resumes()
+            else {}
+        )
         started = time.perf_counter()
         trainer.fit(
             data.x_train,

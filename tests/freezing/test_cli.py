@@ -1,34 +1,24 @@
-"""`automl-kit train` end to end on digits."""
+"""`automl-kit train` end to end on digits: outputs, bad input, and resume after a real SIGKILL."""
 
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
 
 from automl_kit.cli import main
+
+TINY = ["train", "--model", "vgg11", "--width", "0.125", "--dataset", "digits", "--n-train", "300"]
 
 
 def test_train_writes_log_plots_model_and_results(tmp_path, capsys):
     out = tmp_path / "run"
-    args = [
-        "train",
-        "--model",
-        "vgg11",
-        "--width",
-        "0.125",
-        "--dataset",
-        "digits",
-        "--n-train",
-        "300",
-    ]
-    args += [
-        "--epochs",
-        "3",
-        "--freezing",
-        "intelligent",
-        "--record-rates",
-        "--out",
-        str(out),
-        "--quiet",
-    ]
-    assert main(args) == 0
+    args = [*TINY, "--epochs", "3", "--freezing", "intelligent", "--record-rates"]
+    assert main([*args, "--out", str(out), "--quiet"]) == 0
     assert "test accuracy" in capsys.readouterr().out
     results = json.loads((out / "results.json").read_text())
     assert results["policy"]["policy"] == "intelligent" and 0.0 <= results["test_accuracy"] <= 1.0
@@ -36,11 +26,80 @@ def test_train_writes_log_plots_model_and_results(tmp_path, capsys):
     assert len(log["epochs"]) == 3 and len(log["layers"]) == 10
     for name in ("freezing_log.csv", "frozen_prefix.png", "freezing_rates.png", "model.keras"):
         assert (out / name).is_file(), name
+    assert json.loads((out / "run.json").read_text())["status"] == "finished"
 
 
-def test_train_rejects_bad_milestones_and_tabular_data(tmp_path, capsys):
-    assert (
-        main(["train", "--dataset", "digits", "--milestones", "half", "--out", str(tmp_path / "a")])
-        == 2
+@pytest.mark.parametrize(
+    "args, fragment",
+    [
+        (["--milestones", "half"], "--milestones takes increasing comma-separated fractions"),
+        (["--milestones", "0.75,0.5"], "--milestones takes increasing"),
+        (["--batch-size", "0"], "--batch-size: must be at least 1, got 0"),
+        (["--epochs", "0"], "--epochs: must be at least 1, got 0"),
+        (["--lr", "nan"], "--lr: must be a finite number above 0"),
+        (["--model", "resnet1000"], "invalid choice: 'resnet1000'"),
+    ],
+)
+def test_train_rejects_bad_arguments_before_any_work(tmp_path, capsys, args, fragment):
+    try:
+        code = main([*TINY, *args, "--out", str(tmp_path / "run")])
+    except SystemExit as exit_info:
+        code = exit_info.code
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and fragment in err and len(err.splitlines()) == 1
+    assert not (tmp_path / "run").exists()
+
+
+def test_train_rejects_tabular_data_naming_the_fix(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    rows = ["a,b,c,label"] + [
+        f"{x:.3f},{y:.3f},{z:.3f},{int(x > 0.5)}" for x, y, z in rng.random((60, 3))
+    ]
+    table = tmp_path / "table.csv"
+    table.write_text("\n".join(rows) + "\n")
+    out = tmp_path / "run"
+    args = ["train", "--data", str(table), "--label", "label", "--out", str(out), "--quiet"]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "zoo models take images" in err and "shape (3,)" in err and "--space dense" in err
+    assert not (out / "model.keras").exists() and not (out / "results.json").exists()
+
+
+def test_a_killed_train_resumes_to_the_weights_of_an_unbroken_run(tmp_path, capsys):
+    import keras
+
+    args = [*TINY, "--epochs", "6", "--freezing", "intelligent", "--quiet"]
+    killed, unbroken = tmp_path / "killed", tmp_path / "unbroken"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AUTOML_KIT_Q")}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "automl_kit.cli", *args, "--out", str(killed)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        env=env,
     )
-    assert "--milestones" in capsys.readouterr().err
+    try:
+        deadline = time.monotonic() + 240
+        while time.monotonic() < deadline and process.poll() is None:
+            if list(killed.glob("checkpoint-*.keras")):  # an epoch is checkpointed
+                break
+            time.sleep(0.02)
+        process.send_signal(signal.SIGKILL)
+        process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == -signal.SIGKILL, "the run ended before it could be killed"
+    assert not (killed / "results.json").exists()
+    assert main(["train", "--resume", str(killed), "--quiet"]) == 0
+    assert main([*args, "--out", str(unbroken)]) == 0
+    log = json.loads((killed / "freezing.json").read_text())
+    assert len(log["epochs"]) == 6
+    resumed = keras.models.load_model(killed / "model.keras").get_weights()
+    reference = keras.models.load_model(unbroken / "model.keras").get_weights()
+    assert len(resumed) == len(reference)
+    for a, b in zip(resumed, reference):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    # a finished run is left alone
+    capsys.readouterr()
+    assert main(["train", "--resume", str(killed)]) == 0
+    assert "is finished; nothing to do" in capsys.readouterr().out
