@@ -100,13 +100,15 @@ def _command_module(name: str) -> ModuleType:
 
 
 def main(argv: list[str] | None = None) -> int:
-    # TensorFlow's C++ start-up log would bury our progress lines (also in spawned workers)
-    previous = quiet_tensorflow()
+    previous: dict = {}
     try:
         parser = build_parser()
         argv = _attach_dash_values(parser, sys.argv[1:] if argv is None else list(argv))
         args = parser.parse_args(argv)
         args.explicit = explicit_options(parser, argv)
+        if getattr(args, "verbose", 1) < 2:
+            # TensorFlow's C++ log would bury our progress lines (also in spawned workers)
+            previous = quiet_tensorflow()
         try:
             return int(args.handler(args) or 0)
         except (ValueError, FileNotFoundError) as exc:

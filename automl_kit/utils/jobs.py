@@ -478,7 +478,7 @@ def add_run_options(parser: argparse.ArgumentParser, *, extend: bool = False) ->
         action="store_const",
         const=2,
         default=1,
-        help="also print one line per training epoch",
+        help="also print TensorFlow's own log (hidden by default)",
     )
     verbosity.add_argument(
         "-q",

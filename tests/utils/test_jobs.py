@@ -11,21 +11,23 @@ import pytest
 from automl_kit.utils.interrupt import request_stop, stop_requested
 from automl_kit.utils.jobs import Job, Parser, explicit_options, run_status
 from automl_kit.utils.logs import filtered_stderr, is_tensorflow_noise
-from automl_kit.utils.rundir import RunDirectory
+from automl_kit.utils.rundir import DiskFullError, RunDirectory
 
 
 class Count(Job):
-    """Counts to --upto; --step may change on resume; can fail or stop on request."""
+    """Counts to --upto; --step may change on resume; can fail, or stop once on request."""
 
     name = "count"
     uses_data = False
     safe_on_resume = frozenset({"step"})
+    never_saved = frozenset({"address"})
     outputs = ("results.json", "numbers.json")
 
     def add_arguments(self, parser):
         parser.add_argument("--upto", type=int, default=3)
         parser.add_argument("--step", type=int, default=1)
-        parser.add_argument("--fail", choices=("value", "disk", "stop"), default=None)
+        parser.add_argument("--fail", choices=("value", "disk", "full", "stop"), default=None)
+        parser.add_argument("--address", default=None)
 
     def validate(self, args):
         if args.upto < 1:
@@ -38,12 +40,15 @@ class Count(Job):
             raise ValueError("the numbers do not add up; pass --upto 3.")
         if args.fail == "disk":
             raise OSError(errno.ENOSPC, "No space left on device", str(run.root / "numbers.json"))
-        if args.fail == "stop":
+        if args.fail == "full":
+            raise DiskFullError(f"could not write {run.root / 'numbers.json'}: no space left. Free")
+        if args.fail == "stop" and not (run.root / "stopped-once").exists():
+            (run.root / "stopped-once").write_text("")
             request_stop()
             from automl_kit.utils.interrupt import raise_if_stop_requested
 
             raise_if_stop_requested("after counting")
-        return {"numbers": numbers, "seed": args.seed}
+        return {"numbers": numbers, "seed": args.seed, "address": args.address}
 
 
 def cli(argv: list[str]) -> int:
@@ -57,7 +62,8 @@ def cli(argv: list[str]) -> int:
 def test_a_job_writes_its_run_and_says_where(tmp_path, capsys):
     out = tmp_path / "run"
     assert cli(["count", "--upto", "4", "--seed", "2", "--out", str(out)]) == 0
-    assert json.loads((out / "results.json").read_text()) == {"numbers": [0, 1, 2, 3], "seed": 2}
+    results = json.loads((out / "results.json").read_text())
+    assert results == {"numbers": [0, 1, 2, 3], "seed": 2, "address": None}
     saved = json.loads((out / "config.json").read_text())
     assert saved["upto"] == 4 and "out" not in saved and "verbose" not in saved
     assert run_status(out) == "finished"
@@ -110,9 +116,18 @@ def test_resume_applies_safe_options_and_refuses_the_others(tmp_path, capsys):
     assert cli(["count", "--resume", str(out), "--fail", "value"]) == 2
     assert "cannot change --fail" in capsys.readouterr().err
     # saved flags given again with the same value are fine; --step is safe to change
-    assert cli(["count", "--resume", str(out), "--upto", "5", "--step", "2"]) == 130
-    capsys.readouterr()
-    assert json.loads((out / "numbers.json").read_text()) == [0, 2, 4]
+    assert cli(["count", "--resume", str(out), "--upto", "5", "--step", "2"]) == 0
+    assert json.loads((out / "results.json").read_text())["numbers"] == [0, 2, 4]
+    assert run_status(out) == "finished"
+
+
+def test_a_network_address_is_never_read_back_from_a_run_directory(tmp_path, capsys):
+    out = tmp_path / "run"
+    args = ["count", "--out", str(out), "--fail", "stop", "--address", "ray://head:10001"]
+    assert cli(args) == 130
+    assert "address" not in json.loads((out / "config.json").read_text())
+    assert cli(["count", "--resume", str(out)]) == 0
+    assert json.loads((out / "results.json").read_text())["address"] is None
 
 
 def test_resume_names_a_directory_of_another_command(tmp_path, capsys):
@@ -147,6 +162,7 @@ def test_a_locked_run_directory_is_refused_naming_the_holder(tmp_path, capsys):
         (["--upto", "0"], 2, "--upto must be at least 1"),
         (["--fail", "value"], 2, "the numbers do not add up"),
         (["--fail", "disk"], 2, "no space left on device); free space and resume with"),
+        (["--fail", "full"], 2, "no space left; free space and resume with: automl-kit count"),
         (["--extend"], 2, "unrecognized arguments"),  # Count cannot extend
         (["--seed", "-1"], 2, "expected a whole number >= 0"),
     ],
