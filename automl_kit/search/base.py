@@ -33,10 +33,11 @@ import numpy as np
 from automl_kit.search._evaluation import EvalTask, Evaluation, evaluate, set_worker_data
 from automl_kit.search.result import SearchResult
 from automl_kit.search.space import SearchSpace
-from automl_kit.utils import Progress, RunDirectory, check_classification_data, to_jsonable
+from automl_kit.utils import Progress, RunDirectory, to_jsonable
 from automl_kit.utils.budget import Budget, BudgetExhausted
 from automl_kit.utils.executor import get_executor
 from automl_kit.utils.interrupt import Interrupted, raise_if_stop_requested
+from automl_kit.utils.validation import check_training_data
 
 EVALUATIONS_FILE = "evaluations.jsonl"
 CHECKPOINT_FILE = "checkpoint.json"
@@ -202,13 +203,10 @@ class Searcher:
         Ctrl-C inside ``graceful_interrupt()`` stops at the next safe point, marks the run
         ``stopped`` and raises :class:`~automl_kit.utils.interrupt.Interrupted`.
         """
-        rank = self.space.input_rank()
-        x, y = check_classification_data(x, y, rank=rank)
-        x_val, y_val = check_classification_data(*validation_data, rank=rank, name="x_val")
-        if x.shape[1:] != x_val.shape[1:]:
-            raise ValueError(
-                f"x has samples of shape {x.shape[1:]} but x_val of {x_val.shape[1:]}; they must match."
-            )
+        # labels 0..K-1 with every class in training, matching sample shapes, a validation pair
+        x, y, x_val, y_val = check_training_data(
+            x, y, validation_data, rank=self.space.input_rank()
+        )
         budget = Budget(time=time_budget, evaluations=max_evaluations)
         if extend and not resume:
             raise ValueError("extend=True continues a finished run: pass resume=True as well.")

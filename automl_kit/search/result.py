@@ -12,7 +12,8 @@ import numpy as np
 from automl_kit.search._evaluation import Evaluation
 from automl_kit.search.space import SearchSpace
 from automl_kit.training import FitnessGuard
-from automl_kit.utils import RunDirectory, check_classification_data, parse_duration
+from automl_kit.utils import RunDirectory, parse_duration
+from automl_kit.utils.validation import check_training_data
 
 
 @dataclass
@@ -116,9 +117,9 @@ class SearchResult:
         import keras
 
         seconds = parse_duration(time_budget)
-        rank = self.space.input_rank()
-        x, y = check_classification_data(x, y, rank=rank)
-        x_val, y_val = check_classification_data(*validation_data, rank=rank, name="x_val")
+        x, y, x_val, y_val = check_training_data(
+            x, y, validation_data, rank=self.space.input_rank()
+        )
         model = self.best_model()
         model.compile(
             optimizer=keras.optimizers.Adam(
