@@ -16,6 +16,7 @@ One count of evaluations, everywhere: the finished candidate trainings recorded 
 from __future__ import annotations
 
 import dataclasses
+import errno
 import hashlib
 import json
 import random
@@ -37,6 +38,7 @@ from automl_kit.utils import Progress, RunDirectory, to_jsonable
 from automl_kit.utils.budget import Budget, BudgetExhausted
 from automl_kit.utils.executor import get_executor
 from automl_kit.utils.interrupt import Interrupted, raise_if_stop_requested
+from automl_kit.utils.rundir import DiskFullError
 from automl_kit.utils.validation import check_training_data
 
 EVALUATIONS_FILE = "evaluations.jsonl"
@@ -221,6 +223,13 @@ class Searcher:
         except (Interrupted, KeyboardInterrupt):
             run.mark_stopped()
             raise
+        except OSError as exc:  # e.g. a candidate's model could not be saved
+            if exc.errno not in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)):
+                raise
+            raise DiskFullError(
+                f"could not write to {run.root}: no space left on the device ({exc.strerror}). "
+                "Nothing finished is lost: free some space, then resume it."
+            ) from None
         finally:
             if owned:
                 run.close()

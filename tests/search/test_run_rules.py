@@ -19,7 +19,7 @@ from automl_kit.search import (
     VariableLengthGA,
 )
 from automl_kit.utils.interrupt import Interrupted, request_stop
-from automl_kit.utils.rundir import CorruptRunError, RunDirectory, RunLockedError
+from automl_kit.utils.rundir import CorruptRunError, DiskFullError, RunDirectory, RunLockedError
 from tests.search.conftest import tiny_space
 
 X = np.zeros((20, 8, 8, 1), np.float32)
@@ -162,6 +162,32 @@ def test_another_commands_folder_is_refused_before_writing(tmp_path, fake_evalua
         _search(_ga(max_phases=1), tmp_path / "run")
     assert json.loads((tmp_path / "run" / "config.json").read_text()) == {"epochs": 3}
     assert not (tmp_path / "run" / "evaluations.jsonl").exists()
+
+
+def test_a_full_disk_gives_one_line_naming_what_could_not_be_written(tmp_path, fake_evaluate):
+    import os
+
+    if not os.path.exists("/dev/full"):
+        pytest.skip("needs /dev/full")
+    with RunDirectory.open(tmp_path / "run", "vlga") as run:
+        (tmp_path / "run" / "checkpoint.json.tmp").symlink_to("/dev/full")
+        with pytest.raises(
+            DiskFullError, match=r"could not write .*checkpoint.json: no space.*resume"
+        ):
+            _search(_ga(max_phases=1), run)
+
+
+def test_a_model_that_cannot_be_saved_for_lack_of_space_is_one_clear_error(
+    tmp_path, fake_evaluate, monkeypatch
+):
+    import errno
+
+    def disk_full(task, callbacks=()):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr("automl_kit.search.base.evaluate", disk_full)
+    with pytest.raises(DiskFullError, match="no space left.*Nothing finished is lost.*resume"):
+        _search(_ga(max_phases=1), tmp_path / "run")
 
 
 @pytest.mark.parametrize("budget", [math.nan, "nan", -5, 0])
