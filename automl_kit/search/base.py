@@ -246,9 +246,8 @@ class Searcher:
             run.write_config(config)
         self._cache, self._first_epoch, self.history = {}, {}, []
         self._last_state, self._last_rng, self.stop_reason = None, None, ""
-        self.rng = random.Random(
-            self.seed
-        )  # a second search() with this object takes the same path
+        # a second search() with this object takes the same path
+        self.rng = random.Random(self.seed)
         if resume and run.status == "finished" and not extend:
             return self._saved_result(run)
         if extend and run.status == "finished":
