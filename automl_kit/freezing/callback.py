@@ -25,6 +25,14 @@ from automl_kit.training import (
 FROZEN_BATCHNORM = ("update", "inference")
 
 
+def _nan_rates(row: dict) -> dict:
+    """A log row read back from JSON: freezing rates stored as null are NaN again."""
+    rates = row.get("freezing_rates")
+    if rates is None:
+        return dict(row)
+    return {**row, "freezing_rates": [float("nan") if r is None else r for r in rates]}
+
+
 class FreezingCallback(keras.callbacks.Callback):
     """Freeze leading layers during ``model.fit`` as ``policy`` decides, epoch by epoch.
 
@@ -77,6 +85,37 @@ class FreezingCallback(keras.callbacks.Callback):
             record_rates,
         )
         self.log: list[dict] = []
+        self._pending_state: dict | None = None
+
+    # ------------------------------------------------------------------ config and state
+    def get_config(self) -> dict:
+        return {
+            "policy": {"name": self.policy.name, "config": self.policy.get_config()},
+            "schedule": None if self.schedule is None else self.schedule.get_config(),
+            "frozen_batchnorm": self.frozen_batchnorm,
+            "record_rates": self.record_rates,
+        }
+
+    @classmethod
+    def from_config(cls, config: dict) -> FreezingCallback:
+        """The inverse of :meth:`get_config` (the policy is looked up in the POLICIES registry)."""
+        from automl_kit.registries import POLICIES
+
+        config = dict(config)
+        policy, schedule = config.pop("policy"), config.pop("schedule")
+        return cls(
+            POLICIES.get(policy["name"]).from_config(policy["config"]),
+            None if schedule is None else StepDecay.from_config(schedule),
+            **config,
+        )
+
+    def get_state(self) -> dict:
+        """The run so far (policy decisions and the per-epoch log), JSON-able, for checkpoints."""
+        return {"policy": self.policy.get_state(), "log": self.log}
+
+    def set_state(self, state: dict) -> None:
+        """Continue an earlier run from :meth:`get_state`; applied when ``fit`` begins."""
+        self._pending_state = state
 
     # ------------------------------------------------------------------ fit hooks
     def on_train_begin(self, logs=None):
@@ -118,6 +157,10 @@ class FreezingCallback(keras.callbacks.Callback):
         )
         self.policy.setup(self.plan)
         self.log = []
+        if self._pending_state is not None:
+            self.policy.set_state(self._pending_state["policy"])
+            self.log = [_nan_rates(row) for row in self._pending_state["log"]]
+            self._pending_state = None
 
     def on_epoch_begin(self, epoch, logs=None):
         if self.schedule is not None:

@@ -10,13 +10,23 @@ This package imports no capability (search/, freezing/, ...): they import it.
 2
 """
 
+from automl_kit.training.batches import EpochBatches
 from automl_kit.training.callbacks import FitnessGuard
+from automl_kit.training.checkpoint import (
+    EpochCheckpoint,
+    read_checkpoint,
+    restore_checkpoint,
+)
 from automl_kit.training.schedules import StepDecay
 from automl_kit.training.steps import GradientHook, GradientScales, GradientSums, TrainSteps
 from automl_kit.training.units import NORMALIZATION, Unit, freezable_units, variables_after
 
 __all__ = [
     "NORMALIZATION",
+    "EpochBatches",
+    "EpochCheckpoint",
+    "read_checkpoint",
+    "restore_checkpoint",
     "FitnessGuard",
     "GradientHook",
     "GradientScales",

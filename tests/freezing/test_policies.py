@@ -127,4 +127,4 @@ def test_no_freezing():
     policy = NoFreezing()
     policy.setup(plan())
     assert [policy.frozen_prefix(e) for e in range(12)] == [0] * 12
-    assert policy.summary() == {"policy": "none"}
+    assert policy.summary() == {"name": "none", "policy": "none"}

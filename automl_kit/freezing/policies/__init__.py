@@ -5,10 +5,7 @@ from automl_kit.freezing.policies.base import FreezingPolicy, GradientStatistics
 from automl_kit.freezing.policies.freezeout import FreezeOut
 from automl_kit.freezing.policies.intelligent import IntelligentFreezing
 from automl_kit.freezing.policies.no_freezing import NoFreezing
-
-POLICIES = {
-    policy.name: policy for policy in (NoFreezing, IntelligentFreezing, FreezeOut, AutoFreeze)
-}
+from automl_kit.registries import POLICIES  # name -> class, one table for the CLI and the API
 
 __all__ = [
     "POLICIES",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from automl_kit.freezing.policies.base import FreezingPolicy, GradientStatistics
+from automl_kit.freezing.policies.base import FreezingPolicy, GradientStatistics, float_array
 
 
 class AutoFreeze(FreezingPolicy):
@@ -27,7 +27,7 @@ class AutoFreeze(FreezingPolicy):
         if not 0.0 < percentile < 100.0:
             raise ValueError(f"percentile must be in (0, 100), got {percentile}.")
         self.percentile, self.warmup_epochs = percentile, warmup_epochs
-        self.prefix, self.history = 0, []
+        self.prefix, self.history, self._previous = 0, [], None
 
     def setup(self, plan) -> None:
         super().setup(plan)
@@ -63,6 +63,14 @@ class AutoFreeze(FreezingPolicy):
 
     def get_config(self) -> dict:
         return {"percentile": self.percentile, "warmup_epochs": self.warmup_epochs}
+
+    def get_state(self) -> dict:
+        previous = None if self._previous is None else self._previous.tolist()
+        return {"prefix": self.prefix, "history": self.history, "previous": previous}
+
+    def set_state(self, state: dict) -> None:
+        self.prefix, self.history = int(state["prefix"]), list(state["history"])
+        self._previous = None if state["previous"] is None else float_array(state["previous"])
 
     def summary(self) -> dict:
         return {**super().summary(), "decisions": self.history}

@@ -73,6 +73,11 @@ class GradientStatistics:
         )
 
 
+def float_array(values) -> np.ndarray:
+    """A JSON list back to floats: ``None`` (how JSON stores NaN) becomes NaN again."""
+    return np.array([np.nan if v is None else v for v in values], dtype=np.float64)
+
+
 class FreezingPolicy:
     """Decides, epoch by epoch, how many leading units skip backpropagation.
 
@@ -102,11 +107,24 @@ class FreezingPolicy:
         return np.ones(self.plan.num_layers, dtype=np.float32)
 
     def get_config(self) -> dict:
+        """The constructor arguments (JSON-able); ``from_config`` inverts it."""
         return {}
+
+    @classmethod
+    def from_config(cls, config: dict) -> FreezingPolicy:
+        return cls(**config)
+
+    def get_state(self) -> dict:
+        """What the policy learnt during a run (JSON-able), for checkpoints; see :meth:`set_state`."""
+        return {}
+
+    def set_state(self, state: dict) -> None:
+        """Continue from :meth:`get_state` of an earlier run (called after :meth:`setup`)."""
 
     def summary(self) -> dict:
         """What the policy decided, for the run log (JSON-able)."""
-        return {"policy": self.name, **self.get_config()}
+        # "policy" is the key older freezing.json files use; "name" is the contract's
+        return {"name": self.name, "policy": self.name, **self.get_config()}
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())

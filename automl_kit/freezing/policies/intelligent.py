@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from automl_kit.freezing.policies.base import FreezingPolicy, GradientStatistics
+from automl_kit.freezing.policies.base import FreezingPolicy, GradientStatistics, float_array
 from automl_kit.freezing.rates import layers_to_freeze, second_group_end, standardize_rates
 
 
@@ -95,6 +95,19 @@ class IntelligentFreezing(FreezingPolicy):
             "every": self.every,
             "second_every": self.second_every,
             "remeasure_empty": self.remeasure_empty,
+        }
+
+    def get_state(self) -> dict:
+        return {"stages": {str(k): v for k, v in self.stages.items()}}
+
+    def set_state(self, state: dict) -> None:
+        self.stages = {
+            int(start): {
+                **stage,
+                "freezing_rates": float_array(stage["freezing_rates"]).tolist(),
+                "standardized_rates": float_array(stage["standardized_rates"]).tolist(),
+            }
+            for start, stage in state["stages"].items()
         }
 
     def summary(self) -> dict:
