@@ -177,6 +177,8 @@ class FreezingCallback(keras.callbacks.Callback):
                 f"{type(self.policy).__name__} asked for gradient statistics but declares "
                 "uses_statistics = False; set it to True on the policy class."
             )
+        if self.steps.sync():  # the model gained variables: they train unless a unit is frozen
+            self._trainable_sets.clear()
         self.set_trainable_flags(self._prefix)
         self.steps.activate(self.trainable_variables(self._prefix))
         self._started = time.perf_counter()

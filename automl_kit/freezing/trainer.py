@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import os
 from collections.abc import Sequence
 
@@ -69,6 +70,46 @@ class FreezingTrainer:
         self.loss, self.metrics = loss, list(metrics)
         self.frozen_batchnorm, self.record_rates = frozen_batchnorm, record_rates
         self.callback: FreezingCallback | None = None
+
+    def get_config(self) -> dict:
+        """Everything but the model (JSON-able); ``from_config(config, model)`` inverts it."""
+        policy = self.policy
+        return {
+            "optimizer": keras.optimizers.serialize(self.optimizer),
+            "schedule": self.schedule.get_config()
+            if isinstance(self.schedule, StepDecay)
+            else self.schedule,
+            "policy": None
+            if policy is None
+            else {"name": policy.name, "config": policy.get_config()},
+            "loss": self.loss if isinstance(self.loss, str) else keras.losses.serialize(self.loss),
+            "metrics": [
+                m if isinstance(m, str) else keras.metrics.serialize(m) for m in self.metrics
+            ],
+            "frozen_batchnorm": self.frozen_batchnorm,
+            "record_rates": self.record_rates,
+        }
+
+    @classmethod
+    def from_config(cls, config: dict, model: keras.Model) -> FreezingTrainer:
+        """A trainer for ``model`` with the settings of :meth:`get_config`."""
+        from automl_kit.registries import POLICIES
+
+        config = copy.deepcopy(config)  # Keras's deserialize edits the dicts it is given
+        schedule, policy = config.pop("schedule"), config.pop("policy")
+        loss = config.pop("loss")
+        return cls(
+            model,
+            keras.optimizers.deserialize(config.pop("optimizer")),
+            StepDecay.from_config(schedule) if isinstance(schedule, dict) else schedule,
+            None if policy is None else POLICIES.get(policy["name"]).from_config(policy["config"]),
+            loss=loss if isinstance(loss, str) else keras.losses.deserialize(loss),
+            metrics=[
+                m if isinstance(m, str) else keras.metrics.deserialize(m)
+                for m in config.pop("metrics")
+            ],
+            **config,
+        )
 
     def fit(
         self,

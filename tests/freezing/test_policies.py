@@ -1,5 +1,6 @@
 """Policy decisions as pure functions of the plan and the statistics they are given."""
 
+import json
 import math
 
 import numpy as np
@@ -14,6 +15,7 @@ from automl_kit.freezing import (
     StepDecay,
     TrainingPlan,
 )
+from automl_kit.utils import to_jsonable
 
 
 def plan(layers=6, epochs=12, starts=(0,), steps=10):
@@ -128,3 +130,53 @@ def test_no_freezing():
     policy.setup(plan())
     assert [policy.frozen_prefix(e) for e in range(12)] == [0] * 12
     assert policy.summary() == {"name": "none", "policy": "none"}
+
+
+def test_callback_and_trainer_configs_round_trip():
+    import keras
+
+    from automl_kit.freezing import FreezingCallback, FreezingTrainer
+    from automl_kit.testing import check_config_round_trip
+    from tests.freezing.conftest import tiny_cnn
+
+    callback = FreezingCallback(FreezeOut(t0=0.6), StepDecay(0.1, (3,)), record_rates=True)
+    check_config_round_trip(callback)
+    rebuilt = FreezingCallback.from_config(json.loads(json.dumps(callback.get_config())))
+    assert rebuilt.policy.t0 == 0.6 and rebuilt.schedule.milestones == (3,)
+
+    trainer = FreezingTrainer(
+        tiny_cnn(), keras.optimizers.SGD(0.05, momentum=0.9), policy=AutoFreeze(percentile=40)
+    )
+    config = json.loads(json.dumps(trainer.get_config()))
+    again = FreezingTrainer.from_config(config, tiny_cnn())
+    assert again.get_config() == config
+    assert again.optimizer.get_config()["momentum"] == 0.9 and again.policy.percentile == 40
+
+
+def test_policy_state_survives_json():
+    """Checkpoints store a policy's learnt state as JSON (NaN as null) and give it back."""
+    source = IntelligentFreezing()
+    source.setup(plan(layers=3, starts=(0, 6)))
+    measured = GradientStatistics(
+        np.array([3.0, 1.0, 2.0]), np.array([3.5, 4.0, 2.5]), np.ones(3), 10
+    )
+    source.update(0, measured)
+    stored = json.loads(json.dumps(to_jsonable(source.get_state())))
+    target = IntelligentFreezing()
+    target.setup(plan(layers=3, starts=(0, 6)))
+    target.set_state(stored)
+    assert target.stages.keys() == source.stages.keys() == {0}
+    assert target.stages[0]["freezing_rates"] == pytest.approx(source.stages[0]["freezing_rates"])
+    assert [target.frozen_prefix(e) for e in range(12)] == [
+        source.frozen_prefix(e) for e in range(12)
+    ]
+
+    auto = AutoFreeze()
+    auto.setup(plan(layers=3))
+    auto.update(0, GradientStatistics(np.zeros(3), np.zeros(3), np.array([np.nan, 1.0, 2.0]), 10))
+    other = AutoFreeze()
+    other.setup(plan(layers=3))
+    other.set_state(json.loads(json.dumps(to_jsonable(auto.get_state()))))
+    assert (
+        np.isnan(other._previous[0]) and other._previous[1:].tolist() == auto._previous[1:].tolist()
+    )
