@@ -13,7 +13,7 @@ class DenseSpace(SearchSpace):
     """Each block is one Dense layer (units, dropout, batch norm); the activation is global.
 
     >>> DenseSpace().size(0)
-    96
+    192
     """
 
     name = "dense"
