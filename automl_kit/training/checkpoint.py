@@ -7,7 +7,7 @@ states are not saved with a model either), and ``fit``'s shuffling restarts from
 generator. Here every epoch ends with, in this order:
 
 1. ``checkpoint-<epoch>.keras``: model and optimizer state (written under a temporary name, then
-   renamed: a crash leaves the old file or the new one);
+   renamed: a crash leaves the old file or the new one; a full disk raises ``DiskFullError``);
 2. ``checkpoint.json`` (the commit point, atomic): the epochs done, the ``History`` so far, the
    caller's state, the random-generator states and the name of the ``.keras`` file;
 3. older ``checkpoint-*.keras`` files are deleted; then
@@ -19,6 +19,7 @@ With :class:`automl_kit.training.EpochBatches` for the batch order, a run resume
 
 from __future__ import annotations
 
+import errno
 import os
 from collections.abc import Callable
 
@@ -26,7 +27,7 @@ import keras
 import numpy as np
 
 from automl_kit.utils.interrupt import raise_if_stop_requested
-from automl_kit.utils.rundir import CorruptRunError, RunDirectory
+from automl_kit.utils.rundir import CorruptRunError, DiskFullError, RunDirectory
 
 CHECKPOINT = "checkpoint.json"
 
@@ -64,8 +65,17 @@ class EpochCheckpoint(keras.callbacks.Callback):
         done = epoch + 1
         name = f"checkpoint-{done:04d}.keras"
         temporary = self.run.path(f"checkpoint-{done:04d}.tmp.keras")
-        self.model.save(temporary)
-        os.replace(temporary, self.run.path(name))
+        try:
+            self.model.save(temporary)
+            os.replace(temporary, self.run.path(name))
+        except OSError as exc:
+            if exc.errno != errno.ENOSPC:
+                raise
+            temporary.unlink(missing_ok=True)
+            raise DiskFullError(
+                f"could not write {temporary}: no space left on the device. Epochs up to "
+                f"{epoch} are saved: free some space, then resume {self.run.root}."
+            ) from None
         self.run.write_checkpoint(
             {
                 "epoch": done,

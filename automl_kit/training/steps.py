@@ -17,6 +17,10 @@ Why this shape (measured with TF 2.21 / Keras 3.15):
   clears the cache and rebuilds the optimizer over the larger set, carrying every existing slot
   over by name: a built Keras optimizer refuses unknown variables, and building it twice would
   append a second set of slots that its saved state no longer matches.
+* The step is Keras 3.15's ``train_step`` (TensorFlow backend) through public API: the "loss"
+  metric is found in ``model.metrics``; Keras also divides the tracked loss by the number of
+  replicas of a distribution strategy (``unscale_loss_for_distribution``, private), which is
+  the identity on one device, the only setting tested (tests/training/test_steps.py).
 * Hooks (:class:`GradientSums`, :class:`GradientScales`) run inside the same compiled step. The
   sums are switched on and off by a variable: a separate "measuring" step would cost one more
   trace (seconds on a CPU) for a handful of epochs.

@@ -98,3 +98,23 @@ def test_corrupt_checkpoints_name_the_file(tmp_path, content, fragment):
 
 def test_no_checkpoint_before_the_first_epoch(tmp_path):
     assert read_checkpoint(RunDirectory(tmp_path)) is None
+
+
+def test_a_full_disk_during_a_checkpoint_is_one_clear_error(tmp_path, monkeypatch):
+    import errno
+
+    from automl_kit.training import EpochCheckpoint
+    from automl_kit.utils import DiskFullError
+
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    model.compile("sgd", "mse")
+
+    def full(path, *args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(model, "save", full)
+    saver = EpochCheckpoint(RunDirectory(tmp_path))
+    saver.set_model(model)
+    with pytest.raises(DiskFullError, match="no space left.*free some space, then resume"):
+        saver.on_epoch_end(0, {"loss": 1.0})
+    assert not (tmp_path / "checkpoint.json").exists()  # the commit point was never written
