@@ -234,7 +234,7 @@ def test_a_seeded_search_with_real_training_is_deterministic(tmp_path, digits_sm
             population=3,
             generations=1,
             max_phases=2,
-            epochs_per_eval=2,
+            epochs_per_eval=1,
             batch_size=32,
             seed=seed,
             verbose=0,
