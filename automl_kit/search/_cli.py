@@ -11,6 +11,7 @@ from automl_kit.utils.jobs import (
     accepted_parameters,
     duration,
     flag,
+    non_negative_float,
     positive_float,
     positive_int,
 )
@@ -126,7 +127,7 @@ class Evolve(Job):
         )
         group.add_argument(
             "--stop-threshold",
-            type=float,
+            type=non_negative_float,
             default=None,
             help="vlga: stop when a phase's best drops this far below the earlier best (0.01)",
         )

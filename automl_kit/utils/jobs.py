@@ -119,6 +119,17 @@ def positive_float(text: str) -> float:
     return value
 
 
+def non_negative_float(text: str) -> float:
+    """A finite number >= 0 (thresholds)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {text!r}")
+    return value
+
+
 def duration(text: str) -> str:
     """A positive, finite duration such as ``90``, ``90s``, ``30m``, ``2h`` (kept as written)."""
     try:
@@ -564,6 +575,7 @@ __all__ = [
     "explicit_options",
     "flag",
     "load_data",
+    "non_negative_float",
     "positive_float",
     "positive_int",
     "run_status",

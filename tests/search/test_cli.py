@@ -88,6 +88,9 @@ def test_help_imports_no_tensorflow():
         (["--time-budget", "abc"], "cannot read duration 'abc'"),
         (["--batch-size", "0"], "--batch-size: must be at least 1, got 0"),
         (["--population", "1"], "population must be at least 2"),
+        (["--stop-threshold", "nan"], "--stop-threshold: must be a finite number >= 0"),
+        (["--early-rejection", "2"], "early_rejection is a fraction of the median in (0, 1)"),
+        (["--workers", "0"], "--workers: must be at least 1, got 0"),
         (["--algorithm", "nope"], "unknown search algorithm 'nope'; choose one of: classical_ga"),
         (["--algorithm", "random_search"], "add --time-budget (e.g. 10m) or --max-evaluations"),
         (
