@@ -103,3 +103,18 @@ def test_a_killed_train_resumes_to_the_weights_of_an_unbroken_run(tmp_path, caps
     capsys.readouterr()
     assert main(["train", "--resume", str(killed)]) == 0
     assert "is finished; nothing to do" in capsys.readouterr().out
+
+
+def test_train_refuses_the_run_directory_of_a_killed_search(tmp_path, capsys):
+    from automl_kit.utils.rundir import RunDirectory
+
+    search = RunDirectory.open(tmp_path / "run", "evolve")
+    (search.root / "evaluations.jsonl").write_text('{"key": "[1]"}\n')
+    search.mark_stopped()
+    search.close()
+    before = {p.name: p.read_bytes() for p in search.root.iterdir() if p.is_file()}
+    assert main([*TINY, "--epochs", "1", "--out", str(search.root)]) == 2
+    assert "already holds a 'evolve' run (stopped)" in capsys.readouterr().err
+    assert main(["train", "--resume", str(search.root)]) == 2
+    assert "automl-kit evolve --resume" in capsys.readouterr().err
+    assert {p.name: p.read_bytes() for p in search.root.iterdir() if p.is_file()} == before
