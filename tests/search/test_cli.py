@@ -240,3 +240,17 @@ def test_a_killed_search_resumes_without_retraining(tmp_path, capsys):
     assert keys[: len(logged)] == logged and len(keys) == len(set(keys))
     results = json.loads((out / "results.json").read_text())
     assert results["evaluations"] == len(keys) and results["best_fitness"] > 0
+
+
+def test_extend_continues_a_finished_search_and_keeps_the_first_result(tmp_path, capsys):
+    out = tmp_path / "run"
+    args = [*TINY, "--algorithm", "random_search", "--max-evaluations", "1", "--quiet"]
+    assert main([*args, "--out", str(out)]) == 0
+    first = json.loads((out / "results.json").read_text())
+    assert first["evaluations"] == 1
+    assert main(["evolve", "--resume", str(out), "--extend", "--max-evaluations", "2"]) == 0
+    results = json.loads((out / "results.json").read_text())
+    assert results["evaluations"] == 2 and len(set(evaluation_keys(out))) == 2
+    kept = sorted(out.glob("result-*/results.json"))
+    assert [json.loads(p.read_text())["evaluations"] for p in kept] == [1]
+    assert json.loads((out / "run.json").read_text())["status"] == "finished"
