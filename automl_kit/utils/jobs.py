@@ -266,10 +266,12 @@ class Job:
             self._check_run_options(args, explicit)
             if args.resume:
                 self._check_owner(Path(args.resume))
+                args = self.resumed_args(
+                    args, explicit
+                )  # refuses changed flags, even when finished
                 if run_status(args.resume) == "finished" and not getattr(args, "extend", False):
                     print(self._finished_message(Path(args.resume)), flush=True)
                     return 0
-                args = self.resumed_args(args, explicit)
             if self.uses_data:
                 check_data_options(args)
             self.validate(args)

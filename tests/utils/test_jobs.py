@@ -85,6 +85,8 @@ def test_resuming_a_finished_run_changes_nothing(tmp_path, capsys):
     capsys.readouterr()
     assert cli(["count", "--resume", str(out)]) == 0
     assert "is finished; nothing to do" in capsys.readouterr().out
+    assert cli(["count", "--resume", str(out), "--upto", "9"]) == 2  # refused, not ignored
+    assert "cannot change --upto" in capsys.readouterr().err
     assert {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()} == before
 
 
