@@ -6,8 +6,8 @@ import argparse
 import inspect
 import time
 
+from automl_kit.cli.jobs import Job, positive_float, positive_int
 from automl_kit.registries import MODELS, POLICIES
-from automl_kit.utils.jobs import Job, positive_float, positive_int
 
 
 def parse_milestones(text: str) -> list[float]:

@@ -5,8 +5,7 @@ from __future__ import annotations
 import argparse
 import inspect
 
-from automl_kit.registries import EXECUTORS, SEARCHERS
-from automl_kit.utils.jobs import (
+from automl_kit.cli.jobs import (
     Job,
     accepted_parameters,
     duration,
@@ -15,6 +14,7 @@ from automl_kit.utils.jobs import (
     positive_float,
     positive_int,
 )
+from automl_kit.registries import EXECUTORS, SEARCHERS
 
 SPACE_CHOICES = ("thesis", "compact", "dense")
 # Options only some algorithms take (CLI dest -> constructor keyword); None = the algorithm's default.

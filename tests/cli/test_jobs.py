@@ -1,4 +1,4 @@
-"""The CLI job scaffold (``automl_kit.utils.jobs``) with a tiny job that needs no TensorFlow."""
+"""The CLI job scaffold (``automl_kit.cli.jobs``) with a tiny job that needs no TensorFlow."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import os
 
 import pytest
 
+from automl_kit.cli.jobs import Job, Parser, explicit_options, run_status
 from automl_kit.utils.interrupt import request_stop, stop_requested
-from automl_kit.utils.jobs import Job, Parser, explicit_options, run_status
 from automl_kit.utils.logs import filtered_stderr, is_tensorflow_noise
 from automl_kit.utils.rundir import DiskFullError, RunDirectory
 

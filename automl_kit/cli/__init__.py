@@ -1,7 +1,7 @@
 """The ``automl-kit`` command: one subcommand per capability, mirroring the Python API.
 
 Each capability registers its subcommands from its own ``_cli.py`` (most as a
-:class:`automl_kit.utils.jobs.Job`); heavy imports (TensorFlow) happen inside the handlers,
+:class:`automl_kit.cli.jobs.Job`); heavy imports (TensorFlow) happen inside the handlers,
 so ``automl-kit --help`` stays instant and prints no TensorFlow log.
 """
 
@@ -15,7 +15,7 @@ from pathlib import Path
 from types import ModuleType
 
 from automl_kit import __version__
-from automl_kit.utils.jobs import HelpFormatter, Parser, explicit_options
+from automl_kit.cli.jobs import HelpFormatter, Parser, explicit_options
 from automl_kit.utils.logs import quiet_tensorflow, restore_environment
 
 # Modules that define ``register(subparsers, common)``; a new capability adds one line.
@@ -87,7 +87,8 @@ def _command_module(name: str) -> ModuleType:
     package, _, _ = name.rpartition(".")
     if package in sys.modules or package == "automl_kit":
         return importlib.import_module(name)
-    path = Path(__file__).resolve().parent.joinpath(*name.split(".")[1:]).with_suffix(".py")
+    package_root = Path(__file__).resolve().parents[1]  # the automl_kit folder
+    path = package_root.joinpath(*name.split(".")[1:]).with_suffix(".py")
     spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module  # later `import automl_kit.search._cli` gets this same module
