@@ -269,7 +269,11 @@ class FreezingTrainer:
             config=config,
         )
         if start >= epochs:  # finished before: nothing to train, the saved History
-            self.callback.log = checkpoint["state"]["freezing"]["log"]
+            # begin and end fit with no epoch between: units, plan, policy state and log restored
+            self.callback.set_model(self.model)
+            self.callback.set_params({"epochs": epochs, "steps": -(-len(x) // batch_size)})
+            self.callback.on_train_begin()
+            self.callback.on_train_end()
             return _history(self.model, history)
         batches = EpochBatches(x, y, batch_size, seed=seed, epoch=start, shuffle=shuffle)
         self.model.fit(

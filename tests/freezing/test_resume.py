@@ -151,6 +151,12 @@ def test_resuming_a_finished_run_trains_nothing(digits, tmp_path):
     # the fresh model of the second call got the checkpoint's weights, untrained further
     for a, b in zip(again.model.get_weights(), weights, strict=True):
         np.testing.assert_array_equal(a, b)
+    # its record is the first run's, complete: units, policy decisions and log
+    summary = again.summary()
+    assert summary["layers"] == first.summary()["layers"]
+    assert summary["policy"] == to_jsonable(first.summary()["policy"])
+    again.save(tmp_path / "copy")
+    assert len(json.loads((tmp_path / "copy" / "freezing.json").read_text())["epochs"]) == EPOCHS
 
 
 def test_resume_refuses_other_settings_and_missing_runs(digits, tmp_path):
