@@ -1,0 +1,227 @@
+"""Algorithm theta (Kim's thesis, Algorithm 1, Eqs. 3.1-3.2), for every synapse (neuron i -> class j).
+
+For a candidate synapse from hidden neuron ``V[i]`` to output neuron ``C[j]``:
+
+* ``D_w`` = samples of class ``j`` the model misclassifies; ``D_c`` = samples of other classes it
+  classifies correctly;
+* ``E[k] = (MaxV[k] - C[j][k]) / (V[i][k] + eps1)``, the weight at which the synapse flips sample
+  ``k`` (Eq. 3.1 for ``D_w``, Eq. 3.2 for ``D_c``);
+* ``threshold = min |E_c| - eps2`` (the largest weight harmless to every sample of ``D_c``) and
+  ``count = #{k in D_w : |E_w[k]| <= threshold}`` (the corrections it makes).
+
+Conventions this module defines (the thesis leaves them open):
+
+* **Zero activations.** Where ``V[i][k] + eps1 == 0`` the synapse cannot change sample ``k`` at
+  any weight, so ``|E[k]| = +inf``: it puts no bound on ``threshold`` and is never counted. With
+  ``eps1 = 0`` (the default, as in the thesis's example) this replaces the division by zero the
+  thesis's ``eps1`` exists to avoid; a non-zero ``eps1`` is still honoured.
+* **Empty ``D_c``** (no off-target sample classified correctly, or a neuron silent on all of them):
+  ``threshold = +inf``. **Empty ``D_w``**: ``count = 0``. ``count`` counts finite ``|E_w|`` only.
+* ``threshold`` may be negative (``min |E_c| < eps2``); such a synapse has ``count = 0``.
+
+:func:`theta` evaluates all neurons and all target classes at once, streaming ``V`` in chunks of
+neurons. It is exact (the per-pair :func:`theta_reference` gives identical values), and fast
+because of a bound: for class ``j`` the samples of ``D_c`` are ordered by ``|MaxV - C[j]|``; the
+``block_size`` smallest are evaluated for every neuron, and the rest can only give
+``|E| >= m_B / max_k |V[i][k] + eps1|`` (``m_B`` the smallest numerator left out). Only the
+neurons whose block minimum exceeds that bound are evaluated on the remaining samples. Counting
+touches only the columns of ``D_w`` (the misclassified samples).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = ["ThetaResult", "theta", "theta_reference"]
+
+
+@dataclass
+class ThetaResult:
+    """``thresholds[i, t]`` and ``counts[i, t]`` of the synapse (neuron ``i`` -> ``targets[t]``)."""
+
+    thresholds: np.ndarray  # (n_neurons, n_targets) float64
+    counts: np.ndarray  # (n_neurons, n_targets) int64
+    targets: list[int]
+
+
+def _check_outputs(C, labels, predicted, max_values, targets):
+    C = np.asarray(C)
+    if C.ndim != 2:
+        raise ValueError(
+            f"C must be a 2-D table (classes x samples), got shape {C.shape}; "
+            "pass the logits transposed to one row per output neuron"
+        )
+    n_classes, n = C.shape
+    arrays = {}
+    for name, a in (("L", labels), ("MaxL", predicted), ("MaxV", max_values)):
+        a = np.asarray(a)
+        if a.shape != (n,):
+            raise ValueError(
+                f"{name} has shape {a.shape} but C has {n} samples (columns); "
+                "build L, MaxL and MaxV from the same samples as C"
+            )
+        arrays[name] = a
+    for name in ("L", "MaxL"):
+        a = arrays[name]
+        if n and (a.min() < 0 or a.max() >= n_classes):
+            raise ValueError(
+                f"{name} holds labels outside 0..{n_classes - 1} (C has {n_classes} rows); "
+                "labels must index C's rows"
+            )
+    if targets is None:
+        targets = list(range(n_classes))
+    targets = [int(t) for t in np.atleast_1d(targets)]
+    bad = [t for t in targets if not 0 <= t < n_classes]
+    if bad or not targets:
+        raise ValueError(
+            f"targets {bad or targets} out of range: the model has {n_classes} classes "
+            f"(0..{n_classes - 1}); pass class indices in that range"
+        )
+    return C, arrays["L"].astype(np.int64), arrays["MaxL"].astype(np.int64), arrays["MaxV"], targets
+
+
+def _abs_ratio(num_abs: np.ndarray, den: np.ndarray) -> np.ndarray:
+    """``|num| / |den|`` with ``+inf`` where ``den == 0`` (the zero-activation convention)."""
+    den = np.abs(den)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        e = num_abs / den
+    e[den == 0] = np.inf
+    return e
+
+
+def _iter_chunks(V, chunk_size: int) -> Iterable[np.ndarray]:
+    if isinstance(V, np.ndarray):
+        if V.ndim != 2:
+            raise ValueError(f"V must be 2-D (neurons x samples), got shape {V.shape}")
+        for start in range(0, V.shape[0], chunk_size):
+            yield V[start : start + chunk_size]
+    else:
+        yield from V
+
+
+def theta(
+    V,
+    C,
+    labels,
+    predicted,
+    max_values,
+    *,
+    targets: Iterable[int] | None = None,
+    eps1: float = 0.0,
+    eps2: float = 1e-6,
+    chunk_size: int = 1024,
+    block_size: int = 1024,
+    neuron_absmax: np.ndarray | None = None,
+) -> ThetaResult:
+    """Algorithm theta for every (neuron, target class) pair, chunked over neurons.
+
+    ``V``: ``(n_neurons, n_samples)`` array or memmap, or an iterable of such row chunks in order;
+    ``C``: ``(n_classes, n_samples)`` logits; ``labels`` (L), ``predicted`` (MaxL) and
+    ``max_values`` (MaxV): ``(n_samples,)``. ``neuron_absmax`` (optional, e.g. stored with the
+    tables) is ``max_k |V[i][k]|`` per neuron and spares one pass over ``V``.
+
+    The thesis's worked example (Fig. 3.2, ``eps1 = 0``, ``eps2 = 0.01``) gives ``<1.39, 1>``:
+
+    >>> V = np.array([[0.3, 0.1, 0.2, 0.5]])
+    >>> C = np.array([[0.3, 0.8, 0.6, 0.2], [0.6, 0.1, 0.4, 0.9]])
+    >>> r = theta(V, C, [0, 0, 1, 1], [1, 0, 0, 1], C.max(0), targets=[0], eps2=0.01)
+    >>> round(float(r.thresholds[0, 0]), 6), int(r.counts[0, 0])
+    (1.39, 1)
+    """
+    C, L, MaxL, MaxV, targets = _check_outputs(C, labels, predicted, max_values, targets)
+    if chunk_size < 1 or block_size < 1:
+        raise ValueError("chunk_size and block_size must be positive integers")
+    n = C.shape[1]
+    eps1 = float(eps1)
+    eps2 = float(eps2)
+    correct = L == MaxL
+    plans = []
+    for j in targets:
+        num = MaxV.astype(np.float64) - C[j].astype(np.float64)
+        d_w = np.flatnonzero((L == j) & ~correct)
+        d_c = np.flatnonzero((L != j) & correct)
+        num_c = np.abs(num[d_c])
+        order = np.argsort(num_c, kind="stable")
+        block, rest = d_c[order[:block_size]], d_c[order[block_size:]]
+        m_b = num_c[order[block_size]] if rest.size else np.inf
+        plans.append(
+            (d_w, np.abs(num[d_w]), block, np.abs(num[block]), rest, np.abs(num[rest]), m_b)
+        )
+
+    thresholds, counts = [], []
+    seen = 0
+    for X in _iter_chunks(V, chunk_size):
+        X = np.asarray(X)
+        if X.ndim != 2 or X.shape[1] != n:
+            raise ValueError(
+                f"a chunk of V has shape {X.shape}, expected (neurons, {n}): V and C must have "
+                "the same samples (columns)"
+            )
+        rows = X.shape[0]
+        if neuron_absmax is not None:
+            absmax = np.asarray(neuron_absmax[seen : seen + rows], dtype=np.float64)
+        elif rows and n:
+            absmax = np.maximum(X.max(axis=1), -X.min(axis=1)).astype(np.float64)
+        else:
+            absmax = np.zeros(rows)
+        seen += rows
+        # |V + eps1| <= |V| + |eps1|, so this bounds every denominator from above.
+        den_max = absmax + abs(eps1)
+        thr = np.empty((rows, len(targets)))
+        cnt = np.empty((rows, len(targets)), dtype=np.int64)
+        for t, (d_w, nw, block, nb, rest, nr, m_b) in enumerate(plans):
+            if block.size:
+                e = _abs_ratio(nb, X[:, block].astype(np.float64) + eps1)
+                best = e.min(axis=1)
+            else:
+                best = np.full(rows, np.inf)
+            if rest.size:
+                bound = _abs_ratio(np.full(rows, m_b), den_max)
+                # Rounding is monotonic, so every left-out |E| >= bound; exact where best <= bound.
+                todo = np.flatnonzero(best > bound)
+                if todo.size:
+                    e = _abs_ratio(nr, X[np.ix_(todo, rest)].astype(np.float64) + eps1)
+                    best[todo] = np.minimum(best[todo], e.min(axis=1))
+            thr[:, t] = best - eps2
+            if d_w.size:
+                e = _abs_ratio(nw, X[:, d_w].astype(np.float64) + eps1)
+                cnt[:, t] = (np.isfinite(e) & (e <= thr[:, t, None])).sum(axis=1)
+            else:
+                cnt[:, t] = 0
+        thresholds.append(thr)
+        counts.append(cnt)
+    if neuron_absmax is not None and len(neuron_absmax) != seen:
+        raise ValueError(
+            f"neuron_absmax has {len(neuron_absmax)} entries but V has {seen} neurons; "
+            "pass the statistics stored with the same tables"
+        )
+    k = len(targets)
+    return ThetaResult(
+        thresholds=np.concatenate(thresholds) if thresholds else np.empty((0, k)),
+        counts=np.concatenate(counts) if counts else np.empty((0, k), dtype=np.int64),
+        targets=targets,
+    )
+
+
+def theta_reference(V, C, labels, predicted, max_values, i: int, j: int, *, eps1=0.0, eps2=1e-6):
+    """Algorithm 1 line by line for one synapse (neuron ``i`` -> class ``j``): ``(threshold, count)``.
+
+    Slow on purpose (a Python loop over samples); for tests and the speed benchmark only.
+    """
+    n = len(labels)
+    d_w = [k for k in range(n) if labels[k] == j and labels[k] != predicted[k]]
+    d_c = [k for k in range(n) if labels[k] != j and labels[k] == predicted[k]]
+
+    def e(k):
+        num = float(max_values[k]) - float(C[j][k])
+        den = float(V[i][k]) + float(eps1)
+        return float("inf") if den == 0 else abs(num / den)
+
+    e_w = [e(k) for k in d_w]
+    e_c = [e(k) for k in d_c]
+    threshold = min(e_c, default=float("inf")) - float(eps2)
+    count = sum(1 for w in e_w if w != float("inf") and w <= threshold)
+    return threshold, count
