@@ -3,8 +3,26 @@
 Synaptic join adds a few new synapses from active hidden neurons to target-class logits, chosen by
 algorithm theta on tables of one forward pass; synaptic retraining trains only those synapses;
 augmentation with active neurons (AAN) adds a small MLP on the active neurons' values.
+
+>>> from automl_kit.tweak import SynapticJoin, extract_tables
+>>> tables = extract_tables(model, x_train, y_train, layers=["relu"], directory="tables")  # doctest: +SKIP
+>>> val = extract_tables(model, x_val, y_val, layers=["relu"])  # doctest: +SKIP
+>>> tweaked = SynapticJoin(targets=[3]).fit(tables, validation_data=val).apply(model)  # doctest: +SKIP
 """
 
+from automl_kit.tweak.join import SynapticJoin, rank_synapses
+from automl_kit.tweak.layers import SynapticHead, attach
+from automl_kit.tweak.tables import SynapticTables, extract_tables
 from automl_kit.tweak.theta import ThetaResult, theta, theta_reference
 
-__all__ = ["ThetaResult", "theta", "theta_reference"]
+__all__ = [
+    "SynapticHead",
+    "SynapticJoin",
+    "SynapticTables",
+    "ThetaResult",
+    "attach",
+    "extract_tables",
+    "rank_synapses",
+    "theta",
+    "theta_reference",
+]

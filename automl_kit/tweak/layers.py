@@ -1,0 +1,117 @@
+"""The removable part a tweak adds to a model: a head copy plus new synapses into its logits.
+
+:func:`attach` builds ``inputs -> base body (shared, untouched) -> SynapticHead``. The
+``SynapticHead`` holds a frozen copy of the base head's kernel and bias (so it can add to the
+pre-softmax logits without touching the base's head) and the new synapse weights; the base model
+object is never modified and stays usable as it was: removing the join means using the base.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import keras
+import numpy as np
+
+from automl_kit.utils.models import classification_head, outputs_probabilities
+
+__all__ = ["SynapticHead", "attach"]
+
+
+@keras.saving.register_keras_serializable(package="automl_kit")
+class SynapticHead(keras.layers.Layer):
+    """``activation(x @ kernel + bias + sum_s w_s * feature[s])`` for synapses ``s`` into their targets.
+
+    Inputs: ``[head input, feature map 1, ..., feature map m]``. ``synapses``: a list of
+    ``[feature input (1..m), flat unit index, target class]``; ``kernel``/``bias`` are frozen,
+    only ``synapse_weights`` is trainable (synaptic retraining trains exactly these).
+
+    >>> h = SynapticHead(2, synapses=[[1, 0, 1]])
+    >>> out = h([np.ones((1, 3), "float32"), np.full((1, 4), 2.0, "float32")])
+    >>> _ = h.synapse_weights.assign([0.5])
+    >>> keras.ops.convert_to_numpy(h([np.ones((1, 3)), np.full((1, 4), 2.0)])).tolist()
+    [[0.0, 1.0]]
+    """
+
+    def __init__(
+        self, units: int, synapses: Sequence[Sequence[int]] = (), activation="linear", **kwargs
+    ):
+        super().__init__(**kwargs)
+        self.units = int(units)
+        self.synapses = [[int(a), int(b), int(c)] for a, b, c in synapses]
+        self.activation = keras.activations.get(activation)
+        for _, _, target in self.synapses:
+            if not 0 <= target < self.units:
+                raise ValueError(f"synapse target {target} out of range 0..{self.units - 1}")
+
+    def build(self, input_shape):
+        in_dim = int(input_shape[0][-1])
+        self.kernel = self.add_weight(
+            shape=(in_dim, self.units), initializer="zeros", trainable=False, name="kernel"
+        )
+        self.bias = self.add_weight(
+            shape=(self.units,), initializer="zeros", trainable=False, name="bias"
+        )
+        self.synapse_weights = self.add_weight(
+            shape=(len(self.synapses),), initializer="zeros", trainable=True, name="synapse_weights"
+        )
+        onehot = np.zeros((len(self.synapses), self.units), np.float32)
+        for s, (_, _, target) in enumerate(self.synapses):
+            onehot[s, target] = 1.0
+        self._onehot = onehot
+        self._groups = []
+        for k in sorted({s[0] for s in self.synapses}):
+            pos = [s for s, syn in enumerate(self.synapses) if syn[0] == k]
+            self._groups.append(
+                (k, np.array([self.synapses[s][1] for s in pos], np.int32), np.array(pos))
+            )
+        order = np.concatenate([g[2] for g in self._groups]) if self._groups else np.zeros(0, int)
+        # concatenating the groups permutes the synapses; undo it so weight s meets feature s
+        self._inverse = np.argsort(order).astype(np.int32)
+
+    def call(self, inputs):
+        x, feats = inputs[0], inputs[1:]
+        z = keras.ops.matmul(x, self.kernel) + self.bias
+        if self.synapses:
+            parts = []
+            for k, idx, _ in self._groups:
+                f = keras.ops.reshape(feats[k - 1], (keras.ops.shape(feats[k - 1])[0], -1))
+                parts.append(keras.ops.take(f, idx, axis=1))
+            g = keras.ops.take(keras.ops.concatenate(parts, axis=1), self._inverse, axis=1)
+            z = z + keras.ops.matmul(g * self.synapse_weights, self._onehot)
+        return self.activation(z)
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0][0], self.units)
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "units": self.units,
+            "synapses": self.synapses,
+            "activation": keras.activations.serialize(self.activation),
+        }
+
+
+def attach(
+    model: keras.Model, layers: Sequence[str], synapses, weights, *, name: str = "synapses"
+) -> keras.Model:
+    """A new model: ``model``'s body (shared) and a :class:`SynapticHead` with ``synapses``/``weights``.
+
+    ``synapses``: ``[layer position in layers (0-based), flat unit, target]`` rows.
+    """
+    head = classification_head(model)
+    feats = [model.get_layer(n).output for n in layers]
+    activation = "softmax" if outputs_probabilities(model) else "linear"
+    syn = [[int(k) + 1, int(u), int(t)] for k, u, t in synapses]
+    layer = SynapticHead(head.units, syn, activation=activation, name=name)
+    out = layer([head.input, *feats])
+    kernel = keras.ops.convert_to_numpy(head.kernel)
+    bias = (
+        keras.ops.convert_to_numpy(head.bias) if head.use_bias else np.zeros(head.units, np.float32)
+    )
+    layer.kernel.assign(kernel)
+    layer.bias.assign(bias)
+    layer.synapse_weights.assign(np.asarray(weights, np.float32))
+    inputs = model.inputs[0] if len(model.inputs) == 1 else model.inputs
+    return keras.Model(inputs, out, name=f"{model.name}_tweaked")
