@@ -21,15 +21,25 @@ from automl_kit.diagnose._errors import (
     tally_error_categories,
 )
 from automl_kit.diagnose._evaluate import diagnose, predict_probabilities
+from automl_kit.diagnose._noise import (
+    LabelIssues,
+    find_label_issues,
+    flip_labels,
+    out_of_fold_probabilities,
+)
 
 __all__ = [
     "ERROR_CATEGORIES",
     "Diagnosis",
+    "LabelIssues",
     "Recommendation",
     "confident_errors",
     "decompose_errors",
     "diagnose",
     "error_table",
+    "find_label_issues",
+    "flip_labels",
+    "out_of_fold_probabilities",
     "plot_error_grid",
     "predict_probabilities",
     "tally_error_categories",
