@@ -28,6 +28,7 @@ ALLOWED_SUFFIXES = {
     ".npy",
     ".npz",
     ".png",
+    ".html",  # self-contained reports (plots embedded as base64 PNG)
     ".txt",
     ".db",
     ".lock",

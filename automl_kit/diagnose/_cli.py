@@ -1,0 +1,135 @@
+"""``automl-kit diagnose``: where a trained model stands and what to try next (mirrors ``diagnose``)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from automl_kit.cli.jobs import Job, non_negative_float, positive_int
+
+
+def error_rate(text: str) -> float:
+    """An error rate in [0, 1] (``0.01`` for 1%)."""
+    value = non_negative_float(text)
+    if value > 1:
+        raise argparse.ArgumentTypeError(
+            f"expected an error rate in [0, 1] such as 0.01 for 1%, got {text!r}"
+        )
+    return value
+
+
+class Diagnose(Job):
+    name = "diagnose"
+    help = "diagnose a trained model: bias/variance, per-class metrics, errors, label noise"
+    description = (
+        "Measure training, dev (validation) and test errors of a saved Keras model, decompose\n"
+        "them into avoidable bias, variance, data mismatch and overfitting to dev, and rank\n"
+        "what to try next (lecture decks' tables); per-class metrics, the most confidently\n"
+        "wrong examples and, with --label-issues, suspected mislabeled training rows\n"
+        "(cleanlab). Writes report.html (self-contained) and diagnosis.json.\n\n"
+        "Pass the data options the model was trained with (--dataset, --n-train, --seed ...),\n"
+        "so that its training split is the one it saw.\n\n"
+        "example:\n  automl-kit diagnose --model runs/x/model.keras --dataset digits "
+        "--human-level-error 0.01"
+    )
+    outputs = (
+        "report.html",
+        "diagnosis.json",
+        "confusion_dev.png",
+        "confident_errors.png",
+        "errors_to_tag.csv",
+        "label_issues.csv",
+    )
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("--model", required=True, help="the trained model (.keras file)")
+        parser.add_argument(
+            "--human-level-error",
+            type=error_rate,
+            default=None,
+            help="error of the best human experts, e.g. 0.01 (default: unknown, taken as 0)",
+        )
+        parser.add_argument(
+            "--bayes-error", type=error_rate, default=None, help="lowest reachable error, if known"
+        )
+        parser.add_argument(
+            "--tolerance",
+            type=error_rate,
+            default=0.01,
+            help="a component above this counts as high (0.01: one percentage point)",
+        )
+        parser.add_argument(
+            "--label-issues",
+            action="store_true",
+            help="look for mislabeled training rows (cleanlab on out-of-fold logistic regression)",
+        )
+        parser.add_argument("--cv", type=positive_int, default=5, help="folds for --label-issues")
+        parser.add_argument(
+            "--batch-size", type=positive_int, default=256, help="prediction batch size"
+        )
+
+    def validate(self, args: argparse.Namespace) -> None:
+        path = Path(args.model).expanduser()
+        if path.suffix != ".keras":
+            raise ValueError(
+                f"--model takes a Keras model saved with model.save('m.keras'), got {args.model!r}."
+            )
+        if not path.is_file():
+            raise ValueError(
+                f"--model {args.model}: no such file; pass the path of a .keras model."
+            )
+        if args.label_issues and args.cv < 2:
+            raise ValueError(f"--cv must be at least 2 folds, got {args.cv}.")
+        if (
+            args.bayes_error is not None
+            and args.human_level_error is not None
+            and args.bayes_error > args.human_level_error
+        ):
+            raise ValueError(
+                "--bayes-error is the lowest reachable error and cannot exceed --human-level-error."
+            )
+
+    def run(self, args: argparse.Namespace, run, data) -> dict:
+        import keras
+
+        from automl_kit.diagnose import diagnose, find_label_issues
+
+        try:
+            model = keras.saving.load_model(Path(args.model).expanduser(), compile=False)
+        except Exception as exc:  # a damaged or foreign file: say which and how to fix it
+            raise ValueError(
+                f"cannot load --model {args.model}: {exc}. Save it with model.save('m.keras')."
+            ) from None
+        expected = tuple(model.input_shape[1:])
+        if tuple(data.input_shape) != tuple(expected):
+            raise ValueError(
+                f"the model takes inputs of shape {expected} but {data.name} has {data.input_shape}; "
+                "pass the data set the model was trained on."
+            )
+        if args.verbose:
+            print(f"diagnose: {data!r}\n          model {model.name} from {args.model}", flush=True)
+        diagnosis = diagnose(
+            model,
+            data,
+            human_level_error=args.human_level_error,
+            bayes_error=args.bayes_error,
+            tolerance=args.tolerance,
+            batch_size=args.batch_size,
+            verbose=args.verbose,
+        )
+        results = diagnosis.summary()
+        if args.label_issues:
+            issues = find_label_issues(data, cv=args.cv, seed=args.seed)
+            issues.save(run.root)
+            results["label_issues"] = issues.summary()
+            print(f"label issues: {len(issues)} suspected mislabeled training rows", flush=True)
+        diagnosis.save(run)
+        print(f"verdict: {diagnosis.verdict}")
+        for rec in diagnosis.recommendations[:5]:
+            how = rec.command or rec.keras
+            print(f"  {rec.rank}. {rec.action}: {how}")
+        return results
+
+
+def register(subparsers, common: argparse.ArgumentParser) -> None:
+    Diagnose().register(subparsers)
