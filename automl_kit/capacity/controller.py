@@ -170,14 +170,15 @@ class GrowthController(keras.callbacks.Callback):
             capacity.grow(
                 layers, step=self.step, freeze=self.freeze, start=self.start, data=self.probe
             )
-            self.average = None  # the new network's loss is a new series
-            return self._record("grow")
-        if self.unfreeze and not self.unfrozen:
+            event = self._record("grow")
+        elif self.unfreeze and not self.unfrozen:
             self.unfrozen = True
             capacity.freeze_all(False)
-            self.average = None
-            return self._record("unfreeze")
-        return None
+            event = self._record("unfreeze")
+        else:
+            return None
+        self.average = None  # the changed network's loss is a new series
+        return event
 
     def _widest_spread(self):
         """The growable layer (not at full width) with the highest activation std (Section 4.3)."""
