@@ -27,12 +27,17 @@ from automl_kit.diagnose._noise import (
     flip_labels,
     out_of_fold_probabilities,
 )
+from automl_kit.diagnose._select import Selection, choose, measure_latency, select_model
 
 __all__ = [
     "ERROR_CATEGORIES",
     "Diagnosis",
     "LabelIssues",
     "Recommendation",
+    "Selection",
+    "choose",
+    "measure_latency",
+    "select_model",
     "confident_errors",
     "decompose_errors",
     "diagnose",
