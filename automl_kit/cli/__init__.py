@@ -23,6 +23,7 @@ COMMAND_MODULES = (
     "automl_kit.datasets._cli",
     "automl_kit.search._cli",
     "automl_kit.freezing._cli",
+    "automl_kit.tweak._cli",
     "automl_kit.diagnose._cli",
 )
 

@@ -68,7 +68,7 @@ class SynapticJoin:
         eps1: float = 0.0,
         eps2: float = 1e-6,
         chunk_size: int = 4096,
-        block_size: int = 1024,
+        block_size: int = 512,
     ):
         self.targets = [int(t) for t in np.atleast_1d(targets)]
         self.n_candidates = sorted(int(n) for n in n_candidates)

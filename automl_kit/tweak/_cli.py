@@ -1,0 +1,169 @@
+"""``automl-kit tweak``: synaptic join on a trained model (mirrors ``SynapticJoin``)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from automl_kit.cli.jobs import Job, non_negative_float, positive_int
+
+
+def int_list(text: str) -> list[int]:
+    try:
+        values = [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        values = []
+    if not values or any(v < 1 for v in values):
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated positive integers such as 5,20,80, got {text!r}"
+        )
+    return values
+
+
+def float_list(text: str) -> list[float]:
+    try:
+        values = [float(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        values = []
+    if not values or any(not v > 0 for v in values):
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated positive numbers such as 5,20,40, got {text!r}"
+        )
+    return values
+
+
+class Tweak(Job):
+    name = "tweak"
+    help = "raise chosen classes' accuracy of a trained model by synaptic join (no retraining)"
+    description = (
+        "Synaptic join (Kim's thesis, Ch. 3): tables of one forward pass of the training data,\n"
+        "algorithm theta over every (hidden neuron, target class) synapse, the top-n synapses added\n"
+        "to the target logits with n and scale chosen on the validation set. The base model is not\n"
+        "changed; the tweaked model (base + a removable 'synapses' layer) is saved.\n\n"
+        "example:\n  automl-kit tweak --model m.keras --dataset fashion_mnist --target 6"
+    )
+    default_dataset = None
+    outputs = (
+        "results.json",
+        "per_class_accuracy.png",
+        "count_distribution.png",
+        "tweaked.keras",
+        "synapses.json",
+    )
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("--model", required=True, help="trained Keras model (.keras)")
+        parser.add_argument(
+            "--target", type=int, action="append", required=True, help="target class (repeatable)"
+        )
+        parser.add_argument(
+            "--layers",
+            default=None,
+            help="comma-separated hidden layer names (default: the head's input)",
+        )
+        parser.add_argument(
+            "--n-candidates", type=int_list, default=None, help="candidate n values, e.g. 5,20,80"
+        )
+        parser.add_argument(
+            "--scales", type=float_list, default=None, help="candidate scale values, e.g. 5,20,40"
+        )
+        parser.add_argument(
+            "--tolerance",
+            type=non_negative_float,
+            default=0.0,
+            help="overall validation accuracy the scale may lose",
+        )
+        parser.add_argument(
+            "--batch-size", type=positive_int, default=256, help="forward-pass batch size"
+        )
+
+    def validate(self, args: argparse.Namespace) -> None:
+        if not Path(args.model).is_file():
+            raise ValueError(
+                f"--model {args.model}: no such file; pass a model saved with model.save('m.keras')"
+            )
+        if len(set(args.target)) != len(args.target) or min(args.target) < 0:
+            raise ValueError(f"--target {args.target}: give distinct class indices >= 0")
+        if args.dataset is None and args.data is None:
+            raise ValueError(
+                "name the data the model was trained on: --dataset NAME or --data PATH"
+            )
+
+    def run(self, args: argparse.Namespace, run, data) -> dict:
+        import keras
+        import numpy as np
+
+        from automl_kit.tweak import SynapticJoin, extract_tables
+        from automl_kit.tweak.join import N_CANDIDATES, SCALE_CANDIDATES
+        from automl_kit.tweak.plots import (
+            count_distribution,
+            plot_count_distribution,
+            plot_per_class_accuracy,
+        )
+
+        model = keras.models.load_model(args.model)
+        layers = args.layers.split(",") if args.layers else None
+        kw = {"layers": layers, "batch_size": args.batch_size}
+        train = extract_tables(
+            model, data.x_train, data.y_train, directory=run.path("tables"), overwrite=True, **kw
+        )
+        val = extract_tables(model, data.x_val, data.y_val, **kw)
+        test = extract_tables(model, data.x_test, data.y_test, **kw)
+        join = SynapticJoin(
+            targets=args.target,
+            n_candidates=args.n_candidates or N_CANDIDATES,
+            scale_candidates=args.scales or SCALE_CANDIDATES,
+            tolerance=args.tolerance,
+        ).fit(train, validation_data=val)
+        tweaked = join.apply(model)
+        before_all, before = test.accuracy()
+        pred = tweaked.predict(data.x_test, batch_size=args.batch_size, verbose=0).argmax(1)
+        right = pred == test.labels
+        after = np.array(
+            [
+                right[test.labels == k].mean() if (test.labels == k).any() else np.nan
+                for k in range(test.n_classes)
+            ]
+        )
+        after_all = float(right.mean())
+        tweaked.save(run.path("tweaked.keras"))
+        synapses = [
+            {"layer": a, "unit": b, "target": c, "weight": w} for a, b, c, w in join.synapse_table()
+        ]
+        from automl_kit.utils import write_json
+
+        write_json(
+            run.path("synapses.json"), {"n": join.n_, "scale": join.scale_, "synapses": synapses}
+        )
+        plot_per_class_accuracy(
+            before, after, run.path("per_class_accuracy.png"), targets=args.target
+        )
+        plot_count_distribution(join.theta_.counts, run.path("count_distribution.png"))
+        print(
+            f"tweak: {len(synapses)} synapses (n={join.n_}, scale={join.scale_:g}) into classes {args.target}"
+        )
+        print("class  before  after")
+        for k in range(test.n_classes):
+            mark = "*" if k in args.target else " "
+            print(f"{k:>4}{mark}  {before[k]:.4f}  {after[k]:.4f}")
+        print(f"overall {before_all:.4f}  {after_all:.4f}  (test, {len(test.labels)} samples)")
+        return {
+            "dataset": data.summary(),
+            "model": str(args.model),
+            "targets": args.target,
+            "n": join.n_,
+            "scale": join.scale_,
+            "synapses": len(synapses),
+            "test_accuracy_before": before_all,
+            "test_accuracy_after": after_all,
+            "per_class_before": [float(v) for v in before],
+            "per_class_after": [float(v) for v in after],
+            "validation_grid": join.selection_,
+            "count_distribution": {
+                str(k): v for k, v in count_distribution(join.theta_.counts).items()
+            },
+        }
+
+
+def register(subparsers, common: argparse.ArgumentParser) -> None:
+    Tweak().register(subparsers)

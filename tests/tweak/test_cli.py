@@ -1,0 +1,111 @@
+"""`automl-kit tweak` end to end on digits with a tiny model: outputs, per-class accuracy, errors."""
+
+import json
+
+import keras
+import numpy as np
+import pytest
+
+from automl_kit.cli import main
+from automl_kit.datasets import load_data
+
+
+@pytest.fixture(scope="module")
+def model_file(tmp_path_factory):
+    keras.utils.set_random_seed(0)
+    data = load_data("digits", seed=0)
+    model = keras.Sequential(
+        [
+            keras.Input(data.input_shape),
+            keras.layers.Conv2D(4, 3, activation="relu", name="conv"),
+            keras.layers.Flatten(name="flat"),
+            keras.layers.Dense(16, activation="relu", name="hidden"),
+            keras.layers.Dense(10, activation="softmax", name="out"),
+        ]
+    )
+    model.compile("adam", "sparse_categorical_crossentropy")
+    model.fit(data.x_train, data.y_train, epochs=3, batch_size=64, verbose=0)
+    path = tmp_path_factory.mktemp("m") / "m.keras"
+    model.save(path)
+    return path
+
+
+def test_tweak_writes_results_plots_and_model(model_file, tmp_path, capsys):
+    out = tmp_path / "run"
+    args = ["tweak", "--model", str(model_file), "--dataset", "digits", "--target", "3"]
+    args += [
+        "--layers",
+        "conv,hidden",
+        "--n-candidates",
+        "1,5,20",
+        "--scales",
+        "1,5,20",
+        "--tolerance",
+        "0.01",
+    ]
+    assert main([*args, "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "class  before  after" in printed and "   3*" in printed
+    results = json.loads((out / "results.json").read_text())
+    assert results["targets"] == [3] and results["n"] in (1, 5, 20)
+    assert len(results["per_class_before"]) == 10 and len(results["validation_grid"]) == 9
+    assert sum(results["count_distribution"].values()) == (6 * 6 * 4 + 16)
+    for name in (
+        "per_class_accuracy.png",
+        "count_distribution.png",
+        "tweaked.keras",
+        "synapses.json",
+        "tables/tables.json",
+    ):
+        assert (out / name).is_file(), name
+    syn = json.loads((out / "synapses.json").read_text())
+    assert len(syn["synapses"]) == results["synapses"]
+    tweaked = keras.models.load_model(out / "tweaked.keras")
+    assert tweaked.output_shape == (None, 10)
+
+
+@pytest.mark.parametrize(
+    "extra, fragment",
+    [
+        (["--target", "10"], "out of range"),
+        (["--target", "1", "--layers", "nope"], "unknown layer 'nope'"),
+        (["--target", "1", "--scales", "0"], "positive numbers"),
+    ],
+)
+def test_tweak_bad_input(model_file, tmp_path, capsys, extra, fragment):
+    try:
+        code = main(
+            [
+                "tweak",
+                "--model",
+                str(model_file),
+                "--dataset",
+                "digits",
+                *extra,
+                "--out",
+                str(tmp_path / "r"),
+            ]
+        )
+    except SystemExit as exc:
+        code = exc.code
+    assert code == 2
+    assert fragment in capsys.readouterr().err
+
+
+def test_tweak_missing_model(tmp_path, capsys):
+    assert (
+        main(
+            [
+                "tweak",
+                "--model",
+                str(tmp_path / "none.keras"),
+                "--dataset",
+                "digits",
+                "--target",
+                "1",
+            ]
+        )
+        == 2
+    )
+    assert "no such file" in capsys.readouterr().err
+    assert not np.any([p.name == "run.json" for p in tmp_path.rglob("*")])
