@@ -21,6 +21,7 @@ from automl_kit.diagnose._errors import (
     tally_error_categories,
 )
 from automl_kit.diagnose._evaluate import diagnose, predict_probabilities
+from automl_kit.diagnose._finetune import FineTuneResult, block_starts, fine_tune
 from automl_kit.diagnose._noise import (
     LabelIssues,
     find_label_issues,
@@ -32,9 +33,11 @@ from automl_kit.diagnose._select import Selection, choose, measure_latency, sele
 __all__ = [
     "ERROR_CATEGORIES",
     "Diagnosis",
+    "FineTuneResult",
     "LabelIssues",
     "Recommendation",
     "Selection",
+    "block_starts",
     "choose",
     "measure_latency",
     "select_model",
@@ -43,6 +46,7 @@ __all__ = [
     "diagnose",
     "error_table",
     "find_label_issues",
+    "fine_tune",
     "flip_labels",
     "out_of_fold_probabilities",
     "plot_error_grid",
