@@ -10,12 +10,19 @@ augmentation with active neurons (AAN) adds a small MLP on the active neurons' v
 >>> tweaked = SynapticJoin(targets=[3]).fit(tables, validation_data=val).apply(model)  # doctest: +SKIP
 """
 
+from automl_kit.tweak.aan import ActiveNeuronAugmentation, select_active_neurons
 from automl_kit.tweak.join import SynapticJoin, rank_synapses
-from automl_kit.tweak.layers import SynapticHead, attach
+from automl_kit.tweak.layers import AugmentedHead, SynapticHead, attach, attach_head
+from automl_kit.tweak.retraining import SynapticRetraining
 from automl_kit.tweak.tables import SynapticTables, extract_tables
 from automl_kit.tweak.theta import ThetaResult, theta, theta_reference
 
 __all__ = [
+    "ActiveNeuronAugmentation",
+    "AugmentedHead",
+    "SynapticRetraining",
+    "attach_head",
+    "select_active_neurons",
     "SynapticHead",
     "SynapticJoin",
     "SynapticTables",

@@ -237,7 +237,7 @@ class SynapticJoin:
         self._check_fitted()
         out = []
         for i, j, w in zip(self.neurons_, self.synapse_targets_, self.weights_):
-            layer, unit = _neuron(self.layers_, int(i))
+            layer, unit = SynapticTables.neuron_of(self.layers_, int(i))
             out.append((layer, unit, int(j), float(w)))
         return out
 
@@ -253,11 +253,3 @@ class SynapticJoin:
         for layer, unit, target, _ in self.synapse_table():
             syn.append([layer_names.index(layer), unit, target])
         return attach(model, layer_names, syn, self.weights_, name=name)
-
-
-def _neuron(layers, index: int) -> tuple[str, int]:
-    for name, size in layers:
-        if index < size:
-            return name, int(index)
-        index -= size
-    raise IndexError("neuron index out of range")

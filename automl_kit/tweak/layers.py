@@ -15,7 +15,7 @@ import numpy as np
 
 from automl_kit.utils.models import classification_head, outputs_probabilities
 
-__all__ = ["SynapticHead", "attach"]
+__all__ = ["AugmentedHead", "SynapticHead", "attach", "attach_head"]
 
 
 @keras.saving.register_keras_serializable(package="automl_kit")
@@ -115,3 +115,94 @@ def attach(
     layer.synapse_weights.assign(np.asarray(weights, np.float32))
     inputs = model.inputs[0] if len(model.inputs) == 1 else model.inputs
     return keras.Model(inputs, out, name=f"{model.name}_tweaked")
+
+
+@keras.saving.register_keras_serializable(package="automl_kit")
+class AugmentedHead(keras.layers.Layer):
+    """``activation(x @ kernel + bias + MLP(active neurons))``: augmentation with active neurons.
+
+    Inputs: ``[head input, feature map 1, ..., feature map m]``; ``neurons``: ``[feature input
+    (1..m), flat unit index]`` rows, fed to one hidden ReLU layer of ``hidden`` units whose linear
+    output is added to the (frozen) base logits (thesis Fig. 4.1b).
+    """
+
+    def __init__(
+        self,
+        units: int,
+        neurons: Sequence[Sequence[int]] = (),
+        hidden: int = 96,
+        activation="linear",
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.units, self.hidden = int(units), int(hidden)
+        self.neurons = [[int(a), int(b)] for a, b in neurons]
+        self.activation = keras.activations.get(activation)
+
+    def build(self, input_shape):
+        in_dim = int(input_shape[0][-1])
+        self.kernel = self.add_weight(
+            shape=(in_dim, self.units), initializer="zeros", trainable=False, name="kernel"
+        )
+        self.bias = self.add_weight(
+            shape=(self.units,), initializer="zeros", trainable=False, name="bias"
+        )
+        a = len(self.neurons)
+        self.w1 = self.add_weight(shape=(a, self.hidden), initializer="glorot_uniform", name="w1")
+        self.b1 = self.add_weight(shape=(self.hidden,), initializer="zeros", name="b1")
+        self.w2 = self.add_weight(shape=(self.hidden, self.units), initializer="zeros", name="w2")
+        self.b2 = self.add_weight(shape=(self.units,), initializer="zeros", name="b2")
+        self._groups, order = [], []
+        for k in sorted({n[0] for n in self.neurons}):
+            pos = [i for i, n in enumerate(self.neurons) if n[0] == k]
+            self._groups.append((k, np.array([self.neurons[i][1] for i in pos], np.int32)))
+            order.extend(pos)
+        self._inverse = np.argsort(np.array(order, dtype=np.int64)).astype(np.int32)
+
+    def augmentation(self, active):
+        """The MLP's output for the active neurons' values ``(batch, len(neurons))``."""
+        h = keras.ops.relu(keras.ops.matmul(active, self.w1) + self.b1)
+        return keras.ops.matmul(h, self.w2) + self.b2
+
+    def call(self, inputs):
+        x, feats = inputs[0], inputs[1:]
+        parts = []
+        for k, idx in self._groups:
+            f = keras.ops.reshape(feats[k - 1], (keras.ops.shape(feats[k - 1])[0], -1))
+            parts.append(keras.ops.take(f, idx, axis=1))
+        active = keras.ops.take(keras.ops.concatenate(parts, axis=1), self._inverse, axis=1)
+        return self.activation(
+            keras.ops.matmul(x, self.kernel) + self.bias + self.augmentation(active)
+        )
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0][0], self.units)
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "units": self.units,
+            "neurons": self.neurons,
+            "hidden": self.hidden,
+            "activation": keras.activations.serialize(self.activation),
+        }
+
+
+def attach_head(
+    model: keras.Model, layers: Sequence[str], layer: keras.layers.Layer
+) -> keras.Model:
+    """A new model: ``model``'s body (shared) then ``layer`` on ``[head input, *layers' outputs]``,
+    with ``layer.kernel``/``layer.bias`` set to the base head's."""
+    head = classification_head(model)
+    feats = [model.get_layer(n).output for n in layers]
+    out = layer([head.input, *feats])
+    layer.kernel.assign(keras.ops.convert_to_numpy(head.kernel))
+    if head.use_bias:
+        layer.bias.assign(keras.ops.convert_to_numpy(head.bias))
+    inputs = model.inputs[0] if len(model.inputs) == 1 else model.inputs
+    return keras.Model(inputs, out, name=f"{model.name}_tweaked")
+
+
+def head_activation(model: keras.Model) -> str:
+    """``"softmax"`` when the base model outputs probabilities, else ``"linear"``."""
+    return "softmax" if outputs_probabilities(model) else "linear"

@@ -81,7 +81,12 @@ class SynapticTables:
 
     def neuron(self, index: int) -> tuple[str, int]:
         """``(layer name, flat unit index)`` of global neuron ``index``."""
-        for name, size in self.layers:
+        return self.neuron_of(self.layers, index)
+
+    @staticmethod
+    def neuron_of(layers, index: int) -> tuple[str, int]:
+        """``(layer name, flat unit index)`` of global neuron ``index`` among ``layers``."""
+        for name, size in layers:
             if index < size:
                 return name, int(index)
             index -= size

@@ -1,0 +1,175 @@
+"""Augmentation with active neurons, AAN (Kim's thesis, Chapter 4, Fig. 4.1b).
+
+Active neurons for all classes are chosen by algorithm theta (a neuron's score is its best
+``count`` over the classes, ties by threshold; by default the neurons with a count of at least
+half the maximum, the thesis's definition of Table 3.2, at most ``max_active``). A one-hidden-layer
+MLP on their values is trained with cross-entropy on ``C + MLP(V_active)``, fed from the stored
+tables (table ``T``): the base model is never run while training. :meth:`apply` attaches the
+same :class:`~automl_kit.tweak.layers.AugmentedHead` to the (untouched) base model.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from automl_kit.tweak.join import check_matching
+from automl_kit.tweak.tables import SynapticTables
+from automl_kit.tweak.theta import theta
+
+__all__ = ["ActiveNeuronAugmentation", "select_active_neurons"]
+
+
+def select_active_neurons(
+    thresholds: np.ndarray, counts: np.ndarray, n_active: int | None, max_active: int
+) -> np.ndarray:
+    """Neuron indices, best first, by best count over classes (ties by the best finite threshold)."""
+    best = counts.max(axis=1)
+    thr = np.where(np.isfinite(thresholds), thresholds, -np.inf).max(axis=1)
+    order = np.lexsort((-thr, -best))
+    if n_active is None:
+        n_active = int((best >= max(1, best.max()) / 2).sum())
+    return order[: min(n_active, max_active, len(order))]
+
+
+class ActiveNeuronAugmentation:
+    """A small MLP on active neurons, added to the base logits, trained from the tables (Ch. 4)."""
+
+    def __init__(
+        self,
+        *,
+        n_active: int | None = None,
+        max_active: int = 1000,
+        hidden: int = 96,
+        epochs: int = 5,
+        batch_size: int = 150,
+        learning_rate: float = 1e-3,
+        seed: int = 0,
+        verbose: int = 0,
+    ):
+        self.n_active = None if n_active is None else int(n_active)
+        self.max_active, self.hidden = int(max_active), int(hidden)
+        self.epochs, self.batch_size = int(epochs), int(batch_size)
+        self.learning_rate, self.seed, self.verbose = float(learning_rate), int(seed), int(verbose)
+        if (
+            (self.n_active is not None and self.n_active < 1)
+            or self.max_active < 1
+            or self.hidden < 1
+        ):
+            raise ValueError(
+                "n_active, max_active and hidden must be >= 1 (n_active None: the half-max rule)"
+            )
+        if self.epochs < 1 or self.batch_size < 1 or not self.learning_rate > 0:
+            raise ValueError("epochs and batch_size must be >= 1 and learning_rate > 0")
+
+    def get_config(self) -> dict:
+        return {
+            "n_active": self.n_active,
+            "max_active": self.max_active,
+            "hidden": self.hidden,
+            "epochs": self.epochs,
+            "batch_size": self.batch_size,
+            "learning_rate": self.learning_rate,
+            "seed": self.seed,
+            "verbose": self.verbose,
+        }
+
+    @classmethod
+    def from_config(cls, config: dict) -> ActiveNeuronAugmentation:
+        return cls(**config)
+
+    def _layer(self, n_classes: int, neurons):
+        from automl_kit.tweak.layers import AugmentedHead
+
+        return AugmentedHead(n_classes, neurons, hidden=self.hidden, name="augmentation")
+
+    def fit(
+        self, tables: SynapticTables, validation_data: SynapticTables | None = None
+    ) -> ActiveNeuronAugmentation:
+        import keras
+
+        if validation_data is not None:
+            check_matching(tables, validation_data, "validation")
+        r = theta(
+            tables.iter_chunks(),
+            tables.C,
+            tables.labels,
+            tables.predicted,
+            tables.max_values,
+            neuron_absmax=tables.neuron_absmax,
+        )
+        self.counts_ = r.counts
+        self.active_ = select_active_neurons(r.thresholds, r.counts, self.n_active, self.max_active)
+        self.layers_, self.n_classes_ = list(tables.layers), tables.n_classes
+        keras.utils.set_random_seed(self.seed)
+        k, a = tables.n_classes, len(self.active_)
+        logits_in, v_in = keras.Input((k,)), keras.Input((a,))
+        layer = self._layer(k, [[1, i] for i in range(a)])
+        model = keras.Model([logits_in, v_in], layer([logits_in, v_in]))
+        layer.kernel.assign(np.eye(k, dtype=np.float32))  # the base logits pass through unchanged
+        model.compile(
+            keras.optimizers.Adam(self.learning_rate),
+            keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+            metrics=["accuracy"],
+        )
+
+        def inputs(t):
+            return [t.C.T.astype(np.float32), t.rows(self.active_).T.copy()]
+
+        val = None if validation_data is None else (inputs(validation_data), validation_data.labels)
+        history = model.fit(
+            inputs(tables),
+            tables.labels,
+            epochs=self.epochs,
+            batch_size=self.batch_size,
+            validation_data=val,
+            verbose=self.verbose,
+        )
+        self.history_ = {key: [float(v) for v in vals] for key, vals in history.history.items()}
+        self.mlp_weights_ = [
+            keras.ops.convert_to_numpy(w) for w in (layer.w1, layer.b1, layer.w2, layer.b2)
+        ]
+        self._trained = layer
+        return self
+
+    @property
+    def added_parameters(self) -> int:
+        """Parameters the augmentation adds to the base model."""
+        return int(sum(w.size for w in self.mlp_weights_))
+
+    def _check_fitted(self):
+        if not hasattr(self, "mlp_weights_"):
+            raise ValueError(
+                "this ActiveNeuronAugmentation is not fitted yet; call fit(tables, ...)"
+            )
+
+    def add_to_logits(self, tables: SynapticTables) -> np.ndarray:
+        """The augmented logits (classes x samples) from stored tables."""
+        import keras
+
+        self._check_fitted()
+        active = tables.rows(self.active_).T
+        out = keras.ops.convert_to_numpy(self._trained.augmentation(active))
+        return tables.C.astype(np.float64) + out.T
+
+    def apply(self, model, *, name: str = "augmentation"):
+        """A new Keras model: ``model`` (untouched, layers shared) plus the augmentation."""
+        from automl_kit.tweak.layers import AugmentedHead, attach_head, head_activation
+
+        self._check_fitted()
+        SynapticTables.check_layers(model, self.layers_, self.n_classes_)
+        names = [n for n, _ in self.layers_]
+        neurons = []
+        for i in self.active_:
+            layer, unit = SynapticTables.neuron_of(self.layers_, int(i))
+            neurons.append([names.index(layer) + 1, unit])
+        layer = AugmentedHead(
+            self.n_classes_,
+            neurons,
+            hidden=self.hidden,
+            activation=head_activation(model),
+            name=name,
+        )
+        tweaked = attach_head(model, names, layer)
+        for var, value in zip((layer.w1, layer.b1, layer.w2, layer.b2), self.mlp_weights_):
+            var.assign(value)
+        return tweaked
