@@ -38,9 +38,10 @@ _EXPORTS = {
     "IntelligentFreezing": "automl_kit.freezing",
     "build_model": "automl_kit.zoo",
     "TrainSteps": "automl_kit.training",
+    "per_class_report": "automl_kit.utils.metrics",
 }
 _ALIASES = {"load_dataset": "load"}
-_SUBPACKAGES = ("datasets", "utils", "search", "freezing", "zoo", "training")
+_SUBPACKAGES = ("datasets", "utils", "search", "freezing", "zoo", "training", "diagnose")
 
 __all__ = sorted([*_EXPORTS, *_SUBPACKAGES])
 

@@ -120,3 +120,102 @@ def test_freezing_trainer_rejects_bad_input():
 def test_freezing_result_summary_and_save(tmp_path):
     summary = check_result_contract(_train(0), tmp_path)
     assert summary["policy"]["name"] == "freezeout"
+
+
+# -------------------------------------------------------------------------------- diagnose
+def _digits_noisy(seed: int = 0):
+    from automl_kit import datasets
+    from automl_kit.diagnose import flip_labels
+
+    data = datasets.load("digits", n_train=300, n_val=100, seed=0)
+    noisy, _ = flip_labels(data.y_train, 0.1, seed=seed)
+    return data, noisy
+
+
+def test_diagnosis_summary_and_save(tmp_path):
+    from automl_kit.diagnose import decompose_errors
+
+    d = decompose_errors(0.035, 0.078, human_level_error=0.007, bayes_error=0.005)
+    summary = check_result_contract(d, tmp_path)
+    assert summary["verdict"].startswith("high bias and high variance")
+    assert (tmp_path / "report.html").is_file()
+
+
+def test_label_issues_same_seed_same_result_summary_and_save(tmp_path):
+    from automl_kit.diagnose import find_label_issues
+
+    data, noisy = _digits_noisy()
+    issues = check_seeded_determinism(
+        lambda seed: find_label_issues((data.x_train, noisy), seed=seed, cv=3).positions.tolist()
+    )
+    assert issues
+    check_result_contract(find_label_issues((data.x_train, noisy), seed=0, cv=3), tmp_path)
+
+
+def test_diagnose_rejects_bad_input():
+    from automl_kit.diagnose import decompose_errors, find_label_issues, select_model
+
+    check_rejects(lambda: decompose_errors(3.5, 0.078), r"write 0.035")
+    check_rejects(lambda: find_label_issues((X, Y), filter_by="magic"), "filter_by")
+    check_rejects(lambda: select_model({}, (X, Y)), "non-empty")
+
+
+def test_selection_summary_and_save(tmp_path):
+    from automl_kit.diagnose import choose
+
+    selection = choose({"a": {"accuracy": 0.9, "latency_ms": 50.0}}, satisfy={"latency_ms": 100})
+    assert check_result_contract(selection, tmp_path)["chosen"] == "a"
+
+
+def test_inverse_sqrt_schedule_config_round_trips():
+    from automl_kit.training.optimizers import InverseSqrtDecay
+
+    check_config_round_trip(InverseSqrtDecay(0.1, k=2.0, steps_per_epoch=5))
+
+
+# -------------------------------------------------------------------------------- tweak
+def _tweak_tables(seed: int = 0):
+    from automl_kit.tweak import SynapticTables
+
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 3, 90)
+    V = np.maximum(rng.normal(size=(12, 90)), 0).astype("float32")
+    C = (rng.normal(size=(3, 90)) + 1.5 * np.eye(3)[y].T).astype("float32")
+    C[0] -= 0.7  # a weak class to tweak
+    return SynapticTables([V], C, y, [("h", 12)])
+
+
+def test_tweak_configs_round_trip():
+    from automl_kit.tweak import ActiveNeuronAugmentation, SynapticJoin, SynapticRetraining
+
+    check_config_round_trip(SynapticJoin(targets=[2, 0], n_candidates=[1, 4], tolerance=0.01))
+    check_config_round_trip(SynapticRetraining([1], join_options={"n_candidates": [2]}, seed=3))
+    check_config_round_trip(ActiveNeuronAugmentation(n_active=5, hidden=4, seed=2))
+
+
+def test_tweak_same_seed_same_result_summary_and_save(tmp_path):
+    from automl_kit.tweak import ActiveNeuronAugmentation, SynapticJoin, SynapticRetraining
+
+    t = _tweak_tables()
+    opts = {"n_candidates": [1, 3], "scale_candidates": [1, 2]}
+    join = check_seeded_determinism(lambda seed: SynapticJoin([0], **opts).fit(t).summary())
+    assert join["n"] in (1, 3)
+    check_seeded_determinism(
+        lambda seed: SynapticRetraining([0], join_options=opts, epochs=1, seed=seed).fit(t).weights_
+    )
+    check_seeded_determinism(
+        lambda seed: ActiveNeuronAugmentation(n_active=4, hidden=3, epochs=1, seed=seed).fit(t).mlp_weights_
+    )
+    check_result_contract(SynapticJoin([0], **opts).fit(t), tmp_path / "join")
+    check_result_contract(SynapticRetraining([0], join_options=opts, epochs=1).fit(t), tmp_path / "rt")
+    check_result_contract(ActiveNeuronAugmentation(n_active=4, hidden=3, epochs=1).fit(t), tmp_path / "aan")
+
+
+def test_tweak_rejects_bad_input():
+    from automl_kit.tweak import SynapticJoin, theta
+
+    t = _tweak_tables()
+    check_rejects(lambda: SynapticJoin([5]).fit(t), "out of range")
+    check_rejects(lambda: SynapticJoin([0], n_candidates=[0]), "positive")
+    check_rejects(lambda: SynapticJoin([0]).fit(t, validation_data=(X, Y)), "SynapticTables")
+    check_rejects(lambda: theta(np.zeros((2, 5)), t.C, t.labels, t.predicted, t.max_values), "same samples")
