@@ -41,7 +41,7 @@ _EXPORTS = {
     "per_class_report": "automl_kit.utils.metrics",
 }
 _ALIASES = {"load_dataset": "load"}
-_SUBPACKAGES = ("datasets", "utils", "search", "freezing", "zoo", "training", "diagnose")
+_SUBPACKAGES = ("datasets", "utils", "search", "freezing", "zoo", "training", "diagnose", "tweak")
 
 __all__ = sorted([*_EXPORTS, *_SUBPACKAGES])
 

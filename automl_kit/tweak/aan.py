@@ -142,6 +142,29 @@ class ActiveNeuronAugmentation:
                 "this ActiveNeuronAugmentation is not fitted yet; call fit(tables, ...)"
             )
 
+    def summary(self) -> dict:
+        """JSON-able: the active neurons, added parameters and the training history."""
+        self._check_fitted()
+        return {
+            "method": "aan",
+            "config": self.get_config(),
+            "active_neurons": [
+                list(SynapticTables.neuron_of(self.layers_, int(i))) for i in self.active_
+            ],
+            "added_parameters": self.added_parameters,
+            "history": self.history_,
+        }
+
+    def save(self, run_dir) -> None:
+        """``aan.json`` (the summary) and the MLP's weights as ``aan_w1.npy`` ... in ``run_dir``."""
+        from automl_kit.tweak.tables import run_root
+        from automl_kit.utils import write_json
+
+        root = run_root(run_dir)
+        write_json(root / "aan.json", self.summary())
+        for name, w in zip(("w1", "b1", "w2", "b2"), self.mlp_weights_):
+            np.save(root / f"aan_{name}.npy", w)
+
     def add_to_logits(self, tables: SynapticTables) -> np.ndarray:
         """The augmented logits (classes x samples) from stored tables."""
         import keras

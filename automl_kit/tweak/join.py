@@ -232,6 +232,32 @@ class SynapticJoin:
         np.add.at(logits, self.synapse_targets_, self.weights_[:, None] * rows)
         return logits
 
+    def summary(self) -> dict:
+        """JSON-able: the choice of ``n``/``scale``, the validation grid and the synapses."""
+        self._check_fitted()
+        return {
+            "method": "synaptic_join",
+            "config": self.get_config(),
+            "n": self.n_,
+            "scale": self.scale_,
+            "base_validation": self.base_validation_,
+            "validation_grid": self.selection_,
+            "synapses": [
+                {"layer": a, "unit": b, "target": c, "weight": w}
+                for a, b, c, w in self.synapse_table()
+            ],
+        }
+
+    def save(self, run_dir) -> None:
+        """``join.json`` (the summary) and ``theta_counts.npy``/``theta_thresholds.npy`` in ``run_dir``."""
+        from automl_kit.tweak.tables import run_root
+        from automl_kit.utils import write_json
+
+        root = run_root(run_dir)
+        write_json(root / "join.json", self.summary())
+        np.save(root / "theta_counts.npy", self.theta_.counts)
+        np.save(root / "theta_thresholds.npy", self.theta_.thresholds)
+
     def synapse_table(self) -> list[tuple[str, int, int, float]]:
         """``(layer, flat unit, target class, weight)`` for each added synapse."""
         self._check_fitted()

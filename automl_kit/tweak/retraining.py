@@ -114,6 +114,29 @@ class SynapticRetraining:
         if not hasattr(self, "weights_"):
             raise ValueError("this SynapticRetraining is not fitted yet; call fit(tables, ...)")
 
+    def summary(self) -> dict:
+        """JSON-able: the synapses with their initial (join) and retrained weights, the history."""
+        self._check_fitted()
+        return {
+            "method": "synaptic_retraining",
+            "config": self.get_config(),
+            "neurons": [
+                list(SynapticTables.neuron_of(self.layers_, int(i))) for i in self.neurons_
+            ],
+            "targets": self.synapse_targets_.tolist(),
+            "initial_weights": self.initial_weights_.tolist(),
+            "weights": self.weights_.tolist(),
+            "history": self.history_,
+        }
+
+    def save(self, run_dir) -> None:
+        """``retraining.json`` (the summary) in ``run_dir``."""
+        from automl_kit.tweak.tables import run_root
+        from automl_kit.utils import write_json
+
+        root = run_root(run_dir)
+        write_json(root / "retraining.json", self.summary())
+
     def add_to_logits(self, tables: SynapticTables) -> np.ndarray:
         """``C`` plus the retrained synapses (classes x samples)."""
         self._check_fitted()
