@@ -23,6 +23,8 @@ def partial_mlp(
     active: int = 1,
     activation: str = "relu",
     output_activation: str | None = None,
+    kernel_initializer="glorot_uniform",
+    bias_initializer="zeros",
     seed: int | None = None,
     name: str = "partial_mlp",
 ) -> keras.Model:
@@ -43,7 +45,13 @@ def partial_mlp(
     x = inputs
     for i, width in enumerate(hidden):
         x = PartialDense(
-            width, chunks=chunks, active=active, activation=activation, name=f"hidden_{i}"
+            width,
+            chunks=chunks,
+            active=active,
+            activation=activation,
+            kernel_initializer=kernel_initializer,
+            bias_initializer=bias_initializer,
+            name=f"hidden_{i}",
         )(x)
     out = PartialDense(outputs, chunks=1, activation=output_activation, name="head")(x)
     return keras.Model(inputs, out, name=name)

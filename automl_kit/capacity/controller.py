@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import math
+import os
 from pathlib import Path
 
 import keras
@@ -268,7 +269,8 @@ class GrowthController(keras.callbacks.Callback):
         """Write ``capacity_schedule.csv`` and ``capacity_schedule.json`` into ``run_dir``."""
         from automl_kit.utils.io import write_json
 
-        root = Path(getattr(run_dir, "root", run_dir))
+        # a RunDirectory or a path (a Path's own ``root`` attribute is "/": test the type)
+        root = Path(run_dir) if isinstance(run_dir, (str, os.PathLike)) else Path(run_dir.root)
         root.mkdir(parents=True, exist_ok=True)
         rows = self.schedule_rows()
         csv_path = root / "capacity_schedule.csv"

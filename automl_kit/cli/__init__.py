@@ -25,6 +25,7 @@ COMMAND_MODULES = (
     "automl_kit.freezing._cli",
     "automl_kit.tweak._cli",
     "automl_kit.diagnose._cli",
+    "automl_kit.capacity._cli",
 )
 
 

@@ -80,6 +80,7 @@ def test_callback_in_fit_grows_and_writes_the_schedule(tmp_path):
     assert [row["step"] for row in controller.schedule] == [0, 3, 6]
     assert len(controller.losses) == 8
     paths = controller.save(tmp_path)
+    assert [p.parent for p in paths] == [tmp_path, tmp_path]
     text = paths[0].read_text().splitlines()
     assert text[0] == "step,event,layer,active_units,frozen_units"
     assert "6,grow,hidden_0,12,8" in text

@@ -1,0 +1,154 @@
+"""``automl-kit grow``: train a net that grows its own width (the dynamic-capacity experiments)."""
+
+from __future__ import annotations
+
+import argparse
+
+from automl_kit.cli.jobs import Job, positive_float, positive_int
+
+SINE_METHODS = (
+    "adaptive",
+    "adaptive_keep_init",
+    "grow_no_freeze",
+    "net2net",
+    "gradmax",
+    "static_small",
+    "static_large",
+)
+MNIST_METHODS = ("adaptive", "standard")
+
+
+class Grow(Job):
+    name = "grow"
+    help = "train a net that grows its width on loss plateaus, freezing what it learned"
+    description = (
+        "Dynamic network capacity with partial freezing (the dynamic-capacity thesis, Ch. 4-5):\n"
+        "the net starts at one chunk of its width and grows by a chunk whenever the moving\n"
+        "average of the training loss stops improving, freezing what was active. Writes the\n"
+        "capacity schedule (CSV, JSON, plot), the model and results.json.\n\n"
+        "examples:\n"
+        "  automl-kit grow --task sine --method adaptive --epochs 60\n"
+        "  automl-kit grow --task mnist --method adaptive --n-train 6000 --epochs 5"
+    )
+    uses_data = False  # sine makes its own data; mnist is loaded in run()
+    outputs = (
+        "results.json",
+        "capacity_schedule.csv",
+        "capacity_schedule.json",
+        "capacity.png",
+        "model.keras",
+    )
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("--task", choices=("sine", "mnist"), default="sine", help="experiment")
+        parser.add_argument(
+            "--method",
+            default="adaptive",
+            help=f"sine: {', '.join(SINE_METHODS)}; mnist: {', '.join(MNIST_METHODS)}",
+        )
+        parser.add_argument(
+            "--epochs", type=positive_int, default=None, help="default: sine 60, mnist 5"
+        )
+        parser.add_argument(
+            "--chunks", type=positive_int, default=None, help="growth steps (sine 5, mnist 10)"
+        )
+        parser.add_argument(
+            "--width", type=positive_int, default=500, help="sine: full hidden width"
+        )
+        parser.add_argument(
+            "--patience", type=positive_int, default=10, help="checks without improvement"
+        )
+        parser.add_argument("--interval", type=positive_int, default=4, help="batches per check")
+        parser.add_argument("--lr", type=positive_float, default=1e-3, help="Adam learning rate")
+        parser.add_argument(
+            "--n-train",
+            type=positive_int,
+            default=None,
+            help="training samples (sine 2048, mnist 6000)",
+        )
+        parser.add_argument("--n-test", type=positive_int, default=2000, help="mnist: test samples")
+
+    def validate(self, args: argparse.Namespace) -> None:
+        methods = SINE_METHODS if args.task == "sine" else MNIST_METHODS
+        if args.method not in methods:
+            raise ValueError(
+                f"--method {args.method!r} is not a {args.task} method; choose one of: "
+                f"{', '.join(methods)}."
+            )
+        if args.resume:
+            raise ValueError(
+                "automl-kit grow --resume is not supported (runs are minutes long and keep no "
+                "checkpoint); start a new run with --out."
+            )
+        chunks = args.chunks or (5 if args.task == "sine" else 10)
+        if args.task == "sine" and chunks > args.width:
+            raise ValueError(
+                f"--chunks {chunks} is more than --width {args.width}; use fewer chunks."
+            )
+
+    def run(self, args: argparse.Namespace, run, data) -> dict:
+        from automl_kit.capacity.experiments import run_mnist, run_sine
+
+        verbose = int(bool(args.verbose))
+        if args.task == "sine":
+            result = run_sine(
+                args.method,
+                args.seed,
+                width=args.width,
+                chunks=args.chunks or 5,
+                epochs=args.epochs or 60,
+                n_train=args.n_train or 2048,
+                lr=args.lr,
+                patience=args.patience,
+                interval=args.interval,
+                verbose=verbose,
+            )
+        else:
+            from automl_kit.datasets import load
+
+            dataset = load(
+                "mnist", n_train=args.n_train or 6000, n_test=args.n_test, seed=args.seed
+            )
+            result = run_mnist(
+                args.method,
+                dataset,
+                args.seed,
+                epochs=args.epochs or 5,
+                lr=args.lr,
+                chunks=args.chunks or 10,
+                patience=args.patience,
+                interval=args.interval,
+                verbose=verbose,
+            )
+        controller = result["controller"]
+        if controller is not None:
+            controller.save(run.root)
+            controller.plot(run.path("capacity.png"))
+        result["model"].save(run.path("model.keras"))
+        summary = {
+            k: result[k]
+            for k in (
+                "final10_mean",
+                "final10_std",
+                "seconds",
+                "growth_steps",
+                "test_accuracy",
+                "test_loss",
+            )
+            if k in result
+        }
+        print(
+            f"{args.task}/{args.method}: final-10 loss {summary['final10_mean']:.5g} +- "
+            f"{summary['final10_std']:.2g}, {summary['seconds']:.1f} s, "
+            f"{len(summary['growth_steps'])} growths"
+        )
+        return {
+            "task": args.task,
+            "method": args.method,
+            **summary,
+            "final_widths": controller.summary()["final_widths"] if controller else None,
+        }
+
+
+def register(subparsers, common: argparse.ArgumentParser) -> None:
+    Grow().register(subparsers)

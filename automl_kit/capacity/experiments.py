@@ -1,0 +1,233 @@
+"""The thesis's experiments as functions (Chapter 5.1 sine regression, 5.2 MNIST), shared by the
+benchmark, ``automl-kit grow`` and the notebook, so every caller runs the same protocol.
+
+>>> SINE_METHODS["adaptive"]
+{'freeze': True, 'start': 'zero_outgoing'}
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+import keras
+import numpy as np
+
+from automl_kit.capacity.builders import partial_mlp, partial_mnist_convnet
+from automl_kit.capacity.controller import GrowthController
+
+# method -> how it trains: a static width, or the controller's options
+SINE_METHODS: dict[str, dict] = {
+    "static_small": {"static": "small"},
+    "static_large": {"static": "large"},
+    "adaptive": {"freeze": True, "start": "zero_outgoing"},
+    "adaptive_keep_init": {"freeze": True, "start": "keep_init"},
+    "grow_no_freeze": {"freeze": False, "start": "zero_outgoing"},
+    "net2net": {"freeze": True, "start": "net2net"},
+    "gradmax": {"freeze": True, "start": "gradmax"},
+}
+MNIST_METHODS = ("standard", "adaptive")
+
+
+def sine_data(seed: int, n: int = 2048) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` points drawn uniformly on [-2 pi, 2 pi] with targets ``sin(x)`` (thesis 5.1)."""
+    rng = np.random.default_rng(seed)
+    x = rng.uniform(-2 * math.pi, 2 * math.pi, (n, 1)).astype("float32")
+    return x, np.sin(x).astype("float32")
+
+
+def sine_grid(n: int = 1000) -> tuple[np.ndarray, np.ndarray]:
+    """The fixed evaluation grid: ``n`` evenly spaced points on [-2 pi, 2 pi]."""
+    x = np.linspace(-2 * math.pi, 2 * math.pi, n, dtype="float32")[:, None]
+    return x, np.sin(x)
+
+
+def _check_method(method: str, methods) -> None:
+    if method not in methods:
+        raise ValueError(f"unknown method {method!r}; choose one of: {', '.join(methods)}.")
+
+
+def run_sine(
+    method: str,
+    seed: int = 0,
+    *,
+    width: int = 500,
+    chunks: int = 5,
+    epochs: int = 60,
+    n_train: int = 2048,
+    batch_size: int = 32,
+    lr: float = 1e-3,
+    patience: int = 10,
+    interval: int = 4,
+    smoothing: float = 0.9,
+    verbose: int = 0,
+) -> dict:
+    """Train one net on the sine task; the loss curve on the grid after every epoch ("samples").
+
+    One ReLU hidden layer of up to ``width`` units (``width / chunks`` for the small static net
+    and the adaptive start), Adam, MSE. Hidden weights N(0, 1) and biases U(-2 pi, 2 pi), so that
+    the ReLU kinks spread over the input range (with Glorot and zero biases every kink sits at
+    0 and no net fits the sine; the thesis does not say how it initialised biases).
+    ``final10_mean``/``final10_std`` are Table 5.2's statistics over the last 10 samples.
+    """
+    _check_method(method, SINE_METHODS)
+    spec = SINE_METHODS[method]
+    x, y = sine_data(seed, n_train)
+    grid_x, grid_y = sine_grid()
+    static = spec.get("static")
+    small = width // chunks
+    model = partial_mlp(
+        1,
+        1,
+        hidden=(width if static == "large" else small if static else width,),
+        chunks=1 if static else chunks,
+        active=1,
+        activation="relu",
+        kernel_initializer=keras.initializers.RandomNormal(0.0, 1.0, seed=seed),
+        bias_initializer=keras.initializers.RandomUniform(-2 * math.pi, 2 * math.pi, seed=seed + 1),
+        seed=seed,
+    )
+    model.compile(keras.optimizers.Adam(lr), "mse")
+    callbacks: list = []
+    controller = None
+    if not static:
+        controller = GrowthController(
+            patience=patience,
+            interval=interval,
+            smoothing=smoothing,
+            freeze=spec["freeze"],
+            start=spec["start"],
+            probe=(x[:256], y[:256]) if spec["start"] == "gradmax" else None,
+            verbose=verbose,
+        )
+        callbacks.append(controller)
+    curve: list[float] = []
+
+    class Sample(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            curve.append(float(np.mean((np.asarray(model(grid_x)) - grid_y) ** 2)))
+
+    keras.utils.set_random_seed(seed)  # the batch order
+    started = time.perf_counter()
+    model.fit(
+        x, y, batch_size=batch_size, epochs=epochs, verbose=0, callbacks=[*callbacks, Sample()]
+    )
+    seconds = time.perf_counter() - started
+    tail = np.asarray(curve[-10:])
+    return {
+        "final10_mean": float(tail.mean()),
+        "final10_std": float(tail.std()),
+        "curve": curve,
+        "seconds": seconds,
+        "growth_steps": [r["step"] for r in controller.schedule[1:]] if controller else [],
+        "schedule": controller.schedule if controller else [],
+        "losses": controller.losses if controller else [],
+        "controller": controller,
+        "model": model,
+    }
+
+
+def mnist_convnet(
+    input_shape=(28, 28, 1),
+    num_classes: int = 10,
+    *,
+    filters=(32, 64),
+    dense: int = 1024,
+    kernel_size: int = 7,
+    seed: int | None = None,
+) -> keras.Model:
+    """The standard (plain Keras) net of :func:`partial_mnist_convnet`'s full size."""
+    if seed is not None:
+        keras.utils.set_random_seed(seed)
+    inputs = keras.Input(tuple(input_shape))
+    x = inputs
+    for width in filters:
+        x = keras.layers.Conv2D(width, kernel_size, padding="same", activation="relu")(x)
+        x = keras.layers.MaxPooling2D(2)(x)
+    x = keras.layers.Flatten()(x)
+    x = keras.layers.Dense(dense, activation="relu")(x)
+    return keras.Model(inputs, keras.layers.Dense(num_classes, activation="softmax")(x))
+
+
+def run_mnist(
+    method: str,
+    data,
+    seed: int = 0,
+    *,
+    epochs: int = 3,
+    batch_size: int = 50,
+    lr: float = 1e-3,
+    chunks: int = 10,
+    filters=(32, 64),
+    dense: int = 1024,
+    patience: int = 10,
+    interval: int = 10,
+    smoothing: float = 0.9,
+    sample_every: int = 20,
+    verbose: int = 0,
+) -> dict:
+    """The MNIST conv net in tenths (``adaptive``) or plain (``standard``), thesis 5.2 / Table 5.4.
+
+    A "sample" is the mean training loss over ``sample_every`` batches; ``final10_*`` are over
+    the last 10 samples. Returns test loss/accuracy and the wall clock of ``fit``.
+    """
+    _check_method(method, MNIST_METHODS)
+    kwargs = {"filters": filters, "dense": dense, "seed": seed}
+    if method == "standard":
+        model = mnist_convnet(data.input_shape, data.num_classes, **kwargs)
+    else:
+        model = partial_mnist_convnet(
+            data.input_shape, data.num_classes, chunks=chunks, active=1, **kwargs
+        )
+    model.compile(
+        keras.optimizers.Adam(lr), "sparse_categorical_crossentropy", metrics=["accuracy"]
+    )
+    controller = None
+    callbacks: list = []
+    if method == "adaptive":
+        controller = GrowthController(
+            patience=patience, interval=interval, smoothing=smoothing, verbose=verbose
+        )
+        callbacks.append(controller)
+    losses: list[float] = []
+
+    class Batches(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            self.previous = (0.0, 0)
+
+        def on_train_batch_end(self, batch, logs=None):
+            # the running epoch mean -> this batch's loss (equal batch sizes but the last)
+            mean, count = float(logs["loss"]), batch + 1
+            total = mean * count
+            losses.append(total - self.previous[0])
+            self.previous = (total, count)
+
+    keras.utils.set_random_seed(seed)
+    started = time.perf_counter()
+    model.fit(
+        data.x_train,
+        data.y_train,
+        batch_size=batch_size,
+        epochs=epochs,
+        verbose=0,
+        callbacks=[*callbacks, Batches()],
+    )
+    seconds = time.perf_counter() - started
+    samples = [
+        float(np.mean(losses[i : i + sample_every]))
+        for i in range(0, len(losses) - sample_every + 1, sample_every)
+    ]
+    tail = np.asarray(samples[-10:])
+    test_loss, test_accuracy = model.evaluate(data.x_test, data.y_test, verbose=0, batch_size=500)
+    return {
+        "final10_mean": float(tail.mean()),
+        "final10_std": float(tail.std()),
+        "samples": samples,
+        "test_loss": float(test_loss),
+        "test_accuracy": float(test_accuracy),
+        "seconds": seconds,
+        "growth_steps": [r["step"] for r in controller.schedule[1:]] if controller else [],
+        "schedule": controller.schedule if controller else [],
+        "controller": controller,
+        "model": model,
+    }

@@ -1,0 +1,53 @@
+"""`automl-kit grow` end to end on a tiny sine run: outputs, schedule, bad input."""
+
+import csv
+import json
+
+import pytest
+
+from automl_kit.cli import main
+
+TINY = ["grow", "--task", "sine", "--width", "20", "--chunks", "2", "--n-train", "256"]
+
+
+def test_grow_sine_writes_schedule_plot_model_and_results(tmp_path, capsys):
+    out = tmp_path / "run"
+    args = [*TINY, "--epochs", "4", "--patience", "2", "--interval", "1", "--out", str(out)]
+    assert main([*args, "--quiet"]) == 0
+    assert "final-10 loss" in capsys.readouterr().out
+    results = json.loads((out / "results.json").read_text())
+    assert results["method"] == "adaptive" and results["final10_mean"] > 0
+    with open(out / "capacity_schedule.csv") as handle:
+        rows = list(csv.DictReader(handle))
+    assert rows[0] == {
+        "step": "0",
+        "event": "start",
+        "layer": "hidden_0",
+        "active_units": "10",
+        "frozen_units": "0",
+    }
+    grown = [r for r in rows if r["event"] == "grow" and r["layer"] == "hidden_0"]
+    assert [(r["active_units"], r["frozen_units"]) for r in grown] == [("20", "10")]
+    assert results["growth_steps"] == [int(grown[0]["step"])]
+    for name in ("capacity_schedule.json", "capacity.png", "model.keras"):
+        assert (out / name).is_file(), name
+    assert json.loads((out / "run.json").read_text())["status"] == "finished"
+
+
+@pytest.mark.parametrize(
+    "args, fragment",
+    [
+        (["--method", "standard"], "--method 'standard' is not a sine method"),
+        (["--chunks", "30"], "--chunks 30 is more than --width 20"),
+        (["--patience", "0"], "--patience: must be at least 1, got 0"),
+        (["--task", "cifar100"], "invalid choice: 'cifar100'"),
+    ],
+)
+def test_grow_rejects_bad_arguments_before_any_work(tmp_path, capsys, args, fragment):
+    try:
+        code = main([*TINY, *args, "--out", str(tmp_path / "run")])
+    except SystemExit as exit_info:
+        code = exit_info.code
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and fragment in err and len(err.splitlines()) == 1
+    assert not (tmp_path / "run").exists()
