@@ -220,38 +220,6 @@ def test_resume_with_other_settings_is_refused(tmp_path, fake_evaluate):
         _search(tmp_path, ga={"max_phases": 1, "population": 4}, resume=True)
 
 
-def test_a_seeded_search_with_real_training_is_deterministic(tmp_path, digits_small):
-    from automl_kit.search import DenseSpace
-    from automl_kit.testing import check_seeded_determinism
-
-    d = digits_small
-    flat = lambda x: x.reshape(len(x), -1)  # noqa: E731
-    runs = iter(range(3))
-
-    def run(seed):
-        ga = VariableLengthGA(
-            DenseSpace(units=(8, 16), dropout=(0.0, 0.2)),
-            population=3,
-            generations=1,
-            max_phases=2,
-            epochs_per_eval=1,
-            batch_size=32,
-            seed=seed,
-            verbose=0,
-        )
-        result = ga.search(
-            flat(d.x_train),
-            d.y_train,
-            validation_data=(flat(d.x_val), d.y_val),
-            run_dir=tmp_path / f"run{next(runs)}",
-        )
-        return [(r["phase"], r["generation"], r["genes"], r["fitness"]) for r in result.history]
-
-    trace = check_seeded_determinism(run)
-    assert len({fitness for *_, fitness in trace}) > 1  # real, varied fitness values
-    assert {phase for phase, *_ in trace} == {0, 1}
-
-
 def test_dense_space_search_on_a_table(tmp_path, digits_small):
     from automl_kit.search import DenseSpace
 
@@ -275,3 +243,6 @@ def test_dense_space_search_on_a_table(tmp_path, digits_small):
     assert result.best_fitness > 0.5  # digits as 64 features: well above chance
     with pytest.raises(ValueError, match="must have rank 2"):
         ga.search(d.x_train, d.y_train, validation_data=d.validation_data, run_dir=tmp_path / "r2")
+
+
+# Seeded determinism with real training: tests/search/test_resume.py (one real search serves both).
