@@ -190,6 +190,19 @@ class LabelIssues:
             "recall": float(hits / truly_wrong.sum()) if truly_wrong.any() else 0.0,
         }
 
+    def precision_at_recall(self, truly_wrong: np.ndarray, recall: float = 0.6) -> float | None:
+        """Precision of the shortest most-suspect-first prefix of the issues that reaches
+        ``recall`` of the known corrupted labels; None when all the issues together do not."""
+        truly_wrong = np.asarray(truly_wrong, bool)
+        if truly_wrong.shape != (self.n,) or not truly_wrong.any():
+            raise ValueError(f"truly_wrong must be a mask of {self.n} samples with a True in it.")
+        hits = np.cumsum(truly_wrong[self.positions])
+        reached = np.flatnonzero(hits >= recall * truly_wrong.sum())
+        if len(reached) == 0:
+            return None
+        m = int(reached[0]) + 1
+        return float(hits[m - 1] / m)
+
     def table(self) -> list[dict]:
         names = self.class_names
         return [

@@ -40,6 +40,9 @@ def test_finds_flipped_digits(digits_big, noisy_digits, tmp_path):
     scores = issues.precision_recall(flipped)
     print("digits, 10% uniform flips:", scores)
     assert scores["precision"] >= 0.5 and scores["recall"] >= 0.5
+    at = issues.precision_at_recall(flipped, 0.6)
+    assert at is not None and at >= scores["precision"] - 1e-9  # the top of the ranking is purer
+    assert issues.precision_at_recall(flipped, 1.0) is None or scores["recall"] == 1.0
     # most suspect first: quality (probability of the given label) is ascending
     assert np.all(np.diff(issues.quality) >= 0)
     drop = issues.sample_weight("drop")
