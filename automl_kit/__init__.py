@@ -22,6 +22,9 @@ if os.environ.get("AUTOML_KIT_QUIET_TF") == "1":
 
 # public name -> module that defines it
 _EXPORTS = {
+    "PartialDense": "automl_kit.capacity",
+    "PartialConv2D": "automl_kit.capacity",
+    "GrowthController": "automl_kit.capacity",
     "Dataset": "automl_kit.datasets",
     "load_dataset": "automl_kit.datasets",
     "list_datasets": "automl_kit.datasets",
@@ -41,7 +44,17 @@ _EXPORTS = {
     "per_class_report": "automl_kit.utils.metrics",
 }
 _ALIASES = {"load_dataset": "load"}
-_SUBPACKAGES = ("datasets", "utils", "search", "freezing", "zoo", "training", "diagnose", "tweak")
+_SUBPACKAGES = (
+    "datasets",
+    "utils",
+    "search",
+    "freezing",
+    "zoo",
+    "training",
+    "diagnose",
+    "tweak",
+    "capacity",
+)
 
 __all__ = sorted([*_EXPORTS, *_SUBPACKAGES])
 

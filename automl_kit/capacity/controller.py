@@ -90,11 +90,7 @@ class GrowthController(keras.callbacks.Callback):
         self.unfreeze, self.warmup, self.verbose = bool(unfreeze), warmup, int(verbose)
         self.interval = interval
         self.start = get_start(start)
-        if self.start.name == "gradmax" and probe is None:
-            raise ValueError("start='gradmax' needs probe=(x, y), a batch of training data.")
-        if self.per_layer and probe is None:
-            raise ValueError("per_layer=True needs probe=(x, y) to measure activation spread.")
-        self.probe = probe
+        self.probe = probe  # data, not configuration: from_config leaves it to the caller
         self.steps = 0  # batches seen
         self.average: float | None = None
         self.best = math.inf
@@ -128,6 +124,10 @@ class GrowthController(keras.callbacks.Callback):
     # ---------------------------------------------------------------- the rule
     def attach(self, model: keras.Model) -> Capacity:
         """The Capacity of ``model`` (made on first use), with its first schedule row."""
+        if self.start.name == "gradmax" and self.probe is None:
+            raise ValueError("start='gradmax' needs probe=(x, y), a batch of training data.")
+        if self.per_layer and self.probe is None:
+            raise ValueError("per_layer=True needs probe=(x, y) to measure activation spread.")
         if self.capacity is None or self.capacity.model is not model:
             self.capacity = Capacity(model)
         if not self.schedule:

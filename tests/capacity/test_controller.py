@@ -109,8 +109,6 @@ def test_config_round_trip_and_bad_arguments():
         ({"patience": 0}, "patience"),
         ({"step": 0}, "growth step"),
         ({"smoothing": 1.0}, "smoothing"),
-        ({"start": "gradmax"}, "probe"),
-        ({"per_layer": True}, "probe"),
         ({"start": "magic"}, "unknown growth start"),
         ({"interval": 0}, "interval"),
     ]:
@@ -118,6 +116,9 @@ def test_config_round_trip_and_bad_arguments():
             GrowthController(**kwargs)
     with pytest.raises(ValueError, match="attach"):
         GrowthController().update(1.0)
+    for kwargs in ({"start": "gradmax"}, {"per_layer": True}):  # the probe is data, given later
+        with pytest.raises(ValueError, match="probe"):
+            GrowthController(**kwargs).attach(tiny_mlp())
 
 
 def test_capacity_needs_partial_layers_and_a_compiled_model():
