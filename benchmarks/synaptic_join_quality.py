@@ -1,0 +1,271 @@
+"""Synaptic join against post-hoc rivals on the weakest class of a 3-layer CNN (issue 15).
+
+Per seed: a 3-layer CNN with batch norm is trained on a Fashion-MNIST subset; the target is the
+class with the lowest **validation** accuracy. Every method then tweaks the same trained model
+with the same data, and its knob is chosen on the validation set by one rule (for the rivals: the
+knob value with the best validation target accuracy among those that do not lower overall
+validation accuracy; for synaptic join its own rule: ``n`` where target accuracy converges, then
+the largest ``scale`` that does not lower overall validation accuracy). Test accuracy (target and
+overall) is reported, with paired per-seed differences to the original model and bootstrap 95%
+intervals, and each method's whole knob sweep on the test set (the target-vs-overall front).
+
+Methods: synaptic join (Kim, Ch. 3); prior calibration (target probability x mu, others x
+(1 - mu), i.e. ``log(mu / (1 - mu))`` added to the target logit); post-hoc logit adjustment
+(Menon et al. 2021: logits - tau log prior, prior = training label frequencies);
+tau-normalisation (Kang et al. 2020: head weight vectors divided by their norm^tau).
+
+    AUTOML_KIT_DATA=../shared/data python -m benchmarks.synaptic_join_quality   # ~10 min, 2 cores
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+
+import numpy as np
+
+from benchmarks._common import (
+    DIFFERENCE_COLUMNS,
+    RESULTS,
+    paired_differences,
+    parser,
+    run_grid,
+    table,
+)
+
+BUDGETS = {
+    "small": {"n_train": 12_000, "n_val": 2_000, "n_test": 10_000, "epochs": 4, "seeds": [0, 1, 2]},
+    "full": {"n_train": None, "n_val": 5_000, "n_test": None, "epochs": 15, "seeds": [0, 1, 2]},
+}
+LAYERS = ["pool1", "pool2", "pool3"]
+MU = [0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95]
+TAU_LA = [0.0, 0.5, 1.0, 1.5, 2.0]
+TAU_NORM = [0.0, 0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 2.0]
+N_CANDIDATES = [5, 10, 20, 40, 80, 120]
+SCALES = [1, 2, 5, 10, 20, 30, 40, 60, 80]
+
+
+def cnn(input_shape, classes):
+    import keras
+
+    x = inputs = keras.Input(input_shape)
+    for i, filters in enumerate((16, 32, 64), start=1):
+        x = keras.layers.Conv2D(filters, 3, padding="same", use_bias=False, name=f"conv{i}")(x)
+        x = keras.layers.BatchNormalization(name=f"bn{i}")(x)
+        x = keras.layers.ReLU(name=f"relu{i}")(x)
+        x = keras.layers.MaxPooling2D(2, name=f"pool{i}")(x)
+    x = keras.layers.Flatten(name="flat")(x)
+    return keras.Model(inputs, keras.layers.Dense(classes, activation="softmax", name="head")(x))
+
+
+def accuracies(logits: np.ndarray, labels: np.ndarray, target: int) -> tuple[float, float]:
+    """(overall, target) accuracy of ``logits`` (samples x classes)."""
+    right = logits.argmax(1) == labels
+    return float(right.mean()), float(right[labels == target].mean())
+
+
+def choose(points: list[dict], base_overall: float) -> dict:
+    """The knob with the best validation target accuracy among those not lowering overall accuracy."""
+    ok = [p for p in points if p["val_overall"] >= base_overall - 1e-12] or [points[0]]
+    return max(ok, key=lambda p: (p["val_target"], -points.index(p)))
+
+
+def run_seed(cell: dict, budget: dict) -> dict:
+    import keras
+
+    from automl_kit import datasets
+    from automl_kit.tweak import SynapticJoin, extract_tables
+    from automl_kit.utils.models import classification_head, penultimate_model
+
+    seed = cell["seed"]
+    data = datasets.load(
+        "fashion_mnist",
+        n_train=budget["n_train"],
+        n_val=budget["n_val"],
+        n_test=budget["n_test"],
+        seed=seed,
+    )
+    keras.utils.set_random_seed(seed)
+    model = cnn(data.input_shape, data.num_classes)
+    model.compile(
+        keras.optimizers.Adam(1e-3), "sparse_categorical_crossentropy", metrics=["accuracy"]
+    )
+    t0 = time.perf_counter()
+    model.fit(data.x_train, data.y_train, epochs=budget["epochs"], batch_size=128, verbose=0)
+    train_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    train = extract_tables(model, data.x_train, data.y_train, layers=LAYERS)
+    val = extract_tables(model, data.x_val, data.y_val, layers=LAYERS)
+    test = extract_tables(model, data.x_test, data.y_test, layers=LAYERS)
+    tables_s = time.perf_counter() - t0
+    target = int(np.nanargmin(val.accuracy()[1]))
+    yv, yt = val.labels, test.labels
+    zv, zt = val.C.T.astype(np.float64), test.C.T.astype(np.float64)
+    base_val = accuracies(zv, yv, target)
+    base_test = accuracies(zt, yt, target)
+    out = {"target": target, "train_s": train_s, "tables_s": tables_s, "neurons": train.n_neurons}
+    results = {"original": {"overall": base_test[0], "target": base_test[1], "knob": None}}
+    fronts = {}
+
+    def sweep(name, knobs, transform):
+        points = []
+        for k in knobs:
+            v = accuracies(transform(zv, k), yv, target)
+            t = accuracies(transform(zt, k), yt, target)
+            points.append(
+                {
+                    "knob": k,
+                    "val_overall": v[0],
+                    "val_target": v[1],
+                    "overall": t[0],
+                    "target": t[1],
+                }
+            )
+        best = choose(points, base_val[0])
+        results[name] = {"overall": best["overall"], "target": best["target"], "knob": best["knob"]}
+        fronts[name] = [
+            {"knob": p["knob"], "overall": p["overall"], "target": p["target"]} for p in points
+        ]
+
+    # synaptic join: theta on the training tables, n and scale chosen on validation
+    t0 = time.perf_counter()
+    join = SynapticJoin([target], n_candidates=N_CANDIDATES, scale_candidates=SCALES).fit(
+        train, validation_data=val
+    )
+    join_s = time.perf_counter() - t0
+    ov, tg = accuracies(join.add_to_logits(test).T, yt, target)
+    results["synaptic_join"] = {
+        "overall": ov,
+        "target": tg,
+        "knob": f"n={join.n_}, scale={join.scale_:g}",
+    }
+    front = []
+    for n in N_CANDIDATES:
+        join.n_ = n
+        for s in SCALES:
+            join.scale_ = s
+            join._build_synapses()
+            ov, tg = accuracies(join.add_to_logits(test).T, yt, target)
+            front.append({"knob": f"n={n}, scale={s}", "overall": ov, "target": tg})
+    fronts["synaptic_join"] = front
+    out["join_fit_s"] = join_s
+
+    def calibrate(z, mu):
+        z = z.copy()
+        z[:, target] += np.log(mu / (1 - mu))  # p_t * mu, p_other * (1 - mu), renormalised
+        return z
+
+    sweep("prior_calibration", MU, calibrate)
+    prior = np.bincount(data.y_train, minlength=data.num_classes) / len(data.y_train)
+    sweep("logit_adjustment", TAU_LA, lambda z, tau: z - tau * np.log(prior))
+
+    head = classification_head(model)
+    w = keras.ops.convert_to_numpy(head.kernel).astype(np.float64)
+    b = keras.ops.convert_to_numpy(head.bias).astype(np.float64)
+    feats = penultimate_model(model)
+    fv = feats.predict(data.x_val, batch_size=512, verbose=0).astype(np.float64)
+    ft = feats.predict(data.x_test, batch_size=512, verbose=0).astype(np.float64)
+    norms = np.linalg.norm(w, axis=0)
+
+    def tau_norm(z, tau):
+        f = fv if z is zv else ft
+        return f @ (w / norms**tau) + b
+
+    sweep("tau_normalisation", TAU_NORM, tau_norm)
+    out["methods"] = results
+    out["fronts"] = fronts
+    return out
+
+
+def method_rows(rows: list[dict]) -> list[dict]:
+    flat = []
+    for r in rows:
+        for method, m in r["methods"].items():
+            flat.append(
+                {
+                    "dataset": r["dataset"],
+                    "seed": r["seed"],
+                    "method": method,
+                    "target_class": r["target"],
+                    "overall": m["overall"],
+                    "target": m["target"],
+                    "knob": m["knob"],
+                }
+            )
+    return flat
+
+
+def figures(rows: list[dict]) -> dict:
+    flat = method_rows(rows)
+    summary = []
+    for method in dict.fromkeys(r["method"] for r in flat):
+        ms = [r for r in flat if r["method"] == method]
+        summary.append(
+            {
+                "method": method,
+                "seeds": len(ms),
+                "overall": statistics.fmean(r["overall"] for r in ms),
+                "target": statistics.fmean(r["target"] for r in ms),
+            }
+        )
+    diffs = paired_differences(flat, metric="target", baseline="original", scale=100)
+    diffs += paired_differences(flat, metric="overall", baseline="original", scale=100)
+    return {"runs": rows, "per_method": flat, "summary": summary, "differences_points": diffs}
+
+
+def plot_fronts(rows: list[dict], path) -> None:
+    from automl_kit.utils.plotting import pyplot
+
+    plt = pyplot()
+    fig, axes = plt.subplots(1, len(rows), figsize=(5 * len(rows), 4), squeeze=False)
+    for ax, r in zip(axes[0], rows):
+        base = r["methods"]["original"]
+        for name, points in r["fronts"].items():
+            if name == "synaptic_join":
+                n_chosen = r["methods"]["synaptic_join"]["knob"].split(",")[0]
+                points = [p for p in points if p["knob"].startswith(n_chosen + ",")]
+            ax.plot(
+                [p["overall"] * 100 for p in points],
+                [p["target"] * 100 for p in points],
+                "o-",
+                ms=3,
+                label=name,
+            )
+        ax.axvline(base["overall"] * 100 - 0.2, color="grey", ls=":", lw=1)
+        ax.plot(base["overall"] * 100, base["target"] * 100, "k*", ms=10, label="original")
+        ax.set_xlabel("overall test accuracy (%)")
+        ax.set_ylabel(f"target (class {r['target']}) test accuracy (%)")
+        ax.set_title(f"seed {r['seed']}")
+        ax.set_xlim(base["overall"] * 100 - 3, base["overall"] * 100 + 1)
+    axes[0][0].legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def main(argv=None) -> dict:
+    p = parser(__doc__.splitlines()[0])
+    p.add_argument("--resume", action="store_true")
+    args = p.parse_args(argv)
+    budget = BUDGETS[args.budget]
+    out = args.out or RESULTS / f"synaptic_join_quality-{args.budget}.json"
+    cells = [{"dataset": "fashion_mnist", "seed": s} for s in budget["seeds"]]
+    grid = run_grid(
+        "synaptic_join_quality",
+        cells,
+        lambda cell: run_seed(cell, budget),
+        out=out,
+        resume=args.resume,
+        budget=args.budget,
+        figures=figures,
+    )
+    result = figures(grid.rows)
+    print(table(result["summary"], ["method", "seeds", "overall", "target"]))
+    print(table(result["differences_points"], ["method", "metric", *DIFFERENCE_COLUMNS]))
+    if grid.rows:
+        plot_fronts(grid.rows, RESULTS / f"synaptic_join_quality-{args.budget}-fronts.png")
+    return result
+
+
+if __name__ == "__main__":
+    main()
