@@ -17,7 +17,7 @@ table{border-collapse:collapse;margin:.5em 0} td,th{border:1px solid #bbb;paddin
 text-align:right;font-size:.9em} th{background:#f0f0f0} td.l,th.l{text-align:left}
 .verdict{font-size:1.25em;padding:.6em 1em;background:#fff4d6;border-left:6px solid #e0a000}
 .ok{background:#e3f6e3;border-left-color:#2a9d2a} .high{color:#b00020;font-weight:bold}
-img{max-width:100%}
+img{max-width:100%} td.l{max-width:24em} td code{overflow-wrap:anywhere;font-size:.85em}
 """
 
 
