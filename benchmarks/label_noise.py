@@ -227,6 +227,7 @@ def main(argv=None) -> None:
                 "seeds",
                 "precision",
                 "recall",
+                "precision_at_recall_0.6",
                 *[f"acc_{a}" for a in ARMS],
                 "recovered_dropped",
                 "recovered_reweighted",
