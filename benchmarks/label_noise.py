@@ -11,7 +11,7 @@ label), and on the original clean labels. "Recovered" = (cleaned - noisy) / (cle
 seed. Paired per-seed differences against "noisy" with bootstrap 95% intervals.
 
     python -m benchmarks.label_noise --budget small          # MNIST 10k, ~10 min on 2 cores
-    python -m benchmarks.label_noise --budget small --datasets cifar10
+    python -m benchmarks.label_noise --budget small --datasets cifar10   # the 3,600-image subset
     python -m benchmarks.label_noise --budget full           # + CIFAR-10, 5 seeds
 """
 
@@ -41,7 +41,7 @@ BUDGETS = {
         "batch_size": 128,
     },
     "full": {
-        "datasets": {"mnist": (10_000, 500, 10_000), "cifar10": (10_000, 500, 10_000)},
+        "datasets": {"mnist": (10_000, 500, 10_000), "cifar10": (None, None, None)},
         "fractions": (0.05, 0.10),
         "kinds": ("uniform", "pairs"),
         "seeds": [0, 1, 2, 3, 4],
@@ -59,6 +59,13 @@ PAIRS = {
     "cifar10": [(1, 9), (3, 5), (0, 8), (4, 7), (2, 6)],
 }
 ARMS = ("noisy", "dropped", "reweighted", "clean")
+# (n_train, n_val, n_test) of a data set the budget does not list; None: all there is (the
+# offline CIFAR-10 subset holds 3,600 / 400 / 1,000 images)
+SIZES = {
+    "mnist": (10_000, 500, 5_000),
+    "fashion_mnist": (10_000, 500, 5_000),
+    "cifar10": (None, None, None),
+}
 
 
 def mlp(input_shape, num_classes: int, units: int, seed: int):
@@ -180,7 +187,9 @@ def main(argv=None) -> None:
     def data_of(dataset: str):
         from automl_kit.datasets import load
 
-        n_train, n_val, n_test = budget["datasets"].get(dataset, (10_000, 500, 5_000))
+        n_train, n_val, n_test = budget["datasets"].get(
+            dataset, SIZES.get(dataset, (None, None, None))
+        )
         return load(dataset, n_train=n_train, n_val=n_val, n_test=n_test, seed=0)
 
     cells = [
