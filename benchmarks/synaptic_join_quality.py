@@ -17,7 +17,8 @@ retraining (the whole model fine-tuned with a x2 loss on the target; test per-cl
 every epoch checkpoint, the thesis's Fig. 3.7 point that retraining moves other classes
 unpredictably). ``max_offtarget_drop``: the largest loss of any off-target class's test accuracy.
 
-    AUTOML_KIT_DATA=../shared/data python -m benchmarks.synaptic_join_quality   # ~10 min, 2 cores
+    AUTOML_KIT_DATA=../shared/data python -m benchmarks.synaptic_join_quality   # ~6 min, 2 cores
+    AUTOML_KIT_DATA=../shared/data python -m benchmarks.synaptic_join_quality --part aan  # AAN vs DA
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ BUDGETS = {
         "n_test": 10_000,
         "epochs": 4,
         "retrain_epochs": 4,
+        "aug_epochs": 3,
         "seeds": [0, 1, 2],
     },
     "full": {
@@ -51,6 +53,7 @@ BUDGETS = {
         "n_test": None,
         "epochs": 15,
         "retrain_epochs": 10,
+        "aug_epochs": 10,
         "seeds": [0, 1, 2],
     },
 }
@@ -312,11 +315,99 @@ def plot_fronts(rows: list[dict], path) -> None:
     plt.close(fig)
 
 
+def run_aan(cell: dict, budget: dict) -> dict:
+    """AAN against depth augmentation (DA) on the same trained base: accuracy, parameters, time.
+
+    DA (Wang et al., the thesis's baseline): a new Dense(512, relu) after the last representation
+    layer and a new head, the whole model fine-tuned. AAN: a 1-hidden-layer MLP (96 units) on 1,000
+    active neurons, trained from the tables. Both train the same number of epochs, batch 150.
+    """
+    import keras
+
+    from automl_kit import datasets
+    from automl_kit.tweak import ActiveNeuronAugmentation, extract_tables
+    from automl_kit.utils.models import replace_head
+
+    seed = cell["seed"]
+    data = datasets.load(
+        "fashion_mnist",
+        n_train=budget["n_train"],
+        n_val=budget["n_val"],
+        n_test=budget["n_test"],
+        seed=seed,
+    )
+    keras.utils.set_random_seed(seed)
+    model = cnn(data.input_shape, data.num_classes)
+    model.compile(
+        keras.optimizers.Adam(1e-3), "sparse_categorical_crossentropy", metrics=["accuracy"]
+    )
+    model.fit(data.x_train, data.y_train, epochs=budget["epochs"], batch_size=128, verbose=0)
+    epochs, batch = budget["aug_epochs"], 150
+    iterations = epochs * -(-len(data.y_train) // batch)
+    base = float(model.evaluate(data.x_test, data.y_test, verbose=0)[1])
+
+    t0 = time.perf_counter()
+    train = extract_tables(model, data.x_train, data.y_train, layers=LAYERS)
+    tables_s = time.perf_counter() - t0
+    val = extract_tables(model, data.x_val, data.y_val, layers=LAYERS)
+    test = extract_tables(model, data.x_test, data.y_test, layers=LAYERS)
+    t0 = time.perf_counter()
+    aan = ActiveNeuronAugmentation(
+        n_active=1000, hidden=96, epochs=epochs, batch_size=batch, seed=seed
+    )
+    aan.fit(train, val)
+    aan_s = time.perf_counter() - t0
+    aan_acc = float((aan.add_to_logits(test).argmax(0) == test.labels).mean())
+
+    keras.utils.set_random_seed(seed)
+    da = replace_head(
+        model,
+        lambda x: keras.layers.Dense(data.num_classes, activation="softmax")(
+            keras.layers.Dense(512, activation="relu")(x)
+        ),
+    )
+    da = keras.models.clone_model(da)  # fine-tuning must not change the base model
+    da.set_weights(
+        [*[w for w in model.get_weights()][: len(da.get_weights()) - 4], *da.get_weights()[-4:]]
+    )
+    da.compile(keras.optimizers.Adam(1e-4), "sparse_categorical_crossentropy", metrics=["accuracy"])
+    t0 = time.perf_counter()
+    da.fit(data.x_train, data.y_train, epochs=epochs, batch_size=batch, verbose=0)
+    da_s = time.perf_counter() - t0
+    da_acc = float(da.evaluate(data.x_test, data.y_test, verbose=0)[1])
+    head_params = model.layers[-1].count_params()
+    return {
+        "base_accuracy": base,
+        "aan_accuracy": aan_acc,
+        "da_accuracy": da_acc,
+        "aan_parameters": aan.added_parameters,
+        "da_parameters": da.count_params() - (model.count_params() - head_params),
+        "aan_s_per_1k_iterations": 1000 * aan_s / iterations,
+        "aan_tables_s": tables_s,
+        "da_s_per_1k_iterations": 1000 * da_s / iterations,
+        "iterations": iterations,
+    }
+
+
 def main(argv=None) -> dict:
     p = parser(__doc__.splitlines()[0])
     p.add_argument("--resume", action="store_true")
+    p.add_argument("--part", choices=("tweak", "aan"), default="tweak", help="aan: AAN against DA")
     args = p.parse_args(argv)
     budget = BUDGETS[args.budget]
+    if args.part == "aan":
+        grid = run_grid(
+            "synaptic_join_quality_aan",
+            [{"dataset": "fashion_mnist", "seed": s} for s in budget["seeds"]],
+            lambda cell: run_aan(cell, budget),
+            out=args.out or RESULTS / f"synaptic_join_quality_aan-{args.budget}.json",
+            resume=args.resume,
+            budget=args.budget,
+        )
+        columns = ["seed", "base_accuracy", "aan_accuracy", "da_accuracy", "aan_parameters"]
+        columns += ["da_parameters", "aan_s_per_1k_iterations", "da_s_per_1k_iterations"]
+        print(table(grid.rows, columns))
+        return {"runs": grid.rows}
     out = args.out or RESULTS / f"synaptic_join_quality-{args.budget}.json"
     cells = [{"dataset": "fashion_mnist", "seed": s} for s in budget["seeds"]]
     grid = run_grid(
