@@ -6,7 +6,8 @@ each with weight ``threshold / n * scale``, from its hidden neuron to the target
 accuracy converges, then the largest ``scale`` that does not lower overall accuracy (within
 ``tolerance``). The choice costs only matrix additions on stored validation tables.
 
-Synapses with a non-finite or non-positive threshold are never chosen: an infinite threshold (a
+With several targets, one ``n`` and one ``scale`` serve them all, chosen on the mean of their
+validation accuracies. Synapses with a non-finite or non-positive threshold are never chosen: an infinite threshold (a
 neuron silent on every correctly classified off-target sample) gives no weight, and a non-positive
 one would weaken the target.
 """
