@@ -29,8 +29,15 @@ class Recommendation:
         return asdict(self)
 
 
-def _table(dataset: str) -> dict[str, list[Recommendation]]:
-    evolve = f"automl-kit evolve --dataset {dataset} --time-budget 1h"
+def _table(dataset: str, kind: str = "image") -> dict[str, list[Recommendation]]:
+    space = "" if kind == "image" else " --space dense"
+    evolve = f"automl-kit evolve --dataset {dataset}{space} --time-budget 1h"
+    # zoo models take images; for a table the architecture search grows a bigger dense network
+    bigger = (
+        f"automl-kit train --dataset {dataset} --model resnet20 --width 2"
+        if kind == "image"
+        else evolve
+    )
     return {
         "avoidable_bias": [
             Recommendation(
@@ -38,7 +45,7 @@ def _table(dataset: str) -> dict[str, list[Recommendation]]:
                 "bigger network (more units, layers or filters)",
                 keras="keras.layers.Dense(2 * units) / keras.layers.Conv2D(2 * filters, 3); "
                 "add a block",
-                command=f"automl-kit train --dataset {dataset} --model resnet20 --width 2",
+                command=bigger,
             ),
             Recommendation(
                 "avoidable_bias",
@@ -140,9 +147,12 @@ def _table(dataset: str) -> dict[str, list[Recommendation]]:
     }
 
 
-def recommendations(focus: list[str], dataset: str = "NAME") -> list[Recommendation]:
-    """The knobs for each problem in ``focus`` (most urgent first), ranked 1, 2, ..."""
-    table = _table(dataset)
+def recommendations(
+    focus: list[str], dataset: str = "NAME", kind: str = "image"
+) -> list[Recommendation]:
+    """The knobs for each problem in ``focus`` (most urgent first), ranked 1, 2, ...;
+    ``kind`` (``"image"`` or ``"tabular"``) picks the commands that fit the data."""
+    table = _table(dataset, kind)
     ranked = []
     for problem in focus:
         for rec in table[problem]:

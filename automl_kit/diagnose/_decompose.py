@@ -98,12 +98,14 @@ def decompose_errors(
     tolerance: float = DEFAULT_TOLERANCE,
     high_human_error: float = DEFAULT_HIGH_HUMAN_ERROR,
     dataset: str = "NAME",
+    kind: str = "image",
 ) -> Diagnosis:
     """Decompose precomputed error rates (fractions) into bias, variance, mismatch; advise.
 
     A component above ``tolerance`` counts as high. Without ``human_level_error`` the Bayes
     error stands in for it, and without either the avoidable bias is the whole training error
-    (human-level 0 assumed, said in ``notes``).
+    (human-level 0 assumed, said in ``notes``). ``dataset``/``kind`` fill the commands of the
+    advice (``kind="tabular"`` points at ``automl-kit evolve --space dense``).
 
     >>> d = decompose_errors(0.035, 0.078, human_level_error=0.007, bayes_error=0.005)  # Model A
     >>> round(d.components["avoidable_bias"], 4), round(d.components["variance"], 4)
@@ -173,7 +175,7 @@ def decompose_errors(
         high=high,
         verdict=verdict(high),
         focus=focus,
-        recommendations=recommendations(focus, dataset),
+        recommendations=recommendations(focus, dataset, kind),
         tolerance=float(tolerance),
         notes=notes,
     )

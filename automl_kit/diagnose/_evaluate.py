@@ -162,6 +162,7 @@ def diagnose(
         tolerance=tolerance,
         high_human_error=high_human_error,
         dataset=splits["name"] if splits["name"] != "arrays" else "NAME",
+        kind="image" if np.asarray(splits["x_train"]).ndim >= 3 else "tabular",
     )
     diagnosis.reports = reports
     diagnosis.dataset = splits["summary"]

@@ -39,6 +39,13 @@ def test_focus_bias_first_then_variance_and_ranked_advice():
     )
     assert any("automl-kit evolve --dataset cifar10" in r.command for r in a.recommendations)
     assert all(r.keras or r.command for r in a.recommendations)
+    assert any("automl-kit train --dataset cifar10" in r.command for r in a.recommendations)
+    table = decompose_errors(
+        0.035, 0.078, human_level_error=0.007, dataset="diabetes", kind="tabular"
+    )
+    commands = [r.command for r in table.recommendations if r.command.startswith("automl-kit")]
+    assert commands and all("--space dense" in c for c in commands if "evolve" in c)
+    assert not any("automl-kit train" in c for c in commands)
     c = decompose_errors(0.010, 0.050, human_level_error=0.007)
     assert c.recommendations[0].problem == "variance"
     assert any("Dropout" in r.keras for r in c.recommendations)
