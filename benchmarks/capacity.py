@@ -36,12 +36,13 @@ BUDGETS = {
         "sine": {"epochs": 60, "n_train": 2048, "seeds": [0, 1, 2, 3, 4]},
         "mnist": {
             "n_train": 6000,
-            "epochs": 4,
+            "epochs": 5,
             "seeds": [0, 1, 2],
             "filters": (32, 64),
             "dense": 1024,
+            "interval": 4,
         },
-        "timing": {"steps": 20, "repeats": 5},
+        "timing": {"steps": 20, "repeats": 7},
     },
     "full": {
         "sine": {"epochs": 200, "n_train": 8192, "seeds": list(range(10))},
@@ -51,6 +52,7 @@ BUDGETS = {
             "seeds": [0, 1, 2, 3, 4],
             "filters": (32, 64),
             "dense": 1024,
+            "interval": 10,
         },
         "timing": {"steps": 100, "repeats": 10},
     },
@@ -105,19 +107,14 @@ def sine_figures(rows: list[dict]) -> dict:
     return {"runs": rows, "table": agg, "differences": diffs, "better_static_over_method": ratios}
 
 
-def _step_seconds(model, x, y, batch: int, steps: int, repeats: int) -> dict:
-    """Seconds per step of ``model.fit`` over ``steps`` batches (after one traced epoch)."""
-    n = batch * steps
-    model.fit(x[:n], y[:n], batch_size=batch, epochs=1, verbose=0)  # trace
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        model.fit(x[:n], y[:n], batch_size=batch, epochs=1, verbose=0, shuffle=False)
-        times.append((time.perf_counter() - start) / steps)
-    return {"min": min(times), "median": statistics.median(times)}
+def _epoch_seconds(model, x, y, batch: int) -> float:
+    start = time.perf_counter()
+    model.fit(x, y, batch_size=batch, epochs=1, verbose=0, shuffle=False)
+    return time.perf_counter() - start
 
 
 def timing(budget: dict) -> list[dict]:
+    """Seconds per step, configurations interleaved round-robin so load swings hit them all."""
     import keras
 
     from automl_kit.capacity import Capacity, partial_mlp, partial_mnist_convnet
@@ -154,27 +151,46 @@ def timing(budget: dict) -> list[dict]:
             50,
         ),
     }
+    configs = ((1, 0), (5, 0), (10, 0), (10, 5))
     for net, (plain, partial, shape, batch) in nets.items():
-        x = rng.random((batch * budget["steps"], *shape)).astype("float32")
+        steps = budget["steps"]
+        x = rng.random((batch * steps, *shape)).astype("float32")
         y = rng.integers(0, 10, len(x))
-        model = plain()
-        model.compile(keras.optimizers.Adam(1e-3), "sparse_categorical_crossentropy")
-        base = _step_seconds(model, x, y, batch, budget["steps"], budget["repeats"])
-        rows.append({"net": net, "config": "plain full width", **base, "load": os.getloadavg()[0]})
+        base_model = plain()
+        base_model.compile(keras.optimizers.Adam(1e-3), "sparse_categorical_crossentropy")
         model = partial()
         model.compile(keras.optimizers.Adam(1e-3), "sparse_categorical_crossentropy")
         capacity = Capacity(model)
-        for active, frozen in ((1, 0), (5, 0), (10, 0), (10, 5)):
+
+        def use(config, capacity=capacity):
+            active, frozen = config
             capacity.set_widths({l.name: (active, frozen) for l in capacity.growable()})
-            got = _step_seconds(model, x, y, batch, budget["steps"], budget["repeats"])
+
+        _epoch_seconds(base_model, x, y, batch)  # trace every step once
+        for config in configs:
+            use(config)
+            _epoch_seconds(model, x, y, batch)
+        times = {"plain": [], **{c: [] for c in configs}}
+        loads = []
+        for _ in range(budget["repeats"]):
+            times["plain"].append(_epoch_seconds(base_model, x, y, batch) / steps)
+            for config in configs:
+                use(config)
+                times[config].append(_epoch_seconds(model, x, y, batch) / steps)
+            loads.append(os.getloadavg()[0])
+        base = {"min": min(times["plain"]), "median": statistics.median(times["plain"])}
+        load = statistics.fmean(loads)
+        rows.append({"net": net, "config": "plain full width", **base, "load": load})
+        for config in configs:
+            got = {"min": min(times[config]), "median": statistics.median(times[config])}
             rows.append(
                 {
                     "net": net,
-                    "config": f"partial {active * 10}% active, {frozen * 10}% frozen",
+                    "config": f"partial {config[0] * 10}% active, {config[1] * 10}% frozen",
                     **got,
                     "ratio_to_plain_min": got["min"] / base["min"],
                     "ratio_to_plain_median": got["median"] / base["median"],
-                    "load": os.getloadavg()[0],
+                    "load": load,
                 }
             )
         for row in rows[-5:]:

@@ -78,17 +78,23 @@ class PartialConv2D(PartialMixin, keras.layers.Layer):
                 f"{self.name}: input of {width} channels but the layer was built for at most "
                 f"{self.input_width}; feed the layer the model it was built in."
             )
+        # one convolution per group (frozen, trainable) over the concatenated chunk kernels
         parts = []
-        for k in range(self._active):
-            kernel = self.kernels[k]
-            if k < self._frozen:
-                kernel = ops.stop_gradient(kernel)
-            if width != self.input_width:
-                kernel = kernel[:, :, :width]
+        for group in self._groups():
+            kernels = []
+            for k in group:
+                kernel = self.kernels[k]
+                if k < self._frozen:
+                    kernel = ops.stop_gradient(kernel)
+                if width != self.input_width:
+                    kernel = kernel[:, :, :width]
+                kernels.append(kernel)
+            kernel = kernels[0] if len(kernels) == 1 else ops.concatenate(kernels, axis=-1)
             z = ops.conv(inputs, kernel, strides=self.strides, padding=self.padding)
             if self.use_bias:
-                b = self.biases[k]
-                z = z + (ops.stop_gradient(b) if k < self._frozen else b)
+                biases = [self.biases[k] for k in group]
+                b = biases[0] if len(biases) == 1 else ops.concatenate(biases, axis=0)
+                z = z + (ops.stop_gradient(b) if group[0] < self._frozen else b)
             parts.append(z)
         z = parts[0] if len(parts) == 1 else ops.concatenate(parts, axis=-1)
         if self.recording:

@@ -110,12 +110,17 @@ class PartialDense(PartialMixin, keras.layers.Layer):
         x = inputs
         if self.flatten and len(inputs.shape) > 2:
             x = ops.reshape(inputs, (-1, self.positions * width))
+        # one matmul per group (frozen, trainable): the chunks' kernels are concatenated first,
+        # which costs a copy of the kernel but keeps the matmul as large as a plain Dense's
         parts = []
-        for k in range(self._active):
-            z = ops.matmul(x, self._kernel(k, width))
+        for group in self._groups():
+            kernels = [self._kernel(k, width) for k in group]
+            kernel = kernels[0] if len(kernels) == 1 else ops.concatenate(kernels, axis=-1)
+            z = ops.matmul(x, kernel)
             if self.use_bias:
-                b = self.biases[k]
-                z = z + (ops.stop_gradient(b) if k < self._frozen else b)
+                biases = [self.biases[k] for k in group]
+                b = biases[0] if len(biases) == 1 else ops.concatenate(biases, axis=0)
+                z = z + (ops.stop_gradient(b) if group[0] < self._frozen else b)
             parts.append(z)
         z = parts[0] if len(parts) == 1 else ops.concatenate(parts, axis=-1)
         if self.recording:
