@@ -62,4 +62,13 @@ def _zoo(name: str):
 for _name in ("vgg11", "vgg19", "resnet18", "resnet20", "resnet50", "densenet40", "densenet121"):
     MODELS.register(_name, _zoo(_name))
 
-__all__ = ["EXECUTORS", "MODELS", "POLICIES", "SEARCHERS", "SPACES"]
+GROWTH_STARTS = Registry("growth start")  # how new units start when a partial layer grows
+for _name, _target in {
+    "zero_outgoing": "automl_kit.capacity.starts.zero_outgoing:ZeroOutgoing",
+    "keep_init": "automl_kit.capacity.starts.keep_init:KeepInit",
+    "net2net": "automl_kit.capacity.starts.net2net:Net2Net",
+    "gradmax": "automl_kit.capacity.starts.gradmax:GradMax",
+}.items():
+    GROWTH_STARTS.register(_name, _target)
+
+__all__ = ["EXECUTORS", "GROWTH_STARTS", "MODELS", "POLICIES", "SEARCHERS", "SPACES"]
