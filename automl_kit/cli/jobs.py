@@ -35,12 +35,14 @@ This module imports no TensorFlow, so ``automl-kit --help`` stays instant.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import errno
 import inspect
 import math
+import shutil
 import sys
 import warnings
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -227,6 +229,7 @@ class Job:
     safe_on_resume: frozenset[str] = frozenset()  # options that may change when resuming
     never_saved: frozenset[str] = frozenset()  # network addresses: used only when passed again
     can_extend: bool = False  # whether --extend continues a finished run
+    budget_options: frozenset[str] = frozenset()  # dropped by an --extend that does not give them
     outputs: tuple[str, ...] = ()  # files listed on the final "results:" line when present
 
     # ---- to override --------------------------------------------------------------------
@@ -259,13 +262,24 @@ class Job:
         return self.execute(args)
 
     def execute(self, args: argparse.Namespace) -> int:
-        """Check, open the run directory, load data, run, save results; the exit code."""
-        run = None
+        """Check, load data, open the run directory, run, save results; the exit code.
+
+        Everything that can refuse the job (arguments, the folder, the data and its fit to the
+        job) is checked before the run directory is created or changed; a folder this call
+        created is removed again when the job fails before doing any work, so the corrected
+        command can use the same ``--out``.
+        """
+        from automl_kit.utils.rundir import RunDirectory
+        from automl_kit.utils.validation import check_split_labels
+
+        run, created = None, False
         try:
             explicit = set(getattr(args, "explicit", None) or ())
             self._check_run_options(args, explicit)
             if args.resume:
                 self._check_owner(Path(args.resume))
+                # corrupt run.json, another command's run, a live job: before anything is read
+                RunDirectory.check(args.resume, self.name, resume=True, cli=True)
                 args = self.resumed_args(
                     args, explicit
                 )  # refuses changed flags, even when finished
@@ -275,24 +289,33 @@ class Job:
             if self.uses_data:
                 check_data_options(args)
             self.validate(args)
-            from automl_kit.utils.rundir import RunDirectory
-
-            run = RunDirectory.open(
-                args.resume or args.out,
-                self.name,
-                resume=bool(args.resume),
-                overwrite=bool(args.overwrite),
-            )
-            if not args.resume:  # a resumed run keeps its status until the job changes it
-                write_json(run.path(self.args_file), self.saved_args(args))
-            with graceful_interrupt():
+            target = args.resume or args.out
+            if target is not None and not args.resume:
+                RunDirectory.check(target, self.name, overwrite=bool(args.overwrite), cli=True)
+            with graceful_interrupt(), notes_as_lines():
                 from automl_kit.utils.seeding import seed_everything
 
                 seed_everything(args.seed)
                 data = load_data(args) if self.uses_data else None
+                if data is not None:
+                    check_split_labels(
+                        data.y_train, data.y_val, y_test=data.y_test, class_names=data.class_names
+                    )
+                    self.check_data(args, data)
                 raise_if_stop_requested("after loading the data")
+                created = target is None or not Path(target).exists()
+                run = RunDirectory.open(
+                    target,
+                    self.name,
+                    resume=bool(args.resume),
+                    overwrite=bool(args.overwrite),
+                    cli=True,
+                )
+                # saved on resume too: a budget given with --resume holds for later resumes
+                write_json(run.path(self.args_file), self.saved_args(args))
                 results = self.run(args, run, data)
-            run.write_results(results)
+            if results is not None:  # None: nothing new was done (e.g. an empty --extend)
+                run.write_results(results)
             run.mark_finished()
             files = [name for name in self.outputs if (run.root / name).exists()]
             print(f"results: {run.root}/{', '.join(files or [RESULTS_FILE])}", flush=True)
@@ -310,7 +333,12 @@ class Job:
             return INTERRUPTED_EXIT_CODE
         except (OSError, ValueError) as exc:
             if run is not None:
-                _mark_stopped(run)
+                if created and not self._has_work(run.root):
+                    run.close()
+                    shutil.rmtree(run.root, ignore_errors=True)
+                    run = None  # no stub is left to block the corrected command
+                elif _status(run) == "running":
+                    _mark_stopped(run)
             if getattr(exc, "errno", None) in _FULL_DISK or isinstance(exc, PermissionError):
                 _error(self.name, self._write_failure(exc, run, args))
             elif isinstance(exc, (ValueError, FileNotFoundError)):
@@ -322,6 +350,15 @@ class Job:
         finally:
             if run is not None:
                 run.close()
+
+    def check_data(self, args: argparse.Namespace, data) -> None:
+        """Check the loaded data fits the job (raise ``ValueError`` naming the fix); runs before
+        the run directory is created."""
+
+    def _has_work(self, root: Path) -> bool:
+        """Whether ``root`` holds more than the bookkeeping written when the job started."""
+        idle = {RUN_FILE, ".lock", self.args_file, "config.json"}
+        return any(child.name not in idle for child in root.iterdir())
 
     def _write_failure(self, exc: OSError | ValueError, run, args) -> str:
         """One line for a full disk or a refused write: what, and how to go on."""
@@ -378,6 +415,9 @@ class Job:
         merged.update(
             {k: v for k, v in saved.items() if k not in RUN_OPTIONS and k not in self.never_saved}
         )
+        if getattr(args, "extend", False):
+            # an extension is a new budget: the budgets not given now no longer apply
+            merged.update({dest: None for dest in self.budget_options})
         merged.update({dest: current[dest] for dest in explicit if dest in current})
         merged["resume"] = str(root)
         return argparse.Namespace(**merged)
@@ -481,7 +521,9 @@ def add_run_options(parser: argparse.ArgumentParser, *, extend: bool = False) ->
         group.add_argument(
             "--extend",
             action="store_true",
-            help="with --resume: continue a finished run under a new budget",
+            help="with --resume: continue a finished run under a new budget; the budgets given "
+            "with --extend replace the earlier ones, and one not given no longer applies (a "
+            "time-only --extend lifts an earlier --max-evaluations cap)",
         )
     verbosity = group.add_mutually_exclusive_group()
     verbosity.add_argument(
@@ -534,25 +576,44 @@ def load_data(args: argparse.Namespace):
     }
     if args.label is not None:
         kwargs["label"] = args.label
+    with notes_as_lines():
+        return load(args.data or args.dataset, **kwargs)
+
+
+@contextlib.contextmanager
+def notes_as_lines() -> Iterator[None]:
+    """Show what was done on the user's behalf (a ``DataWarning``: uint8 scaled to [0, 1]; a
+    ``RunNote``: a torn log line dropped) as one ``note: ...`` line, at once and also under
+    ``--quiet``, without Python's source echo; other warnings are shown as usual."""
+    from automl_kit.utils.rundir import RunNote
     from automl_kit.utils.validation import DataWarning
 
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", DataWarning)
-        data = load(args.data or args.dataset, **kwargs)
-    for warning in caught:
-        if issubclass(warning.category, DataWarning):
-            # what was done to the data (e.g. uint8 scaled to [0, 1]): one line, no source echo
-            print(f"note: {warning.message}", flush=True)
-        else:
-            warnings.warn_explicit(
-                warning.message, warning.category, warning.filename, warning.lineno
-            )
-    return data
+    notes = (DataWarning, RunNote)
+    with warnings.catch_warnings():
+        shown = warnings.showwarning
+
+        def show(message, category, filename, lineno, file=None, line=None):
+            if issubclass(category, notes):
+                print(f"note: {message}", flush=True)
+            else:
+                shown(message, category, filename, lineno, file, line)
+
+        warnings.showwarning = show
+        for category in notes:
+            warnings.simplefilter("always", category)
+        yield
 
 
 def options_given(args: argparse.Namespace, dests: Iterable[str]) -> list[str]:
     """Which of ``dests`` have a value (not ``None``) in ``args``."""
     return [d for d in dests if getattr(args, d, None) is not None]
+
+
+def _status(run) -> str | None:
+    try:
+        return run.status
+    except (OSError, ValueError):
+        return None
 
 
 def _mark_stopped(run) -> None:
@@ -577,6 +638,7 @@ __all__ = [
     "explicit_options",
     "flag",
     "load_data",
+    "notes_as_lines",
     "non_negative_float",
     "positive_float",
     "positive_int",

@@ -154,5 +154,9 @@ def _encode(features, max_categories: int, where: str) -> tuple[np.ndarray, tupl
         cats = encoded[text].astype(str).where(encoded[text].notna(), "missing")
         dummies = pd.get_dummies(cats, prefix_sep="=").astype(np.float32)
         encoded = pd.concat([encoded[numeric], dummies], axis=1)
-    x = check_features(encoded.to_numpy(np.float32), name=f"features of {where}", rank=2)
-    return x, tuple(str(c) for c in encoded.columns)
+    names = tuple(str(c) for c in encoded.columns)
+    # the warnings name the table's columns, not their positions after encoding
+    x = check_features(
+        encoded.to_numpy(np.float32), name=f"features of {where}", rank=2, feature_names=names
+    )
+    return x, names

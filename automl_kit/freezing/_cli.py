@@ -24,6 +24,15 @@ def parse_milestones(text: str) -> list[float]:
     return fractions
 
 
+def model_name(text: str) -> str:
+    """A zoo model name, refused with the registry's one wording ("unknown model ...")."""
+    try:
+        MODELS.get(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc).rstrip(".")) from None
+    return text
+
+
 class Train(Job):
     name = "train"
     help = "train a zoo model with intelligent layer freezing (or a rival policy)"
@@ -44,7 +53,10 @@ class Train(Job):
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         parser.add_argument(
-            "--model", default="resnet20", choices=MODELS.names(), help="zoo architecture"
+            "--model",
+            default="resnet20",
+            type=model_name,
+            help=f"zoo architecture: {', '.join(MODELS.names())}",
         )
         parser.add_argument(
             "--width", type=positive_float, default=1.0, help="channel multiplier of the model"
@@ -87,17 +99,19 @@ class Train(Job):
                 "start a new run with --out."
             )
 
+    def check_data(self, args: argparse.Namespace, data) -> None:
+        if len(data.input_shape) != 3:
+            raise ValueError(
+                f"zoo models take images; {data.name} has samples of shape {data.input_shape} "
+                "(a table): use `automl-kit evolve --space dense` for tables."
+            )
+
     def run(self, args: argparse.Namespace, run, data) -> dict:
         import keras
 
         from automl_kit.freezing import FreezingTrainer, StepDecay
         from automl_kit.freezing.plots import plot_freezing_rates, plot_frozen_prefix
 
-        if len(data.input_shape) != 3:
-            raise ValueError(
-                f"zoo models take images; {data.name} has samples of shape {data.input_shape} "
-                "(a table): use `automl-kit evolve --space dense` for tables."
-            )
         model = MODELS.create(args.model, data.input_shape, data.num_classes, width=args.width)
         trainer = FreezingTrainer(
             model,

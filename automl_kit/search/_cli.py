@@ -30,6 +30,16 @@ ALGORITHM_OPTIONS = {
 STOPS_BY_ITSELF = {"vlga"}  # the others search until their budget is spent
 
 
+def gpu_ids(text: str) -> str:
+    """``"0,1"``: comma-separated GPU ids (whole numbers >= 0), checked before anything runs."""
+    ids = [part.strip() for part in text.split(",")]
+    if not ids or not all(part.isdigit() for part in ids):
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated GPU ids such as 0 or 0,1, got {text!r}"
+        )
+    return ",".join(ids)
+
+
 class Evolve(Job):
     name = "evolve"
     help = "search a CNN (or dense net) with the variable-length GA or a rival search"
@@ -48,6 +58,7 @@ class Evolve(Job):
     )
     never_saved = frozenset({"ray_address"})
     can_extend = True
+    budget_options = frozenset({"time_budget", "max_evaluations"})
     outputs = (
         "results.json",
         "history.csv",
@@ -93,7 +104,8 @@ class Evolve(Job):
             "--max-evaluations",
             type=positive_int,
             default=None,
-            help="budget in trained candidates",
+            help="budget in trained candidates, counting every evaluation of the run (with "
+            "--resume/--extend too, earlier ones included: raise it above the count done)",
         )
         parser.add_argument(
             "--final-epochs",
@@ -151,7 +163,10 @@ class Evolve(Job):
             "never read back from a run directory",
         )
         where.add_argument(
-            "--gpus", default=None, help="comma-separated GPU ids, one per worker, e.g. 0,1"
+            "--gpus",
+            type=gpu_ids,
+            default=None,
+            help="comma-separated GPU ids, one per worker, e.g. 0,1",
         )
 
     def validate(self, args: argparse.Namespace) -> None:
@@ -213,14 +228,25 @@ class Evolve(Job):
             kwargs["quiet"] = args.verbose == 0
         return cls(space, **kwargs)
 
-    def run(self, args: argparse.Namespace, run, data) -> dict:
-        searcher, space = self.searcher, self.searcher.space
+    def check_data(self, args: argparse.Namespace, data) -> None:
+        from automl_kit.utils.validation import check_training_data
+
+        space = self.searcher.space
         if space.input_rank() != data.x_train.ndim:
             kind = "CNNs for images" if space.input_rank() == 4 else "dense nets for tables"
+            fits = "dense" if data.x_train.ndim == 2 else "compact or thesis"
             raise ValueError(
                 f"the {args.space} space builds {kind} but {data.name} has samples of shape "
-                f"{data.input_shape}; pick another --space."
+                f"{data.input_shape}; pick --space {fits}."
             )
+        # what the search checks first (labels 0..K-1, every class in training), before the
+        # run directory is written
+        check_training_data(
+            data.x_train, data.y_train, data.validation_data, rank=space.input_rank()
+        )
+
+    def run(self, args: argparse.Namespace, run, data) -> dict | None:
+        searcher, space = self.searcher, self.searcher.space
         if args.verbose:
             print(
                 f"evolve: {data!r}\n        {args.algorithm} on the {args.space} space "
@@ -240,6 +266,9 @@ class Evolve(Job):
             resume=bool(args.resume),
             **options,
         )
+        if result.from_earlier_run:  # an --extend that trained nothing: keep the result
+            print(f"{run.root}: {result.stop_reason}.", flush=True)
+            return None
         if args.verbose:
             print(
                 f"search done: {result.stop_reason or 'finished'}; best fitness {result.best_fitness:.4f} "

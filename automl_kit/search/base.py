@@ -187,7 +187,7 @@ class Searcher:
         x,
         y,
         *,
-        validation_data: tuple,
+        validation_data: tuple | None = None,
         time_budget: str | float | None = None,
         max_evaluations: int | None = None,
         run_dir: str | Path | RunDirectory | None = None,
@@ -250,11 +250,16 @@ class Searcher:
         self.rng = random.Random(self.seed)
         if resume and run.status == "finished" and not extend:
             return self._saved_result(run)
-        if extend and run.status == "finished":
-            self._keep_earlier_result(run)
+        extending = extend and run.status == "finished"
+        kept = self._keep_earlier_result(run) if extending else None
         state = self._load(resume)
+        done_before = self.evaluation_count
+        self.budget = budget.start(spent=done_before)
+        if extending and self.budget.remaining_evaluations == 0:
+            # the new budget allows nothing: the finished run and its result stay as they were
+            shutil.rmtree(kept)
+            return self._nothing_new(run, self.budget.message())
         run.mark_running()
-        self.budget = budget.start(spent=self.evaluation_count)
         started = time.time()
         self.progress = Progress(label=self.algorithm, quiet=self.verbose == 0)
         with get_executor(
@@ -269,6 +274,10 @@ class Searcher:
                 self._run(state)
             except BudgetExhausted as stop:
                 self.stop_reason = str(stop)
+        if extending and self.evaluation_count == done_before:
+            shutil.rmtree(kept)
+            run.mark_finished()
+            return self._nothing_new(run, self.stop_reason or "the search stopped by itself")
         best = self.best()
         if best is None:
             raise RuntimeError(
@@ -535,6 +544,16 @@ class Searcher:
         )
         result = self._result(run, best, float(saved.get("seconds", 0.0)))
         result.from_earlier_run = True
+        return result
+
+    def _nothing_new(self, run: RunDirectory, why: str) -> SearchResult:
+        """The saved result of a finished run whose extension trained nothing (``from_earlier_run``)."""
+        result = self._saved_result(run)
+        self.stop_reason = result.stop_reason = (
+            f"the extension trained nothing new ({why}; {self.evaluation_count} evaluations "
+            "done); the earlier result is kept as it was. Give a larger budget: "
+            "--max-evaluations counts every evaluation of the run, earlier ones included"
+        )
         return result
 
     def _keep_earlier_result(self, run: RunDirectory) -> Path:

@@ -35,7 +35,7 @@ import time
 import warnings
 from pathlib import Path
 
-from automl_kit.utils.io import read_json, to_jsonable, write_csv, write_json
+from automl_kit.utils.io import to_jsonable, write_csv, write_json
 
 RUN_FILE = "run.json"
 LOCK_FILE = ".lock"
@@ -55,6 +55,11 @@ class RunLockedError(RunDirectoryError):
 
 class CorruptRunError(RunDirectoryError):
     """A file of the run directory (checkpoint, config) cannot be read back."""
+
+
+class RunNote(RuntimeWarning):
+    """Something the run directory did on its own (e.g. dropped a torn log line); the CLI
+    shows it as one ``note: ...`` line, like a :class:`~automl_kit.utils.validation.DataWarning`."""
 
 
 class DiskFullError(RunDirectoryError):
@@ -94,12 +99,14 @@ class RunDirectory:
         resume: bool = False,
         overwrite: bool = False,
         root: str | os.PathLike = "runs",
+        cli: bool = False,
     ) -> RunDirectory:
         """Claim a run directory for ``command``: check, lock, record ownership.
 
         A new folder (or ``path=None``: ``<root>/<timestamp>-<command>``) is created. A folder
         holding a run needs ``resume=True`` (same command; its status is left as it was, the
         job decides with :meth:`mark_running`) or ``overwrite=True`` (emptied first).
+        ``cli=True`` words the errors with the command-line flags (``--resume``, ``--overwrite``).
         """
         if resume and overwrite:
             raise RunDirectoryError("pass resume or overwrite, not both.")
@@ -110,26 +117,7 @@ class RunDirectory:
                 )
             path = cls._fresh_path(command, root)
         path = Path(path)
-        _check_place(path)
-        owner = cls._owner(path)
-        if owner is not None:
-            held = owner.get("command", "unknown")
-            if resume and held not in (command, "unknown"):
-                raise RunDirectoryError(
-                    f"cannot resume {path}: it holds a '{held}' run, not a '{command}' run; "
-                    f"resume it with 'automl-kit {held} --resume {path}' or choose another folder."
-                )
-            if not resume and not overwrite:
-                raise RunDirectoryError(
-                    f"{path} already holds a '{held}' run ({owner.get('status', 'unknown')}); "
-                    "pass resume=True (--resume) to continue it, overwrite=True (--overwrite) "
-                    "to replace it, or choose another folder."
-                )
-        elif resume:
-            raise RunDirectoryError(
-                f"cannot resume: {path} holds no earlier run (no {RUN_FILE} or config.json); "
-                "check the path, or start a new run there without resume."
-            )
+        owner = cls.check(path, command, resume=resume, overwrite=overwrite, cli=cli)
         run = cls(path)
         try:
             path.mkdir(parents=True, exist_ok=True)
@@ -160,6 +148,54 @@ class RunDirectory:
         return run
 
     @classmethod
+    def check(
+        cls,
+        path: str | os.PathLike,
+        command: str,
+        *,
+        resume: bool = False,
+        overwrite: bool = False,
+        cli: bool = False,
+    ) -> dict | None:
+        """Every check :meth:`open` makes, writing nothing; the run's ``run.json`` record or None.
+
+        Raises :class:`CorruptRunError` for an unreadable ``run.json`` (unless ``overwrite``),
+        :class:`RunLockedError` when a running job holds the folder, and
+        :class:`RunDirectoryError` for a folder ``command`` may not use as asked.
+        """
+        path = Path(path)
+        _check_place(path)
+        owner = cls._owner(path, strict=not overwrite)
+        resume_opt = "--resume" if cli else "resume=True"
+        overwrite_opt = "--overwrite" if cli else "overwrite=True"
+        if owner is not None:
+            held = owner.get("command", "unknown")
+            if owner.get("status") == "running" and not overwrite:
+                _check_unlocked(path)  # a live job: say so, not "pass --resume"
+            if resume and held not in (command, "unknown"):
+                raise RunDirectoryError(
+                    f"cannot resume {path}: it holds {_a(held)} '{held}' run, not {_a(command)} "
+                    f"'{command}' run; resume it with 'automl-kit {held} --resume {path}' or "
+                    "choose another folder."
+                )
+            if not resume and not overwrite:
+                can_resume = held in (command, "unknown")
+                continue_it = f"pass {resume_opt} to continue it, " if can_resume else ""
+                raise RunDirectoryError(
+                    f"{path} already holds {_a(held)} '{held}' run "
+                    f"({owner.get('status', 'unknown')}); {continue_it}"
+                    f"{'choose another folder or pass ' if not can_resume else ''}"
+                    f"{overwrite_opt} to replace it"
+                    f"{', or choose another folder' if can_resume else ''}."
+                )
+        elif resume:
+            raise RunDirectoryError(
+                f"cannot resume: {path} holds no earlier run (no {RUN_FILE} or config.json); "
+                f"check the path, or start a new run there without {resume_opt}."
+            )
+        return owner
+
+    @classmethod
     def create(
         cls,
         command: str,
@@ -183,19 +219,22 @@ class RunDirectory:
         return path
 
     @staticmethod
-    def _owner(path: Path) -> dict | None:
-        """The ownership record of the run in ``path``; ``{}``-like for legacy runs; None if none."""
+    def _owner(path: Path, strict: bool = True) -> dict | None:
+        """The ownership record of the run in ``path``; ``{}``-like for legacy runs; None if none.
+
+        ``strict``: an unreadable ``run.json`` raises :class:`CorruptRunError` (otherwise it
+        counts as a run of an unknown command, e.g. for ``overwrite``).
+        """
         if not path.is_dir():
             return None
         record = path / RUN_FILE
         if record.is_file():
             try:
-                data = read_json(record)
-            except (OSError, ValueError):
-                data = None
-            if isinstance(data, dict):
-                return data
-            return {"command": "unknown", "status": "unreadable run.json"}
+                return _read_run_file(record)
+            except CorruptRunError:
+                if strict:
+                    raise
+                return {"command": "unknown", "status": "unreadable run.json"}
         if any((path / name).exists() for name in _LEGACY_MARKERS):
             return {"command": "unknown", "status": "written by an older version"}
         return None
@@ -247,7 +286,7 @@ class RunDirectory:
     def info(self) -> dict:
         """The ``run.json`` record (empty for a legacy run)."""
         record = self.root / RUN_FILE
-        return read_json(record) if record.is_file() else {}
+        return _read_run_file(record) if record.is_file() else {}
 
     @property
     def command(self) -> str | None:
@@ -389,7 +428,7 @@ class RunDirectory:
         warnings.warn(
             f"{target}: dropped a torn last record ({size - keep} bytes, cut off by a crash "
             "mid-write); it will be redone.",
-            RuntimeWarning,
+            RunNote,
             stacklevel=3,
         )
 
@@ -456,6 +495,56 @@ class RunDirectory:
 
     def __repr__(self) -> str:
         return f"RunDirectory({str(self.root)!r})"
+
+
+STATUSES = ("running", "stopped", "finished")
+
+
+def _a(word: str) -> str:
+    """The indefinite article for ``word`` ("an 'evolve' run", "a 'train' run")."""
+    return "an" if word[:1].lower() in "aeiou" else "a"
+
+
+def _read_run_file(record: Path) -> dict:
+    """``run.json`` checked: a dict with a command and a known status, else CorruptRunError."""
+    fix = (
+        'restore it from a copy, or write {"command": "<command>", "status": "stopped"} '
+        "into it to resume the run (or --overwrite / choose another folder to start afresh)."
+    )
+    try:
+        data = json.loads(record.read_bytes().decode("utf-8"))
+    except UnicodeDecodeError:
+        raise CorruptRunError(f"{record} is corrupt (not text); {fix}") from None
+    except json.JSONDecodeError as exc:
+        raise CorruptRunError(f"{record} is corrupt ({exc.msg}); {fix}") from None
+    if not isinstance(data, dict) or not isinstance(data.get("command"), str):
+        raise CorruptRunError(f"{record} is corrupt (no command recorded); {fix}")
+    if data.get("status") not in STATUSES:
+        raise CorruptRunError(
+            f"{record} is corrupt (status {data.get('status')!r} is none of "
+            f"{', '.join(STATUSES)}); {fix}"
+        )
+    return data
+
+
+def _check_unlocked(path: Path) -> None:
+    """Raise :class:`RunLockedError` when another process holds ``path``'s lock."""
+    import fcntl
+
+    lock = path / LOCK_FILE
+    if not lock.is_file():
+        return
+    fd = os.open(lock, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = os.read(fd, 64).decode(errors="replace").strip() or "unknown"
+        raise RunLockedError(
+            f"{path} is in use by another process (pid {holder}); wait for it to end, "
+            "stop it, or choose another folder."
+        ) from None
+    finally:
+        os.close(fd)  # a shared lock taken here goes with the descriptor
 
 
 def _check_place(path: Path) -> None:

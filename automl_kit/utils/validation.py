@@ -23,7 +23,12 @@ class DataWarning(UserWarning):
 
 
 def check_features(
-    x, *, name: str = "x", rank: int | tuple[int, ...] | None = None, scale: bool = True
+    x,
+    *,
+    name: str = "x",
+    rank: int | tuple[int, ...] | None = None,
+    scale: bool = True,
+    feature_names: Sequence[str] | None = None,
 ) -> np.ndarray:
     """Return ``x`` as a finite, non-empty float32 array of the expected rank.
 
@@ -65,17 +70,26 @@ def check_features(
             "impute or drop them before training."
         )
     if scale:
-        arr = check_scale(arr, name=name, was_uint8=raw_dtype == np.uint8)
+        arr = check_scale(
+            arr, name=name, was_uint8=raw_dtype == np.uint8, feature_names=feature_names
+        )
     return arr
 
 
-def check_scale(x: np.ndarray, *, name: str = "x", was_uint8: bool = False) -> np.ndarray:
+def check_scale(
+    x: np.ndarray,
+    *,
+    name: str = "x",
+    was_uint8: bool = False,
+    feature_names: Sequence[str] | None = None,
+) -> np.ndarray:
     """Scale uint8 images to [0, 1] and warn about value ranges that train badly.
 
     Images (rank >= 3): ``was_uint8`` with values above 1 -> divided by 255, with a
     :class:`DataWarning` (the model then expects [0, 1] inputs, so scale test images alike);
     float values outside [0, 1] -> a warning. Tables (rank 2): a feature with ``|x| > 1e3``
-    -> a warning suggesting standardisation. Returns ``x`` (scaled or not) as float32.
+    -> a warning suggesting standardisation, naming the columns by ``feature_names`` when
+    given (else by index). Returns ``x`` (scaled or not) as float32.
 
     >>> check_scale(np.array([[0.5, 2.0]], np.float32)).tolist()
     [[0.5, 2.0]]
@@ -106,7 +120,11 @@ def check_scale(x: np.ndarray, *, name: str = "x", was_uint8: bool = False) -> n
         largest = np.abs(arr).max(axis=0)
         wild = np.flatnonzero(largest > LARGE_FEATURE)
         if wild.size:
-            shown = ", ".join(str(int(i)) for i in wild[:5]) + (", ..." if wild.size > 5 else "")
+            labels = [
+                str(feature_names[i]) if feature_names is not None else str(int(i))
+                for i in wild[:5]
+            ]
+            shown = ", ".join(labels) + (", ..." if wild.size > 5 else "")
             warnings.warn(
                 f"{name}: {wild.size} feature column(s) reach |x| = {float(largest.max()):.3g} "
                 f"(columns {shown}); training is unstable on "

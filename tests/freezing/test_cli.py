@@ -114,7 +114,7 @@ def test_train_refuses_the_run_directory_of_a_killed_search(tmp_path, capsys):
     search.close()
     before = {p.name: p.read_bytes() for p in search.root.iterdir() if p.is_file()}
     assert main([*TINY, "--epochs", "1", "--out", str(search.root)]) == 2
-    assert "already holds a 'evolve' run (stopped)" in capsys.readouterr().err
+    assert "already holds an 'evolve' run (stopped)" in capsys.readouterr().err
     assert main(["train", "--resume", str(search.root)]) == 2
     assert "automl-kit evolve --resume" in capsys.readouterr().err
     assert {p.name: p.read_bytes() for p in search.root.iterdir() if p.is_file()} == before

@@ -180,7 +180,7 @@ def test_ctrl_c_stops_with_one_line_and_resume_completes(tmp_path, capsys):
                 break
         # a second process on the same folder: refused, naming the holder
         assert main(["evolve", "--out", str(out), "--quiet"]) == 2
-        assert "already holds a 'evolve' run" in capsys.readouterr().err
+        assert "already holds an 'evolve' run" in capsys.readouterr().err
         assert main(["evolve", "--resume", str(out), "--quiet"]) == 2
         assert f"pid {process.pid}" in capsys.readouterr().err
         process.send_signal(signal.SIGINT)

@@ -41,9 +41,12 @@ def test_a_folder_holding_another_run_is_refused_before_anything_is_written(tmp_
     with RunDirectory.open(tmp_path / "run", "train") as run:
         run.write_config({"epochs": 3})
     before = {p.name: p.read_bytes() for p in (tmp_path / "run").iterdir()}
-    with pytest.raises(RunDirectoryError, match="already holds a 'train' run.*resume.*overwrite"):
+    with pytest.raises(RunDirectoryError, match="already holds a 'train' run.*overwrite") as err:
         RunDirectory.open(tmp_path / "run", "evolve")
-    with pytest.raises(RunDirectoryError, match="holds a 'train' run, not a 'evolve' run"):
+    assert "resume" not in str(err.value)  # another command's run cannot be resumed by evolve
+    with pytest.raises(RunDirectoryError, match="already holds a 'train' run.*resume.*overwrite"):
+        RunDirectory.open(tmp_path / "run", "train")
+    with pytest.raises(RunDirectoryError, match="holds a 'train' run, not an 'evolve' run"):
         RunDirectory.open(tmp_path / "run", "evolve", resume=True)
     assert {p.name: p.read_bytes() for p in (tmp_path / "run").iterdir()} == before
 
