@@ -86,6 +86,7 @@ class FreezingCallback(keras.callbacks.Callback):
         )
         self.log: list[dict] = []
         self._pending_state: dict | None = None
+        self._in_epoch = False  # between on_epoch_begin and on_epoch_end of a fit
 
     # ------------------------------------------------------------------ config and state
     def get_config(self) -> dict:
@@ -181,6 +182,7 @@ class FreezingCallback(keras.callbacks.Callback):
             self._trainable_sets.clear()
         self.set_trainable_flags(self._prefix)
         self.steps.activate(self.trainable_variables(self._prefix))
+        self._in_epoch = True
         self._started = time.perf_counter()
 
     def on_train_batch_begin(self, batch, logs=None):
@@ -189,7 +191,21 @@ class FreezingCallback(keras.callbacks.Callback):
             progress = (self._epoch * self.plan.steps_per_epoch + batch) / total
             self.scales.assign(self.policy.unit_scales(progress))
 
+    def on_test_begin(self, logs=None):
+        # Validation inside fit runs between the epoch's last step and on_epoch_end. It sees the
+        # whole model: Keras traces the test step once and adds only *trainable* weights'
+        # regularisation penalties, so tracing it while units are frozen would leave their
+        # penalties out of every later val_loss (a run resumed into a frozen epoch would log
+        # other val_loss values than the unbroken run it continues).
+        if self._in_epoch:
+            self.set_trainable_flags(0)
+
+    def on_test_end(self, logs=None):
+        if self._in_epoch:  # e.g. a callback evaluating mid-epoch: training goes on frozen
+            self.set_trainable_flags(self._prefix)
+
     def on_epoch_end(self, epoch, logs=None):
+        self._in_epoch = False
         seconds = time.perf_counter() - self._started
         # whole again before later callbacks run: a checkpoint must not save layers as frozen
         self.set_trainable_flags(0)
@@ -215,6 +231,7 @@ class FreezingCallback(keras.callbacks.Callback):
         logs.update(frozen_layers=self._prefix, epoch_seconds=seconds)
 
     def on_train_end(self, logs=None):
+        self._in_epoch = False
         self.set_trainable_flags(0)
         self.steps.restore()
 
