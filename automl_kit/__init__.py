@@ -10,15 +10,15 @@ until a capability that needs it is used.
 from __future__ import annotations
 
 import importlib
-import os
 
 __version__ = "0.1.0"
 
-# Workers spawned by the CLI import TensorFlow afresh: keep its C++ start-up log quiet there too.
-if os.environ.get("AUTOML_KIT_QUIET_TF") == "1":
-    from automl_kit.utils.logs import quiet_child_process
+# TensorFlow's C++ start-up log stays out of the user's terminal when automl_kit imports it
+# (also in workers the CLI or library spawns), unless they set TF_CPP_MIN_LOG_LEVEL themselves,
+# imported TensorFlow first, or ask for it with AUTOML_KIT_TF_LOGS=1. TensorFlow is not imported.
+from automl_kit.utils.logs import quiet_library_import
 
-    quiet_child_process()
+quiet_library_import()
 
 # public name -> module that defines it
 _EXPORTS = {

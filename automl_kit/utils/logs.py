@@ -13,6 +13,13 @@ import ``automl_kit``. Python warnings, errors and tracebacks are never filtered
 
 ``AUTOML_KIT_TF_LOGS=1`` turns all of this off, for debugging TensorFlow itself.
 
+The CLI calls :func:`quiet_tensorflow` first thing. Python API users get the same through
+:func:`quiet_library_import`, which ``import automl_kit`` runs (without importing TensorFlow):
+the first ``import tensorflow`` after it (the one automl_kit makes when a capability is used)
+keeps its start-up notices to itself, unless the user chose otherwise: ``AUTOML_KIT_TF_LOGS=1``,
+their own ``TF_CPP_MIN_LOG_LEVEL`` (left as it is, notices and all), or TensorFlow imported
+before automl_kit (its log is set up by then).
+
 >>> from automl_kit.utils.logs import is_tensorflow_noise
 >>> is_tensorflow_noise("I0000 00:00:1795681569.308089    5390 cudart_stub.cc:31] Could not find cuda")
 True
@@ -166,10 +173,33 @@ def quiet_child_process() -> None:
         quiet_tensorflow(children=False)
 
 
+def quiet_library_import() -> bool:
+    """At ``import automl_kit``: quiet TensorFlow's first import unless the user chose otherwise.
+
+    Does nothing with ``AUTOML_KIT_TF_LOGS=1``, with ``TF_CPP_MIN_LOG_LEVEL`` already set (the
+    user's choice; a quiet parent's workers still follow :func:`quiet_child_process`), or when
+    TensorFlow is already imported. Otherwise it is :func:`quiet_tensorflow`: the variable is
+    set to 3 for this process and its workers and the first import is filtered. Returns
+    whether it quieted anything.
+    """
+    if os.environ.get(QUIET_ENV) == "1":  # a worker of a quiet parent (CLI or library)
+        quiet_child_process()
+        return os.environ.get(OPT_OUT_ENV) != "1"
+    if (
+        os.environ.get(OPT_OUT_ENV) == "1"
+        or "TF_CPP_MIN_LOG_LEVEL" in os.environ
+        or "tensorflow" in sys.modules
+    ):
+        return False
+    quiet_tensorflow(children=True)
+    return True
+
+
 __all__ = [
     "filtered_stderr",
     "is_tensorflow_noise",
     "quiet_child_process",
+    "quiet_library_import",
     "quiet_tensorflow",
     "restore_environment",
 ]
