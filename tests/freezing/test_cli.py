@@ -37,7 +37,7 @@ def test_train_writes_log_plots_model_and_results(tmp_path, capsys):
         (["--batch-size", "0"], "--batch-size: must be at least 1, got 0"),
         (["--epochs", "0"], "--epochs: must be at least 1, got 0"),
         (["--lr", "nan"], "--lr: must be a finite number above 0"),
-        (["--model", "resnet1000"], "invalid choice: 'resnet1000'"),
+        (["--model", "resnet1000"], "unknown model 'resnet1000'; choose one of: "),
     ],
 )
 def test_train_rejects_bad_arguments_before_any_work(tmp_path, capsys, args, fragment):

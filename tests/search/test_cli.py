@@ -178,9 +178,11 @@ def test_ctrl_c_stops_with_one_line_and_resume_completes(tmp_path, capsys):
         for line in process.stdout:  # the first progress line: the search is under way
             if line.startswith("vlga ["):
                 break
-        # a second process on the same folder: refused, naming the holder
+        # a second process on the same folder: refused, naming the holder (a live job is
+        # "in use", not a run to --resume)
         assert main(["evolve", "--out", str(out), "--quiet"]) == 2
-        assert "already holds an 'evolve' run" in capsys.readouterr().err
+        err = capsys.readouterr().err
+        assert f"in use by another process (pid {process.pid})" in err and "--resume" not in err
         assert main(["evolve", "--resume", str(out), "--quiet"]) == 2
         assert f"pid {process.pid}" in capsys.readouterr().err
         process.send_signal(signal.SIGINT)
