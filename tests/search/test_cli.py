@@ -15,6 +15,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from automl_kit.cli import main
@@ -255,4 +256,62 @@ def test_extend_continues_a_finished_search_and_keeps_the_first_result(tmp_path,
     assert results["evaluations"] == 2 and len(set(evaluation_keys(out))) == 2
     kept = sorted(out.glob("result-*/results.json"))
     assert [json.loads(p.read_text())["evaluations"] for p in kept] == [1]
+    assert json.loads((out / "run.json").read_text())["status"] == "finished"
+
+
+def _table(path: Path, rows: int = 60) -> Path:
+    rng = np.random.default_rng(0)
+    lines = ["a,b,label"] + [
+        f"{rng.normal():.3f},{rng.normal():.3f},{'xy'[i % 2]}" for i in range(rows)
+    ]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def _npz(path: Path, y_train, y_test) -> Path:
+    rng = np.random.default_rng(0)
+    x = lambda n: rng.random((n, 8, 8, 1), dtype=np.float32)  # noqa: E731
+    y_train, y_test = np.asarray(y_train), np.asarray(y_test)
+    np.savez(path, x_train=x(len(y_train)), y_train=y_train, x_test=x(len(y_test)), y_test=y_test)
+    return path
+
+
+@pytest.mark.parametrize(
+    "case, fragment",
+    [
+        (["evolve", "--dataset", "digits", "--n-train", "5"], "n_train"),
+        (["evolve", "--dataset", "nosuch"], "nosuch"),
+        (["evolve", "--gpus", "x"], "argument --gpus: expected comma-separated GPU ids"),
+        (["evolve", "--data", "{table}", "--label", "label"], "pick --space dense"),
+        (["evolve", "--data", "{test_only}"], "test"),
+        (["evolve", "--data", "{one_based}"], "label"),
+        (["train", "--data", "{table}", "--label", "label"], "evolve --space dense"),
+    ],
+)
+def test_a_command_refused_after_parsing_leaves_no_folder(tmp_path, capsys, case, fragment):
+    """Data and data/space checks run before the run folder exists; the fixed command then
+    runs on the same --out (trial: a stub run.json blocked it)."""
+    files = {
+        "table": _table(tmp_path / "t.csv"),
+        "test_only": _npz(tmp_path / "d.npz", [0, 1] * 20, [0, 1, 2] * 4),
+        "one_based": _npz(tmp_path / "e.npz", list(range(1, 11)) * 6, list(range(1, 11))),
+    }
+    out = tmp_path / "run"
+    args = [part.format(**files) for part in case]
+    space = ["--space", "compact"] if case[0] == "evolve" else []  # a CNN space on a table
+    try:
+        code = main([*args, *space, "--out", str(out), "--quiet"])
+    except SystemExit as exit:  # argparse's own one-line refusal
+        code = exit.code
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and len(err.splitlines()) == 1 and fragment in err, err
+    assert not out.exists()
+
+
+def test_a_fresh_run_on_the_folder_of_a_refused_one_succeeds(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main([*TINY, "--dataset", "nosuch", "--out", str(out), "--quiet"]) == 2
+    assert not out.exists()
+    args = [*TINY, "--algorithm", "random_search", "--max-evaluations", "1", "--quiet"]
+    assert main([*args, "--out", str(out)]) == 0
     assert json.loads((out / "run.json").read_text())["status"] == "finished"
