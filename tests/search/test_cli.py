@@ -259,6 +259,46 @@ def test_extend_continues_a_finished_search_and_keeps_the_first_result(tmp_path,
     assert json.loads((out / "run.json").read_text())["status"] == "finished"
 
 
+def test_extend_is_a_new_budget_and_an_empty_extend_changes_nothing(tmp_path, capsys):
+    out = tmp_path / "run"
+    args = [*TINY, "--algorithm", "random_search", "--max-evaluations", "2", "--quiet"]
+    assert main([*args, "--out", str(out)]) == 0
+    before = {name: (out / name).read_bytes() for name in ("results.json", "final_model.keras")}
+    # --max-evaluations counts the run's evaluations: 2 allows nothing new, and nothing changes
+    resume = ["evolve", "--resume", str(out), "--extend", "--quiet"]
+    assert main([*resume, "--max-evaluations", "2"]) == 0
+    assert "trained nothing new" in capsys.readouterr().out
+    assert {name: (out / name).read_bytes() for name in before} == before
+    assert not list(out.glob("result-*")) and len(evaluation_keys(out)) == 2
+    assert json.loads((out / "run.json").read_text())["status"] == "finished"
+    # a time-only extension lifts the earlier evaluation cap, and the new budget is saved
+    assert main([*resume, "--time-budget", "3s"]) == 0
+    saved = json.loads((out / "cli_args.json").read_text())
+    assert saved["max_evaluations"] is None and saved["time_budget"] == "3s"
+    assert len(evaluation_keys(out)) > 2 and (out / "result-1" / "results.json").is_file()
+
+
+def test_a_budget_given_with_resume_is_saved_for_later_resumes(tmp_path, capsys):
+    out = tmp_path / "run"
+    args = [*TINY, "--algorithm", "random_search", "--max-evaluations", "1", "--quiet"]
+    assert main([*args, "--out", str(out)]) == 0
+    # an interrupted extension resumed with a changed budget: the change is kept for later
+    (out / "run.json").write_text(json.dumps({"command": "evolve", "status": "stopped"}))
+    assert main(["evolve", "--resume", str(out), "--max-evaluations", "2", "--quiet"]) == 0
+    assert json.loads((out / "cli_args.json").read_text())["max_evaluations"] == 2
+    assert len(evaluation_keys(out)) == 2
+
+
+def test_search_without_validation_data_names_it(tmp_path):
+    from automl_kit.search import CNNSpace, RandomSearch
+
+    searcher = RandomSearch(CNNSpace.compact(), epochs_per_eval=1, seed=0, quiet=True)
+    x, y = np.zeros((20, 8, 8, 1), np.float32), np.arange(20) % 2
+    with pytest.raises(ValueError, match="validation"):
+        searcher.search(x, y, max_evaluations=1, run_dir=tmp_path / "run")
+    assert not (tmp_path / "run").exists()
+
+
 def _table(path: Path, rows: int = 60) -> Path:
     rng = np.random.default_rng(0)
     lines = ["a,b,label"] + [
