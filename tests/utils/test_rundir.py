@@ -3,6 +3,7 @@
 import json
 import os
 import random
+import re
 import subprocess
 import sys
 
@@ -14,6 +15,7 @@ from automl_kit.utils.rundir import (
     RunDirectory,
     RunDirectoryError,
     RunLockedError,
+    RunNote,
 )
 
 
@@ -192,3 +194,62 @@ def test_a_full_disk_gives_one_clear_line(tmp_path):
         with pytest.raises(DiskFullError, match="could not write .*checkpoint.json"):
             run.write_checkpoint({"n": 1})
         assert isinstance(DiskFullError("x"), RunDirectoryError)
+
+
+@pytest.mark.parametrize(
+    "content, fragment",
+    [
+        (b"garbage\n", "is corrupt (Expecting value)"),
+        (b"\xff\xfe\x00binary", "is corrupt (not text)"),
+        (b"{}", "no command recorded"),
+        (b'{"command": "evolve", "status": "bogus"}', "status 'bogus' is none of"),
+    ],
+)
+def test_a_corrupt_run_json_names_the_file_and_the_fix(tmp_path, content, fragment):
+    path = tmp_path / "run"
+    path.mkdir()
+    (path / "run.json").write_bytes(content)
+    for resume in (True, False):
+        with pytest.raises(CorruptRunError, match=re.escape(fragment)) as err:
+            RunDirectory.open(path, "evolve", resume=resume)
+        assert str(path / "run.json") in str(err.value)
+        assert '{"command": "<command>", "status": "stopped"}' in str(err.value)
+    assert (path / "run.json").read_bytes() == content  # nothing written
+    with pytest.raises(CorruptRunError):
+        _ = RunDirectory(path).status
+    # --overwrite is the way out that needs no repair
+    with RunDirectory.open(path, "evolve", overwrite=True) as run:
+        assert run.status == "running"
+
+
+def test_a_running_folder_whose_lock_is_held_says_in_use(tmp_path):
+    with RunDirectory.open(tmp_path / "run", "evolve"):
+        with pytest.raises(
+            RunLockedError, match=f"in use by another process \\(pid {os.getpid()}\\)"
+        ):
+            RunDirectory.open(tmp_path / "run", "evolve")
+    # lock released: the folder is an ordinary (unfinished) run again
+    with pytest.raises(RunDirectoryError, match="already holds an 'evolve' run \\(running\\)"):
+        RunDirectory.open(tmp_path / "run", "evolve")
+
+
+def test_cli_wording_names_only_the_flags_that_work(tmp_path):
+    RunDirectory.open(tmp_path / "run", "evolve").close()
+    with pytest.raises(RunDirectoryError) as err:
+        RunDirectory.open(tmp_path / "run", "evolve", cli=True)
+    text = str(err.value)
+    assert "an 'evolve' run" in text and "pass --resume to continue it, --overwrite" in text
+    assert "=True" not in text
+    with pytest.raises(RunDirectoryError) as err:  # train cannot resume an evolve run
+        RunDirectory.open(tmp_path / "run", "train", cli=True)
+    text = str(err.value)
+    assert "--resume" not in text and "choose another folder or pass --overwrite" in text
+
+
+def test_a_torn_line_is_a_run_note(tmp_path):
+    with RunDirectory.open(tmp_path / "run", "evolve") as run:
+        run.append_jsonl("log.jsonl", {"a": 1})
+        with open(run.root / "log.jsonl", "ab") as fh:
+            fh.write(b'{"a": 2')
+        with pytest.warns(RunNote, match="dropped a torn last record"):
+            assert run.read_jsonl("log.jsonl") == [{"a": 1}]
