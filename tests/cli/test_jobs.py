@@ -5,13 +5,14 @@ from __future__ import annotations
 import errno
 import json
 import os
+import warnings
 
 import pytest
 
 from automl_kit.cli.jobs import Job, Parser, explicit_options, run_status
 from automl_kit.utils.interrupt import request_stop, stop_requested
 from automl_kit.utils.logs import filtered_stderr, is_tensorflow_noise
-from automl_kit.utils.rundir import DiskFullError, RunDirectory
+from automl_kit.utils.rundir import DiskFullError, RunDirectory, RunNote
 
 
 class Count(Job):
@@ -26,7 +27,9 @@ class Count(Job):
     def add_arguments(self, parser):
         parser.add_argument("--upto", type=int, default=3)
         parser.add_argument("--step", type=int, default=1)
-        parser.add_argument("--fail", choices=("value", "disk", "full", "stop"), default=None)
+        parser.add_argument(
+            "--fail", choices=("value", "disk", "full", "stop", "early", "note"), default=None
+        )
         parser.add_argument("--address", default=None)
 
     def validate(self, args):
@@ -34,6 +37,10 @@ class Count(Job):
             raise ValueError("--upto must be at least 1; pass e.g. --upto 3.")
 
     def run(self, args, run, data):
+        if args.fail == "early":  # refused before any work: nothing but bookkeeping written
+            raise ValueError("the job cannot start; pass --upto 3.")
+        if args.fail == "note":
+            warnings.warn("dropped a torn last record", RunNote, stacklevel=1)
         numbers = list(range(0, args.upto, args.step))
         (run.root / "numbers.json").write_text(json.dumps(numbers))
         if args.fail == "value":
@@ -204,3 +211,48 @@ def test_filtered_stderr_drops_only_tensorflow_notices(capfd):
         os.write(2, b"I0000 00:00:1.5    12 port.cc:153] oneDNN custom operations are on.\n")
         os.write(2, b"a real problem\n")
     assert capfd.readouterr().err == "a real problem\n"
+
+
+def test_a_job_that_fails_before_any_work_leaves_no_folder(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert cli(["count", "--out", str(out), "--fail", "early"]) == 2
+    assert capsys.readouterr().err.strip() == (
+        "automl-kit count: error: the job cannot start; pass --upto 3."
+    )
+    assert not out.exists()  # no stub: the corrected command runs on the same --out
+    assert cli(["count", "--out", str(out)]) == 0
+
+
+@pytest.mark.parametrize(
+    "content", [b"garbage\n", b"\x00\xff", b"{}", b'{"command": "count", "status": "bogus"}']
+)
+def test_a_corrupt_run_json_is_one_line_before_anything_runs(tmp_path, capsys, content):
+    out = tmp_path / "run"
+    assert cli(["count", "--out", str(out), "--fail", "stop"]) == 130
+    (out / "run.json").write_bytes(content)
+    before = sorted(p.name for p in out.iterdir())
+    capsys.readouterr()
+    assert cli(["count", "--resume", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and f"{out / 'run.json'} is corrupt" in err
+    assert '"status": "stopped"' in err  # the way out
+    assert (
+        sorted(p.name for p in out.iterdir()) == before
+        and (out / "run.json").read_bytes() == content
+    )
+
+
+def test_another_commands_folder_suggests_only_what_works(tmp_path, capsys):
+    out = tmp_path / "run"
+    RunDirectory.open(out, "evolve").close()
+    assert cli(["count", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "holds an 'evolve' run" in err and "--overwrite" in err
+    assert "--resume" not in err and "=True" not in err
+
+
+def test_notes_are_one_line_also_when_quiet(tmp_path, capsys):
+    assert cli(["count", "--out", str(tmp_path / "run"), "--fail", "note", "--quiet"]) == 0
+    captured = capsys.readouterr()
+    assert "note: dropped a torn last record" in captured.out.splitlines()
+    assert "RunNote" not in captured.err and "warnings.warn" not in captured.err
