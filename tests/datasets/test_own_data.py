@@ -346,3 +346,17 @@ def test_from_arrays_text_labels_follow_given_class_names():
     np.testing.assert_array_equal(np.array(data.class_names)[data.y_test], y[data.index_test])
     with pytest.raises(ValueError, match=r"labels \['mid'\] are not in class_names"):
         from_arrays(rng.random((30, 2)), y, class_names=["low", "high"])
+
+
+def test_the_scale_warning_names_the_table_column_not_its_encoded_index():
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame(
+        {
+            "colour": ["red", "blue"] * 20,  # one-hot encoded: shifts the positions
+            "big": rng.normal(size=40) * 1e5,
+            "small": rng.normal(size=40),
+            "label": [0, 1, 1, 0] * 10,
+        }
+    )
+    with pytest.warns(DataWarning, match=r"\(columns big\)"):
+        from_table(frame, label="label")
