@@ -5,14 +5,18 @@ A :class:`Job` declares its own options, checks and work; the scaffold adds and 
 * data options: ``--dataset NAME`` or ``--data PATH`` (an ``.npz``, a class-per-folder image
   directory, or a ``.csv``/``.parquet`` table with ``--label COLUMN``), ``--n-train/--n-val/--n-test``;
 * run options: ``--seed``, ``--out``, ``--resume DIR``, ``--overwrite``, ``--verbose/--quiet``;
-* the order that keeps runs safe: every argument is checked before data is loaded or a run
-  directory is touched; the directory is opened through ``RunDirectory.open`` (ownership,
-  lock, ``run.json``) before anything is written; the arguments are saved so ``--resume DIR``
-  needs no other flags; ``results.json`` is written and the run marked finished at the end,
+* the order that keeps runs safe: every argument is checked before data is loaded; the folder
+  (``RunDirectory.check``: ownership, a corrupt ``run.json``, a live job's lock), the data and
+  its fit to the job (:meth:`Job.check_data`) are checked before the run directory is created or
+  changed; it is then opened through ``RunDirectory.open`` (lock, ``run.json``); a folder this
+  call created is removed again when the job fails before any work, so no stub blocks the
+  corrected command; the arguments are saved (on resume too, with the budgets given then) so
+  ``--resume DIR`` needs no other flags; ``results.json`` is written and the run marked finished at the end,
   followed by one ``results: DIR/...`` line;
 * resume rules: saved arguments come from the run directory; options passed again are applied
   when the job lists them as safe (a budget, verbosity, workers) and refused otherwise, naming
-  them; a finished run is reported and left alone unless the job supports ``--extend``;
+  them; a finished run is reported and left alone unless the job supports ``--extend``, whose
+  budgets replace the earlier ones (a budget not given again no longer applies);
   network addresses (``never_saved``) are used only when given on the command line again;
 * Ctrl-C: the first stops at the job's next safe point (:mod:`automl_kit.utils.interrupt`),
   marks the run stopped and prints ``stopped; resume with: automl-kit CMD --resume DIR``

@@ -118,3 +118,13 @@ def test_train_refuses_the_run_directory_of_a_killed_search(tmp_path, capsys):
     assert main(["train", "--resume", str(search.root)]) == 2
     assert "automl-kit evolve --resume" in capsys.readouterr().err
     assert {p.name: p.read_bytes() for p in search.root.iterdir() if p.is_file()} == before
+
+
+@pytest.mark.parametrize("policy, plotted", [("intelligent", True), ("none", False)])
+def test_the_rates_plot_comes_whenever_rates_were_measured(tmp_path, policy, plotted):
+    """README: freezing_rates.png comes with a policy that measures rates anyway (intelligent),
+    or with --record-rates; a policy that measures none gives no empty plot."""
+    out = tmp_path / "run"
+    args = [*TINY, "--epochs", "2", "--freezing", policy, "--out", str(out), "--quiet"]
+    assert main(args) == 0
+    assert (out / "freezing_rates.png").is_file() == plotted

@@ -355,3 +355,13 @@ def test_a_fresh_run_on_the_folder_of_a_refused_one_succeeds(tmp_path, capsys):
     args = [*TINY, "--algorithm", "random_search", "--max-evaluations", "1", "--quiet"]
     assert main([*args, "--out", str(out)]) == 0
     assert json.loads((out / "run.json").read_text())["status"] == "finished"
+
+
+def test_help_says_what_a_budget_given_with_extend_means():
+    from automl_kit.cli import build_parser
+
+    parser = build_parser()
+    evolve = parser._subparsers._group_actions[0].choices["evolve"]
+    text = " ".join(evolve.format_help().split())
+    assert "time-only --extend lifts an earlier --max-evaluations cap" in text
+    assert "earlier ones included" in text
