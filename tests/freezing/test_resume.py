@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from automl_kit.freezing import AutoFreeze, FreezingTrainer
+from automl_kit.freezing.policies import FreezingPolicy
 from automl_kit.utils import RunDirectory, to_jsonable
 from automl_kit.utils.interrupt import Interrupted, graceful_interrupt, request_stop
 
@@ -262,3 +263,43 @@ def test_sigkill_mid_epoch_then_resume(digits, tmp_path, unbroken):
             rtol=1e-6,
             err_msg=key,
         )
+
+
+class FreezeFirst(FreezingPolicy):
+    """Freeze the first unit from the first epoch: validation is first traced while it is frozen."""
+
+    name = "freeze_first"
+
+    def frozen_prefix(self, epoch: int) -> int:
+        return 1
+
+
+def test_validation_in_a_frozen_epoch_counts_the_whole_model(digits):
+    """val_loss is the model's loss (with every layer's L2 penalty), frozen layers or not."""
+    subject = FreezingTrainer(
+        dropout_cnn(), keras.optimizers.SGD(0.05, momentum=0.9), policy=FreezeFirst()
+    )
+    seen = []  # c1 is frozen while batches train, whole again when the epoch is logged
+    watch = keras.callbacks.LambdaCallback(
+        on_train_batch_end=lambda batch, logs: seen.append(subject.model.get_layer("c1").trainable),
+        on_epoch_end=lambda epoch, logs: seen.append(subject.model.get_layer("c1").trainable),
+    )
+    history = subject.fit(
+        digits.x_train,
+        digits.y_train,
+        epochs=1,
+        batch_size=64,
+        validation_data=digits.validation_data,
+        callbacks=[watch],
+        verbose=0,
+    )
+    assert subject.log[0]["frozen_layers"] == 1
+    assert set(seen[:-1]) == {False} and seen[-1] is True
+    fresh = keras.models.clone_model(subject.model)
+    fresh.set_weights(subject.model.get_weights())
+    fresh.compile(loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    loss, accuracy = fresh.evaluate(*digits.validation_data, verbose=0)
+    penalty = float(sum(fresh.losses))
+    assert penalty > 1e-3  # c1's L2 term: big enough to tell the two apart
+    assert history.history["val_loss"][0] == pytest.approx(loss, rel=1e-5)
+    assert history.history["val_accuracy"][0] == pytest.approx(accuracy, abs=1e-6)
