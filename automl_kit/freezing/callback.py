@@ -50,6 +50,10 @@ class FreezingCallback(keras.callbacks.Callback):
     ``"inference"`` sets ``trainable=False`` on them too, Keras's fine-tuning semantics (moving
     statistics fixed, inference-mode normalisation).
 
+    Validation inside ``fit`` sees the whole model (every layer's regularisation penalty in
+    ``val_loss``), so the logged validation numbers do not depend on which epoch first traced
+    Keras's test step (a resumed run logs what the unbroken run did).
+
     The frozen prefix is one way to name a set of trainable variables: each epoch the callback
     asks :class:`automl_kit.training.TrainSteps` for the compiled step that trains the variables
     of units ``prefix, prefix+1, ...`` (plus any outside every unit).
