@@ -80,7 +80,8 @@ def test_a_killed_train_resumes_to_the_weights_of_an_unbroken_run(tmp_path, caps
     try:
         deadline = time.monotonic() + 240
         while time.monotonic() < deadline and process.poll() is None:
-            if list(killed.glob("checkpoint-*.keras")):  # an epoch is checkpointed
+            # checkpoint.json is the commit point (a checkpoint-*.keras may still be a temporary)
+            if (killed / "checkpoint.json").exists():
                 break
             time.sleep(0.02)
         process.send_signal(signal.SIGKILL)
@@ -99,6 +100,15 @@ def test_a_killed_train_resumes_to_the_weights_of_an_unbroken_run(tmp_path, caps
     assert len(resumed) == len(reference)
     for a, b in zip(resumed, reference):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    # the whole history too, validation included (it once lost frozen layers' L2 terms on resume)
+    reference_log = json.loads((unbroken / "freezing.json").read_text())["epochs"]
+    for key in ("loss", "accuracy", "val_loss", "val_accuracy"):
+        np.testing.assert_allclose(
+            [row[key] for row in log["epochs"]],
+            [row[key] for row in reference_log],
+            rtol=1e-5,
+            err_msg=key,
+        )
     # a finished run is left alone
     capsys.readouterr()
     assert main(["train", "--resume", str(killed)]) == 0
