@@ -141,9 +141,7 @@ def run_grid(
     keys = [cell_key(c) for c in cells]
     duplicates = sorted({k for k in keys if keys.count(k) > 1})
     if duplicates:
-        raise ValueError(
-            f"cells {duplicates} appear twice in the grid; list every cell once."
-        )
+        raise ValueError(f"cells {duplicates} appear twice in the grid; list every cell once.")
     grid = Grid(path)
     if resume and path.is_file():
         grid.rows = list(rows_from(read_json(path)))

@@ -7,6 +7,9 @@ from pathlib import Path
 
 import pytest
 
+# the search tests' stand-in for training, for the conformance suite too
+from tests.search.conftest import fake_evaluate  # noqa: F401
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"

@@ -88,7 +88,7 @@ def test_evolve_end_to_end_writes_its_run_directory(tmp_path, capsys):
 
 def test_evolve_rejects_a_space_that_does_not_fit_the_data(tmp_path, capsys):
     assert main(["evolve", "--space", "dense", "--out", str(tmp_path / "r"), "--quiet"]) == 2
-    assert "pick another --space" in capsys.readouterr().err
+    assert "pick --space compact or thesis" in capsys.readouterr().err
 
 
 # ---- --data: the user's own files, end to end through the command line -------------------
@@ -177,7 +177,7 @@ def test_evolve_takes_a_csv_table_with_a_label_column(tmp_path, capsys):
     assert main(evolve_tiny(path, tmp_path / "a", "--space", "dense")) == 2
     assert "label" in capsys.readouterr().err  # which column is the class?
     assert main(evolve_tiny(path, tmp_path / "b", "--space", "compact", "--label", "digit")) == 2
-    assert "pick another --space" in capsys.readouterr().err  # a table needs the dense space
+    assert "pick --space dense" in capsys.readouterr().err  # a table needs the dense space
     out = tmp_path / "run"
     assert main(evolve_tiny(path, out, "--space", "dense", "--label", "digit")) == 0
     results = json.loads((out / "results.json").read_text())

@@ -16,7 +16,7 @@ from automl_kit.testing import (
     check_result_contract,
     check_seeded_determinism,
 )
-from tests.search.conftest import fake_evaluate, tiny_space  # noqa: F401  (fixture)
+from tests.search.conftest import tiny_space
 
 X = np.random.default_rng(0).random((20, 8, 8, 1)).astype("float32")
 Y = np.arange(20) % 2
@@ -93,7 +93,9 @@ def _train(seed: int, run_dir=None):
     x = rng.random((64, 8, 8, 1)).astype("float32")
     y = np.arange(64) % 3
     trainer = FreezingTrainer(
-        tiny_cnn(3, seed=seed), keras.optimizers.SGD(0.05, momentum=0.9), policy=POLICIES.get("freezeout")()
+        tiny_cnn(3, seed=seed),
+        keras.optimizers.SGD(0.05, momentum=0.9),
+        policy=POLICIES.get("freezeout")(),
     )
     trainer.fit(x, y, epochs=2, batch_size=16, validation_data=(x, y), verbose=0)
     return trainer
@@ -204,11 +206,17 @@ def test_tweak_same_seed_same_result_summary_and_save(tmp_path):
         lambda seed: SynapticRetraining([0], join_options=opts, epochs=1, seed=seed).fit(t).weights_
     )
     check_seeded_determinism(
-        lambda seed: ActiveNeuronAugmentation(n_active=4, hidden=3, epochs=1, seed=seed).fit(t).mlp_weights_
+        lambda seed: (
+            ActiveNeuronAugmentation(n_active=4, hidden=3, epochs=1, seed=seed).fit(t).mlp_weights_
+        )
     )
     check_result_contract(SynapticJoin([0], **opts).fit(t), tmp_path / "join")
-    check_result_contract(SynapticRetraining([0], join_options=opts, epochs=1).fit(t), tmp_path / "rt")
-    check_result_contract(ActiveNeuronAugmentation(n_active=4, hidden=3, epochs=1).fit(t), tmp_path / "aan")
+    check_result_contract(
+        SynapticRetraining([0], join_options=opts, epochs=1).fit(t), tmp_path / "rt"
+    )
+    check_result_contract(
+        ActiveNeuronAugmentation(n_active=4, hidden=3, epochs=1).fit(t), tmp_path / "aan"
+    )
 
 
 def test_tweak_rejects_bad_input():
@@ -218,7 +226,9 @@ def test_tweak_rejects_bad_input():
     check_rejects(lambda: SynapticJoin([5]).fit(t), "out of range")
     check_rejects(lambda: SynapticJoin([0], n_candidates=[0]), "positive")
     check_rejects(lambda: SynapticJoin([0]).fit(t, validation_data=(X, Y)), "SynapticTables")
-    check_rejects(lambda: theta(np.zeros((2, 5)), t.C, t.labels, t.predicted, t.max_values), "same samples")
+    check_rejects(
+        lambda: theta(np.zeros((2, 5)), t.C, t.labels, t.predicted, t.max_values), "same samples"
+    )
 
 
 # -------------------------------------------------------------------------------- capacity

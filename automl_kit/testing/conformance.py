@@ -42,9 +42,7 @@ def check_config_round_trip(obj: Any) -> None:
     try:
         text = json.dumps(config, sort_keys=True)
     except TypeError as exc:
-        raise AssertionError(
-            f"{type(obj).__name__}.get_config() is not JSON-able: {exc}"
-        ) from None
+        raise AssertionError(f"{type(obj).__name__}.get_config() is not JSON-able: {exc}") from None
     rebuilt = type(obj).from_config(json.loads(text))
     assert type(rebuilt) is type(obj), f"from_config built a {type(rebuilt).__name__}"
     assert json.dumps(rebuilt.get_config(), sort_keys=True) == text, (

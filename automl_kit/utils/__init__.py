@@ -11,9 +11,11 @@ from automl_kit.utils.rundir import (
     RunLockedError,
 )
 from automl_kit.utils.seeding import seed_everything
-from automl_kit.utils.validation import check_classification_data, check_features, check_labels
 from automl_kit.utils.validation import (
     DataWarning,
+    check_classification_data,
+    check_features,
+    check_labels,
     check_scale,
     check_split_labels,
     check_training_data,

@@ -245,6 +245,8 @@ def test_a_killed_search_resumes_without_retraining(tmp_path, capsys):
     assert results["evaluations"] == len(keys) and results["best_fitness"] > 0
 
 
+# test_extend_is_a_new_budget_and_an_empty_extend_changes_nothing covers the same path by default
+@pytest.mark.slow
 def test_extend_continues_a_finished_search_and_keeps_the_first_result(tmp_path, capsys):
     out = tmp_path / "run"
     args = [*TINY, "--algorithm", "random_search", "--max-evaluations", "1", "--quiet"]

@@ -47,6 +47,8 @@ def test_process_pool_matches_serial(tmp_path):
     np.testing.assert_allclose([f for _, f in serial], [f for _, f in process], atol=0.02)
 
 
+# slow: a local Ray start costs ~20 s; Ray actors are exercised by default in tests/utils/test_executor.py
+@pytest.mark.slow
 @pytest.mark.skipif(
     importlib.util.find_spec("ray") is None,
     reason="Ray not installed: pip install -e '.[distributed]'",

@@ -100,6 +100,9 @@ def test_a_moved_run_directory_resumes_and_a_finished_one_trains_nothing(tmp_pat
     assert model.count_params() == again.best.params
 
 
+# The three-SIGKILL test already compares a separately trained (killed, resumed) run with the
+# unbroken one trace for trace; this second full search is kept for `pytest -m slow`.
+@pytest.mark.slow
 def test_same_seed_same_fitness_history_with_real_training(tmp_path, unbroken):
     again = run_tiny_search(tmp_path / "again")
     assert _trace(again) == _trace(unbroken)
