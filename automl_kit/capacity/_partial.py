@@ -22,6 +22,7 @@ width, so that the next layer builds its kernels over the full input width.
 from __future__ import annotations
 
 import numpy as np
+from keras import ops
 
 
 def check_widths(chunks: int, active: int, frozen: int, name: str = "layer") -> None:
@@ -201,3 +202,18 @@ class PartialMixin:
 
     def _width_config(self) -> dict:
         return {"chunks": self.chunks, "active": self._active, "frozen": self._frozen}
+
+    def _add_bias(self, z, group: list[int]):
+        """``z`` plus the group's biases (under ``stop_gradient`` when the group is frozen)."""
+        if not self.use_bias:
+            return z
+        biases = [self.biases[k] for k in group]
+        b = biases[0] if len(biases) == 1 else ops.concatenate(biases, axis=0)
+        return z + (ops.stop_gradient(b) if group[0] < self._frozen else b)
+
+    def _finish(self, parts: list, inputs):
+        """Join the groups' outputs, record them when asked, and apply the activation."""
+        z = parts[0] if len(parts) == 1 else ops.concatenate(parts, axis=-1)
+        if self.recording:
+            self.recorded = {"inputs": inputs, "preactivation": z}
+        return self.activation(z) if self.activation is not None else z

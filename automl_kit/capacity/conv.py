@@ -91,15 +91,8 @@ class PartialConv2D(PartialMixin, keras.layers.Layer):
                 kernels.append(kernel)
             kernel = kernels[0] if len(kernels) == 1 else ops.concatenate(kernels, axis=-1)
             z = ops.conv(inputs, kernel, strides=self.strides, padding=self.padding)
-            if self.use_bias:
-                biases = [self.biases[k] for k in group]
-                b = biases[0] if len(biases) == 1 else ops.concatenate(biases, axis=0)
-                z = z + (ops.stop_gradient(b) if group[0] < self._frozen else b)
-            parts.append(z)
-        z = parts[0] if len(parts) == 1 else ops.concatenate(parts, axis=-1)
-        if self.recording:
-            self.recorded = {"inputs": inputs, "preactivation": z}
-        return self.activation(z) if self.activation is not None else z
+            parts.append(self._add_bias(z, group))
+        return self._finish(parts, inputs)
 
     def compute_output_shape(self, input_shape):
         spatial = []

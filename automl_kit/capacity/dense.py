@@ -117,15 +117,8 @@ class PartialDense(PartialMixin, keras.layers.Layer):
             kernels = [self._kernel(k, width) for k in group]
             kernel = kernels[0] if len(kernels) == 1 else ops.concatenate(kernels, axis=-1)
             z = ops.matmul(x, kernel)
-            if self.use_bias:
-                biases = [self.biases[k] for k in group]
-                b = biases[0] if len(biases) == 1 else ops.concatenate(biases, axis=0)
-                z = z + (ops.stop_gradient(b) if group[0] < self._frozen else b)
-            parts.append(z)
-        z = parts[0] if len(parts) == 1 else ops.concatenate(parts, axis=-1)
-        if self.recording:
-            self.recorded = {"inputs": x, "preactivation": z}
-        return self.activation(z) if self.activation is not None else z
+            parts.append(self._add_bias(z, group))
+        return self._finish(parts, x)
 
     def compute_output_shape(self, input_shape):
         # the symbolic shape is the full width: the next layer builds over all its inputs
