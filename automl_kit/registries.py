@@ -27,6 +27,34 @@ for _name, _target in {
 }.items():
     SEARCHERS.register(_name, _target)
 
+# Names only, for argument choices without TensorFlow; automl_kit.training.optimizers builds them.
+OPTIMIZER_NAMES = (
+    "sgd",
+    "momentum",
+    "nesterov",
+    "rmsprop",
+    "adam",
+    "adagrad",
+    "adadelta",
+    "adamax",
+    "nadam",
+)
+SCHEDULE_NAMES = ("constant", "inverse_time", "exponential", "inverse_sqrt", "staircase")
+# the decks' activations (seed 003) plus Keras's other common ones
+ACTIVATION_NAMES = (
+    "relu",
+    "leaky_relu",
+    "elu",
+    "selu",
+    "gelu",
+    "swish",
+    "softplus",
+    "tanh",
+    "sigmoid",
+    "softmax",
+    "linear",
+)
+
 SPACES = Registry("search space")
 SPACES.register("cnn", "automl_kit.search.spaces.cnn:CNNSpace")
 SPACES.register("dense", "automl_kit.search.spaces.dense:DenseSpace")
@@ -71,4 +99,13 @@ for _name, _target in {
 }.items():
     GROWTH_STARTS.register(_name, _target)
 
-__all__ = ["EXECUTORS", "GROWTH_STARTS", "MODELS", "POLICIES", "SEARCHERS", "SPACES"]
+LAYOUTS = Registry("layout")  # where an EHR image puts each code (automl_kit.ehr)
+for _name, _target in {
+    "ga": "automl_kit.ehr.layouts.ga:PermutationGA",
+    "random": "automl_kit.ehr.layouts.random:RandomLayout",
+    "embedding": "automl_kit.ehr.layouts.embedding:EmbeddingLayout",
+    "igtd": "automl_kit.ehr.layouts.igtd:IGTDLayout",
+}.items():
+    LAYOUTS.register(_name, _target)
+
+__all__ = ["EXECUTORS", "GROWTH_STARTS", "LAYOUTS", "MODELS", "POLICIES", "SEARCHERS", "SPACES"]

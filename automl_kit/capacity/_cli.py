@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from automl_kit.cli.jobs import Job, positive_float, positive_int
+from automl_kit.registries import OPTIMIZER_NAMES
 
 SINE_METHODS = (
     "adaptive",
@@ -59,7 +60,14 @@ class Grow(Job):
             "--patience", type=positive_int, default=10, help="checks without improvement"
         )
         parser.add_argument("--interval", type=positive_int, default=4, help="batches per check")
-        parser.add_argument("--lr", type=positive_float, default=1e-3, help="Adam learning rate")
+        parser.add_argument("--lr", type=positive_float, default=1e-3, help="learning rate")
+        parser.add_argument(
+            "--optimizer",
+            type=str.lower,
+            choices=OPTIMIZER_NAMES,
+            default="adam",
+            help="optimizer (the thesis: Adam)",
+        )
         parser.add_argument(
             "--n-train",
             type=positive_int,
@@ -99,6 +107,7 @@ class Grow(Job):
                 epochs=args.epochs or 60,
                 n_train=args.n_train or 2048,
                 lr=args.lr,
+                optimizer=args.optimizer,
                 patience=args.patience,
                 interval=args.interval,
                 verbose=verbose,
@@ -115,6 +124,7 @@ class Grow(Job):
                 args.seed,
                 epochs=args.epochs or 5,
                 lr=args.lr,
+                optimizer=args.optimizer,
                 chunks=args.chunks or 10,
                 patience=args.patience,
                 interval=args.interval,

@@ -15,6 +15,7 @@ import numpy as np
 
 from automl_kit.capacity.builders import partial_mlp, partial_mnist_convnet
 from automl_kit.capacity.controller import GrowthController
+from automl_kit.training import optimizer as make_optimizer
 
 # method -> how it trains: a static width, or the controller's options
 SINE_METHODS: dict[str, dict] = {
@@ -57,6 +58,7 @@ def run_sine(
     n_train: int = 2048,
     batch_size: int = 32,
     lr: float = 1e-3,
+    optimizer: str = "adam",
     patience: int = 10,
     interval: int = 4,
     smoothing: float = 0.9,
@@ -87,7 +89,7 @@ def run_sine(
         bias_initializer=keras.initializers.RandomUniform(-2 * math.pi, 2 * math.pi, seed=seed + 1),
         seed=seed,
     )
-    model.compile(keras.optimizers.Adam(lr), "mse")
+    model.compile(make_optimizer(optimizer, lr), "mse")
     callbacks: list = []
     controller = None
     if not static:
@@ -157,6 +159,7 @@ def run_mnist(
     epochs: int = 3,
     batch_size: int = 50,
     lr: float = 1e-3,
+    optimizer: str = "adam",
     chunks: int = 10,
     filters=(32, 64),
     dense: int = 1024,
@@ -180,7 +183,7 @@ def run_mnist(
             data.input_shape, data.num_classes, chunks=chunks, active=1, **kwargs
         )
     model.compile(
-        keras.optimizers.Adam(lr), "sparse_categorical_crossentropy", metrics=["accuracy"]
+        make_optimizer(optimizer, lr), "sparse_categorical_crossentropy", metrics=["accuracy"]
     )
     controller = None
     callbacks: list = []

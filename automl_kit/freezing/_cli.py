@@ -7,7 +7,7 @@ import inspect
 import time
 
 from automl_kit.cli.jobs import Job, positive_float, positive_int
-from automl_kit.registries import MODELS, POLICIES
+from automl_kit.registries import MODELS, OPTIMIZER_NAMES, POLICIES, SCHEDULE_NAMES
 
 
 def parse_milestones(text: str) -> list[float]:
@@ -37,7 +37,7 @@ class Train(Job):
     name = "train"
     help = "train a zoo model with intelligent layer freezing (or a rival policy)"
     description = (
-        "Train with SGD + step decay while a policy freezes leading layers (Xiao, thesis Part 3);\n"
+        "Train (SGD + step decay by default) while a policy freezes leading layers (Xiao, Part 3);\n"
         "logs frozen layers, freezing rates and epoch times, plots them, scores the test set.\n\n"
         "example:\n  automl-kit train --model resnet20 --dataset cifar10 --freezing intelligent --epochs 12"
     )
@@ -69,15 +69,31 @@ class Train(Job):
             "--batch-size", type=positive_int, default=128, help="training batch size"
         )
         parser.add_argument(
-            "--lr",
-            type=positive_float,
-            default=0.1,
-            help="initial SGD learning rate (momentum 0.9)",
+            "--optimizer",
+            type=str.lower,
+            choices=OPTIMIZER_NAMES,
+            default="sgd",
+            help="optimizer (sgd: momentum 0.9, as the thesis)",
+        )
+        parser.add_argument("--lr", type=positive_float, default=0.1, help="initial learning rate")
+        parser.add_argument(
+            "--schedule",
+            type=str.lower,
+            choices=("step", *SCHEDULE_NAMES),
+            default="step",
+            help="step: x0.1 at --milestones (thesis); the others: the lecture decks' decays "
+            "per epoch at --decay-rate (automl_kit.training.schedule)",
         )
         parser.add_argument(
             "--milestones",
             default="0.5,0.75",
-            help="step decay x0.1 at these fractions of the epochs ('' for a constant rate)",
+            help="--schedule step: x0.1 at these fractions of the epochs ('' for a constant rate)",
+        )
+        parser.add_argument(
+            "--decay-rate",
+            type=positive_float,
+            default=None,
+            help="inverse_time/exponential: decay per epoch (0.1); staircase: factor (0.5)",
         )
         parser.add_argument(
             "--frozen-batchnorm",
@@ -93,6 +109,20 @@ class Train(Job):
 
     def validate(self, args: argparse.Namespace) -> None:
         parse_milestones(args.milestones)
+        explicit = set(getattr(args, "explicit", None) or ())
+        if args.schedule != "step" and "milestones" in explicit:
+            raise ValueError(
+                f"--milestones belongs to --schedule step; drop it for {args.schedule}."
+            )
+        if args.decay_rate is not None and args.schedule not in {
+            "inverse_time",
+            "exponential",
+            "staircase",
+        }:
+            raise ValueError(
+                f"--decay-rate has no effect with --schedule {args.schedule}; drop it or pick "
+                "inverse_time, exponential or staircase."
+            )
         if args.resume and not _trainer_resumes():
             raise ValueError(
                 "automl-kit train --resume is not supported yet (the trainer keeps no checkpoint); "
@@ -107,16 +137,29 @@ class Train(Job):
             )
 
     def run(self, args: argparse.Namespace, run, data) -> dict:
-        import keras
-
         from automl_kit.freezing import FreezingTrainer, StepDecay
         from automl_kit.freezing.plots import plot_freezing_rates, plot_frozen_prefix
+        from automl_kit.training import optimizer, schedule
 
         model = MODELS.create(args.model, data.input_shape, data.num_classes, width=args.width)
+        if args.schedule == "step":
+            learning_rate = args.lr
+            step_decay = StepDecay.for_epochs(
+                args.epochs, args.lr, parse_milestones(args.milestones)
+            )
+        else:  # a Keras schedule inside the optimizer, counted in batches
+            rate = (
+                {}
+                if args.decay_rate is None
+                else {"factor" if args.schedule == "staircase" else "decay_rate": args.decay_rate}
+            )
+            steps = -(-len(data.x_train) // args.batch_size)
+            learning_rate = schedule(args.schedule, args.lr, steps_per_epoch=steps, **rate)
+            step_decay = None
         trainer = FreezingTrainer(
             model,
-            keras.optimizers.SGD(args.lr, momentum=0.9),
-            schedule=StepDecay.for_epochs(args.epochs, args.lr, parse_milestones(args.milestones)),
+            optimizer(args.optimizer, learning_rate),
+            schedule=step_decay,
             policy=POLICIES.create(args.freezing),
             frozen_batchnorm=args.frozen_batchnorm,
             record_rates=args.record_rates,

@@ -18,6 +18,7 @@ from automl_kit.training import (
     read_checkpoint,
     restore_checkpoint,
 )
+from automl_kit.training import optimizer as make_optimizer
 from automl_kit.utils import (
     RunDirectory,
     check_classification_data,
@@ -36,7 +37,9 @@ class FreezingTrainer:
     Training runs through ``model.fit`` with a :class:`FreezingCallback` first in the callback list,
     so any Keras callback (ModelCheckpoint, EarlyStopping, TensorBoard, CSVLogger) works unchanged
     and ``fit`` returns Keras's ``History``. Defaults follow the thesis: SGD with momentum 0.9 at
-    0.1, decayed x0.1 at 50% and 75% of the epochs (``schedule="step"``).
+    0.1, decayed x0.1 at 50% and 75% of the epochs (``schedule="step"``). ``optimizer`` may be
+    a name (``"nadam"``, :func:`automl_kit.training.optimizer`) at Keras's default rate; pass an
+    optimizer object for another rate or a Keras schedule (then ``schedule=None``).
 
     >>> trainer = FreezingTrainer(build_model("resnet20", (32, 32, 3), 10),
     ...                           policy=IntelligentFreezing())               # doctest: +SKIP
@@ -53,7 +56,7 @@ class FreezingTrainer:
     def __init__(
         self,
         model: keras.Model,
-        optimizer: keras.optimizers.Optimizer | None = None,
+        optimizer: keras.optimizers.Optimizer | str | None = None,
         schedule: StepDecay | str | None = "step",
         policy: FreezingPolicy | None = None,
         *,
@@ -65,6 +68,8 @@ class FreezingTrainer:
         if schedule not in ("step", None) and not isinstance(schedule, StepDecay):
             raise ValueError(f"schedule must be 'step', None or a StepDecay, got {schedule!r}.")
         self.model = model
+        if isinstance(optimizer, str):
+            optimizer = make_optimizer(optimizer)
         self.optimizer = optimizer or keras.optimizers.SGD(0.1, momentum=0.9)
         self.schedule, self.policy = schedule, policy
         self.loss, self.metrics = loss, list(metrics)

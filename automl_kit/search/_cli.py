@@ -14,7 +14,7 @@ from automl_kit.cli.jobs import (
     positive_float,
     positive_int,
 )
-from automl_kit.registries import EXECUTORS, SEARCHERS
+from automl_kit.registries import ACTIVATION_NAMES, EXECUTORS, OPTIMIZER_NAMES, SEARCHERS
 
 SPACE_CHOICES = ("thesis", "compact", "dense")
 # Options only some algorithms take (CLI dest -> constructor keyword); None = the algorithm's default.
@@ -27,7 +27,19 @@ ALGORITHM_OPTIONS = {
     "stop_threshold": "stop_threshold",
     "max_blocks": "max_blocks",
 }
-STOPS_BY_ITSELF = {"vlga"}  # the others search until their budget is spent
+STOPS_BY_ITSELF = {"vlga"}
+
+
+def activation_list(text: str) -> tuple[str, ...]:
+    """``relu,elu`` -> ("relu", "elu"), each a name of :data:`ACTIVATION_NAMES`."""
+    names = tuple(dict.fromkeys(n.strip().lower() for n in text.split(",") if n.strip()))
+    unknown = [n for n in names if n not in ACTIVATION_NAMES]
+    if not names or unknown:
+        raise argparse.ArgumentTypeError(
+            f"unknown activation {', '.join(unknown) or repr(text)}; give a comma-separated "
+            f"list of: {', '.join(ACTIVATION_NAMES)}"
+        )
+    return names  # the others search until their budget is spent
 
 
 def gpu_ids(text: str) -> str:
@@ -87,6 +99,22 @@ class Evolve(Job):
         )
         parser.add_argument(
             "--batch-size", type=positive_int, default=64, help="training batch size"
+        )
+        parser.add_argument(
+            "--optimizer",
+            type=str.lower,
+            choices=OPTIMIZER_NAMES,
+            default="adam",
+            help="optimizer of every candidate and of the final fit",
+        )
+        parser.add_argument(
+            "--lr", type=positive_float, default=1e-3, help="learning rate of that optimizer"
+        )
+        parser.add_argument(
+            "--activations",
+            type=activation_list,
+            default=None,
+            help="activations the search chooses from, e.g. relu,elu,selu (default: the space's)",
         )
         parser.add_argument(
             "--early-rejection",
@@ -202,7 +230,8 @@ class Evolve(Job):
     def build_searcher(self, cls, args, accepted: set[str]):
         from automl_kit.search import CNNSpace, DenseSpace
 
-        space = {"thesis": CNNSpace, "compact": CNNSpace.compact, "dense": DenseSpace}[args.space]()
+        make = {"thesis": CNNSpace, "compact": CNNSpace.compact, "dense": DenseSpace}[args.space]
+        space = make(activations=args.activations) if args.activations else make()
         kwargs = {
             keyword: getattr(args, dest)
             for dest, keyword in ALGORITHM_OPTIONS.items()
@@ -216,6 +245,8 @@ class Evolve(Job):
         kwargs.update(
             epochs_per_eval=args.epochs_per_eval,
             batch_size=args.batch_size,
+            learning_rate=args.lr,
+            optimizer=args.optimizer,
             seed=args.seed,
             early_rejection=args.early_rejection,
             executor=args.executor,

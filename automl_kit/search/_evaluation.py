@@ -17,7 +17,7 @@ import numpy as np
 import tensorflow as tf
 
 from automl_kit.search.space import SearchSpace
-from automl_kit.training import FitnessGuard
+from automl_kit.training import FitnessGuard, optimizer
 from automl_kit.utils.models import classification_head
 
 _DATA: dict = {}
@@ -55,6 +55,7 @@ class EvalTask:
     batch_size: int
     learning_rate: float
     seed: int
+    optimizer: str = "adam"  # a name of automl_kit.training.optimizer
     model_path: str | None = None
     parent_model: str | None = None
     deadline: float | None = None  # absolute time.time(); training stops past it
@@ -161,7 +162,7 @@ def evaluate(task: EvalTask, callbacks: tuple = ()) -> Evaluation:
         else 0
     )
     model.compile(
-        optimizer=keras.optimizers.Adam(task.learning_rate),
+        optimizer=optimizer(task.optimizer, task.learning_rate),
         loss="sparse_categorical_crossentropy",
         metrics=["accuracy"],
     )

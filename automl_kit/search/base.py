@@ -31,6 +31,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from automl_kit.registries import OPTIMIZER_NAMES
 from automl_kit.search._evaluation import EvalTask, Evaluation, evaluate, set_worker_data
 from automl_kit.search.result import SearchResult
 from automl_kit.search.space import SearchSpace
@@ -99,6 +100,7 @@ class Searcher:
         epochs_per_eval: int = 5,
         batch_size: int = 64,
         learning_rate: float = 1e-3,
+        optimizer: str = "adam",
         seed: int = 0,
         executor: str = "serial",
         workers: int | None = None,
@@ -109,6 +111,10 @@ class Searcher:
     ):
         from automl_kit.search.spaces import CNNSpace
 
+        if str(optimizer).lower() not in OPTIMIZER_NAMES:
+            raise ValueError(
+                f"unknown optimizer '{optimizer}'; choose one of: {', '.join(OPTIMIZER_NAMES)}"
+            )
         if epochs_per_eval < 1 or batch_size < 1:
             raise ValueError("epochs_per_eval and batch_size must be at least 1.")
         if early_rejection is not None and not 0 < early_rejection < 1:
@@ -128,6 +134,7 @@ class Searcher:
             batch_size,
             learning_rate,
         )
+        self.optimizer = str(optimizer).lower()
         self.seed, self.executor_name, self.workers = seed, executor, workers
         # e.g. {"address": "ray://head:10001"}: used, never saved (a run directory is data)
         self.executor_options = dict(executor_options or {})
@@ -156,6 +163,7 @@ class Searcher:
             "epochs_per_eval": self.epochs_per_eval,
             "batch_size": self.batch_size,
             "learning_rate": self.learning_rate,
+            "optimizer": self.optimizer,
             "seed": self.seed,
             "early_rejection": self.early_rejection,
             "executor": self.executor_name,
@@ -358,6 +366,7 @@ class Searcher:
                     epochs=epochs or self.epochs_per_eval,
                     batch_size=self.batch_size,
                     learning_rate=self.learning_rate,
+                    optimizer=self.optimizer,
                     seed=self.seed,
                     model_path=str(self.model_path(k)),
                     parent_model=str(self.run.resolve(parent)) if parent else None,
@@ -489,6 +498,7 @@ class Searcher:
                 f"cannot resume: {run.root} holds no config.json of an earlier search."
             )
         saved = run.read_config()
+        saved.setdefault("optimizer", "adam")  # runs saved before it was a setting used Adam
         changed = sorted(
             k
             for k in config

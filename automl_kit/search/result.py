@@ -11,7 +11,7 @@ import numpy as np
 
 from automl_kit.search._evaluation import Evaluation
 from automl_kit.search.space import SearchSpace
-from automl_kit.training import FitnessGuard
+from automl_kit.training import FitnessGuard, optimizer
 from automl_kit.utils import RunDirectory, parse_duration
 from automl_kit.utils.validation import check_training_data
 
@@ -122,8 +122,9 @@ class SearchResult:
         )
         model = self.best_model()
         model.compile(
-            optimizer=keras.optimizers.Adam(
-                learning_rate or self.config.get("learning_rate", 1e-3)
+            optimizer=optimizer(
+                self.config.get("optimizer", "adam"),
+                learning_rate or self.config.get("learning_rate", 1e-3),
             ),
             loss="sparse_categorical_crossentropy",
             metrics=["accuracy"],

@@ -17,12 +17,26 @@ from automl_kit.training.checkpoint import (
     read_checkpoint,
     restore_checkpoint,
 )
+from automl_kit.training.optimizers import (
+    ACTIVATIONS,
+    OPTIMIZERS,
+    SCHEDULES,
+    activation,
+    optimizer,
+    schedule,
+)
 from automl_kit.training.schedules import StepDecay
 from automl_kit.training.steps import GradientHook, GradientScales, GradientSums, TrainSteps
 from automl_kit.training.units import NORMALIZATION, Unit, freezable_units, variables_after
 
 __all__ = [
+    "ACTIVATIONS",
     "NORMALIZATION",
+    "OPTIMIZERS",
+    "SCHEDULES",
+    "activation",
+    "optimizer",
+    "schedule",
     "EpochBatches",
     "EpochCheckpoint",
     "read_checkpoint",

@@ -27,6 +27,8 @@ import math
 
 import keras
 
+from automl_kit.registries import ACTIVATION_NAMES, OPTIMIZER_NAMES, SCHEDULE_NAMES
+
 # name -> (Keras class, defaults): SGD with the decks' momentum 0.9 (seed 003: "use a high
 # momentum value of 0.9 or 0.99"); the rest with Keras's defaults.
 _OPTIMIZERS = {
@@ -40,22 +42,9 @@ _OPTIMIZERS = {
     "adamax": (keras.optimizers.Adamax, {}),
     "nadam": (keras.optimizers.Nadam, {}),
 }
-OPTIMIZERS = tuple(_OPTIMIZERS)
-SCHEDULES = ("constant", "inverse_time", "exponential", "inverse_sqrt", "staircase")
-# the decks' activations (seed 003) plus Keras's other common ones
-ACTIVATIONS = (
-    "relu",
-    "leaky_relu",
-    "elu",
-    "selu",
-    "gelu",
-    "swish",
-    "softplus",
-    "tanh",
-    "sigmoid",
-    "softmax",
-    "linear",
-)
+OPTIMIZERS = OPTIMIZER_NAMES  # the CLI's choices, TF-free in automl_kit.registries
+SCHEDULES = SCHEDULE_NAMES
+ACTIVATIONS = ACTIVATION_NAMES
 
 
 def _unknown(kind: str, name: str, choices) -> ValueError:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from automl_kit.training import optimizer as make_optimizer
 from automl_kit.tweak.join import check_matching
 from automl_kit.tweak.tables import SynapticTables
 from automl_kit.tweak.theta import theta
@@ -43,6 +44,7 @@ class ActiveNeuronAugmentation:
         epochs: int = 5,
         batch_size: int = 150,
         learning_rate: float = 1e-3,
+        optimizer: str = "adam",
         seed: int = 0,
         verbose: int = 0,
     ):
@@ -60,6 +62,8 @@ class ActiveNeuronAugmentation:
             )
         if self.epochs < 1 or self.batch_size < 1 or not self.learning_rate > 0:
             raise ValueError("epochs and batch_size must be >= 1 and learning_rate > 0")
+        self.optimizer = str(optimizer).lower()
+        make_optimizer(self.optimizer, self.learning_rate)  # an unknown name fails here
 
     def get_config(self) -> dict:
         return {
@@ -69,6 +73,7 @@ class ActiveNeuronAugmentation:
             "epochs": self.epochs,
             "batch_size": self.batch_size,
             "learning_rate": self.learning_rate,
+            "optimizer": self.optimizer,
             "seed": self.seed,
             "verbose": self.verbose,
         }
@@ -107,7 +112,7 @@ class ActiveNeuronAugmentation:
         model = keras.Model([logits_in, v_in], layer([logits_in, v_in]))
         layer.kernel.assign(np.eye(k, dtype=np.float32))  # the base logits pass through unchanged
         model.compile(
-            keras.optimizers.Adam(self.learning_rate),
+            make_optimizer(self.optimizer, self.learning_rate),
             keras.losses.SparseCategoricalCrossentropy(from_logits=True),
             metrics=["accuracy"],
         )

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from automl_kit.training import optimizer as make_optimizer
 from automl_kit.tweak.join import SynapticJoin, check_matching
 from automl_kit.tweak.tables import SynapticTables
 
@@ -38,6 +39,7 @@ class SynapticRetraining:
         epochs: int = 5,
         batch_size: int = 150,
         learning_rate: float = 1e-3,
+        optimizer: str = "adam",
         seed: int = 0,
         verbose: int = 0,
     ):
@@ -47,6 +49,8 @@ class SynapticRetraining:
         self.learning_rate, self.seed, self.verbose = float(learning_rate), int(seed), int(verbose)
         if self.epochs < 1 or self.batch_size < 1 or not self.learning_rate > 0:
             raise ValueError("epochs and batch_size must be >= 1 and learning_rate > 0")
+        self.optimizer = str(optimizer).lower()
+        make_optimizer(self.optimizer, self.learning_rate)  # an unknown name fails here
         SynapticJoin(self.targets, **self.join_options)  # checks targets and options now
 
     def get_config(self) -> dict:
@@ -56,6 +60,7 @@ class SynapticRetraining:
             "epochs": self.epochs,
             "batch_size": self.batch_size,
             "learning_rate": self.learning_rate,
+            "optimizer": self.optimizer,
             "seed": self.seed,
             "verbose": self.verbose,
         }
@@ -91,7 +96,7 @@ class SynapticRetraining:
         layer.kernel.assign(np.eye(k, dtype=np.float32))  # the logits pass through unchanged
         layer.synapse_weights.assign(self.initial_weights_.astype(np.float32))
         model.compile(
-            keras.optimizers.Adam(self.learning_rate),
+            make_optimizer(self.optimizer, self.learning_rate),
             keras.losses.SparseCategoricalCrossentropy(from_logits=True),
             metrics=["accuracy"],
         )

@@ -3,6 +3,7 @@
 import csv
 import json
 
+import keras
 import pytest
 
 from automl_kit.cli import main
@@ -13,8 +14,9 @@ TINY = ["grow", "--task", "sine", "--width", "20", "--chunks", "2", "--n-train",
 def test_grow_sine_writes_schedule_plot_model_and_results(tmp_path, capsys):
     out = tmp_path / "run"
     args = [*TINY, "--epochs", "4", "--patience", "2", "--interval", "1", "--out", str(out)]
-    assert main([*args, "--quiet"]) == 0
+    assert main([*args, "--optimizer", "rmsprop", "--quiet"]) == 0
     assert "final-10 loss" in capsys.readouterr().out
+    assert type(keras.saving.load_model(out / "model.keras").optimizer).__name__ == "RMSprop"
     results = json.loads((out / "results.json").read_text())
     assert results["method"] == "adaptive" and results["final10_mean"] > 0
     with open(out / "capacity_schedule.csv") as handle:
@@ -41,6 +43,7 @@ def test_grow_sine_writes_schedule_plot_model_and_results(tmp_path, capsys):
         (["--chunks", "30"], "--chunks 30 is more than --width 20"),
         (["--patience", "0"], "--patience: must be at least 1, got 0"),
         (["--task", "cifar100"], "invalid choice: 'cifar100'"),
+        (["--optimizer", "lbfgs"], "argument --optimizer: invalid choice: 'lbfgs'"),
     ],
 )
 def test_grow_rejects_bad_arguments_before_any_work(tmp_path, capsys, args, fragment):

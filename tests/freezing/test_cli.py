@@ -38,6 +38,13 @@ def test_train_writes_log_plots_model_and_results(tmp_path, capsys):
         (["--epochs", "0"], "--epochs: must be at least 1, got 0"),
         (["--lr", "nan"], "--lr: must be a finite number above 0"),
         (["--model", "resnet1000"], "unknown model 'resnet1000'; choose one of: "),
+        (["--optimizer", "lion"], "argument --optimizer: invalid choice: 'lion'"),
+        (["--schedule", "cosine"], "argument --schedule: invalid choice: 'cosine'"),
+        (
+            ["--schedule", "exponential", "--milestones", "0.5"],
+            "--milestones belongs to --schedule step",
+        ),
+        (["--decay-rate", "0.5"], "--decay-rate has no effect with --schedule step"),
     ],
 )
 def test_train_rejects_bad_arguments_before_any_work(tmp_path, capsys, args, fragment):
@@ -138,3 +145,18 @@ def test_the_rates_plot_comes_whenever_rates_were_measured(tmp_path, policy, plo
     args = [*TINY, "--epochs", "2", "--freezing", policy, "--out", str(out), "--quiet"]
     assert main(args) == 0
     assert (out / "freezing_rates.png").is_file() == plotted
+
+
+def test_train_takes_any_named_optimizer_and_a_decks_schedule(tmp_path, capsys):
+    import keras
+
+    out = tmp_path / "run"
+    args = ["--optimizer", "adam", "--lr", "0.01", "--schedule", "inverse_time"]
+    args += ["--decay-rate", "0.5", "--epochs", "1", "--out", str(out), "--quiet"]
+    assert main([*TINY, *args]) == 0
+    model = keras.saving.load_model(out / "model.keras")
+    assert type(model.optimizer).__name__ == "Adam"
+    saved = model.optimizer.get_config()["learning_rate"]  # the schedule, through .keras
+    assert saved["class_name"] == "InverseTimeDecay"
+    assert saved["config"]["initial_learning_rate"] == 0.01
+    assert saved["config"]["decay_rate"] == 0.5

@@ -103,6 +103,9 @@ def test_help_imports_no_tensorflow():
             "--generations",
         ),
         (["--extend"], "--extend continues a finished run: use it with --resume DIR"),
+        (["--optimizer", "adamw"], "argument --optimizer: invalid choice: 'adamw'"),
+        (["--activations", "relu,swsh"], "unknown activation swsh; give a comma-separated list"),
+        (["--lr", "0"], "--lr: must be a finite number above 0"),
         (["--ray-address", "ray://head:10001"], "--ray-address needs --executor ray"),
         (["--label", "y"], "pass --data PATH too"),
         (["--data", "{tmp}/missing.npz"], "no such file or folder"),
@@ -367,3 +370,21 @@ def test_help_says_what_a_budget_given_with_extend_means():
     text = " ".join(evolve.format_help().split())
     assert "time-only --extend lifts an earlier --max-evaluations cap" in text
     assert "earlier ones included" in text
+
+
+def test_optimizer_rate_and_activations_reach_every_candidate_and_the_final_fit(tmp_path, capsys):
+    import keras
+
+    out = tmp_path / "run"
+    args = ["--optimizer", "Nadam", "--lr", "0.004", "--activations", "elu,selu"]
+    assert main([*TINY, *args, "--max-evaluations", "3", "--out", str(out), "--quiet"]) == 0
+    config = json.loads((out / "config.json").read_text())
+    assert config["optimizer"] == "nadam" and config["learning_rate"] == 0.004
+    assert config["space"]["activations"] == ["elu", "selu"]
+    model = keras.saving.load_model(out / "final_model.keras")
+    assert type(model.optimizer).__name__ == "Nadam"
+    assert {
+        layer.get_config()["activation"]
+        for layer in model.layers
+        if isinstance(layer, keras.layers.Activation)
+    } <= {"elu", "selu"}

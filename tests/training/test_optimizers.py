@@ -97,3 +97,14 @@ def test_activations_by_name():
 def test_bad_names_and_values(call, message):
     with pytest.raises(ValueError, match=message):
         call()
+
+
+def test_the_tf_free_names_are_exactly_the_ones_built():
+    from automl_kit.registries import ACTIVATION_NAMES, OPTIMIZER_NAMES, SCHEDULE_NAMES
+    from automl_kit.training import optimizers
+
+    assert set(OPTIMIZER_NAMES) == set(optimizers._OPTIMIZERS)
+    for name in SCHEDULE_NAMES:  # each builds
+        optimizers.schedule(name, 0.1, steps_per_epoch=3)
+    for name in ACTIVATION_NAMES:
+        assert callable(activation(name))

@@ -81,9 +81,12 @@ def test_errors_and_config():
         ActiveNeuronAugmentation(hidden=0)
     with pytest.raises(ValueError, match="learning_rate"):
         SynapticRetraining([0], learning_rate=0)
+    with pytest.raises(ValueError, match="unknown optimizer 'adamw'; choose one of: sgd"):
+        ActiveNeuronAugmentation(optimizer="adamw")
     with pytest.raises(ValueError, match="not fitted"):
         ActiveNeuronAugmentation().apply(None)
-    a = ActiveNeuronAugmentation(n_active=3, seed=4)
+    a = ActiveNeuronAugmentation(n_active=3, seed=4, optimizer="RMSprop")
+    assert a.get_config()["optimizer"] == "rmsprop"
     assert ActiveNeuronAugmentation.from_config(a.get_config()).get_config() == a.get_config()
     r = SynapticRetraining([1], join_options={"n_candidates": [2]}, epochs=2)
     assert SynapticRetraining.from_config(r.get_config()).get_config() == r.get_config()
