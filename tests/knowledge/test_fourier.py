@@ -1,0 +1,77 @@
+"""Fourier descriptors: invariant to rotation, translation and scale; templates and distances."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from matplotlib.path import Path
+
+from automl_kit.knowledge import class_templates, fourier_descriptor, template_distances
+
+L_SHAPE = np.array([[0, 0], [3, 0], [3, 1], [1, 1], [1, 4], [0, 4]], float) - [1.2, 1.6]
+T_SHAPE = np.array([[0, 0], [4, 0], [4, 1], [2.5, 1], [2.5, 4], [1.5, 4], [1.5, 1], [0, 1]]) - [
+    2,
+    1,
+]
+
+
+def render(polygon, angle=0.0, scale=1.0, shift=(0.0, 0.0), size=64, supersample=4):
+    """A grey image of ``polygon`` rotated, scaled and moved (anti-aliased by supersampling)."""
+    c, s = np.cos(angle), np.sin(angle)
+    points = polygon @ np.array([[c, s], [-s, c]]) * scale * 6 + size / 2 + np.asarray(shift)
+    grid = (np.arange(size * supersample) + 0.5) / supersample
+    xx, yy = np.meshgrid(grid, grid)
+    inside = Path(points).contains_points(np.column_stack([xx.ravel(), yy.ravel()]))
+    return inside.reshape(size, supersample, size, supersample).mean(axis=(1, 3))
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"angle": 0.7},
+        {"angle": 2.0},
+        {"scale": 1.6},
+        {"scale": 0.7},
+        {"shift": (9, -7)},
+        {"angle": 1.0, "scale": 1.3, "shift": (3, 4)},
+    ],
+)
+def test_descriptor_is_invariant_to_rotation_translation_and_scale(change):
+    reference = fourier_descriptor(render(L_SHAPE))
+    moved = fourier_descriptor(render(L_SHAPE, **change))
+    other = fourier_descriptor(render(T_SHAPE))
+    gap = np.linalg.norm(moved - reference)
+    assert gap < 0.05
+    # and it still tells shapes apart, by far more than the invariance error
+    assert np.linalg.norm(other - reference) > 10 * max(gap, 0.01)
+
+
+def test_descriptor_shape_and_bad_input():
+    assert fourier_descriptor(render(L_SHAPE), n_coefficients=8).shape == (8,)
+    assert fourier_descriptor(render(L_SHAPE)[..., None]).shape == (16,)
+    with pytest.raises(ValueError, match="blank"):
+        fourier_descriptor(np.zeros((8, 8)))
+    with pytest.raises(ValueError, match="even integer"):
+        fourier_descriptor(render(L_SHAPE), n_coefficients=5)
+    with pytest.raises(ValueError, match="grey image"):
+        fourier_descriptor(np.zeros((4, 4, 3)))
+
+
+def test_templates_and_distances_rank_the_own_class_first():
+    rng = np.random.default_rng(0)
+    images, labels = [], []
+    for label, shape in enumerate([L_SHAPE, T_SHAPE]):
+        for _ in range(6):
+            images.append(
+                render(shape, angle=rng.uniform(0, 6), scale=rng.uniform(0.8, 1.2), size=48)
+            )
+            labels.append(label)
+    images, labels = np.stack(images), np.array(labels)
+    for method in ("medoids", "random"):
+        templates = class_templates(images, labels, per_class=2, method=method, n_coefficients=8)
+        assert templates.shape == (2, 2, 8)
+        distances = template_distances(images, templates)
+        assert distances.shape == (12, 2) and np.all(distances >= 0)
+        assert np.all(distances.argmin(axis=1) == labels)
+    with pytest.raises(ValueError, match="fewer than per_class"):
+        class_templates(images, labels, per_class=7)
