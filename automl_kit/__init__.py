@@ -25,6 +25,10 @@ _EXPORTS = {
     "PartialDense": "automl_kit.capacity",
     "PartialConv2D": "automl_kit.capacity",
     "GrowthController": "automl_kit.capacity",
+    "ClassGraphHead": "automl_kit.knowledge",
+    "KnowledgeMask": "automl_kit.knowledge",
+    "add_class_similarity_head": "automl_kit.knowledge",
+    "misclassification_graph": "automl_kit.knowledge",
     "Dataset": "automl_kit.datasets",
     "load_dataset": "automl_kit.datasets",
     "list_datasets": "automl_kit.datasets",
@@ -54,6 +58,7 @@ _SUBPACKAGES = (
     "diagnose",
     "tweak",
     "capacity",
+    "knowledge",
 )
 
 __all__ = sorted([*_EXPORTS, *_SUBPACKAGES])
