@@ -75,7 +75,8 @@ class DiabetesSource(Source):
             return str(directory / self.relative_path)
         return None
 
-    def read(self, directory, *, download):
+    def read_frame(self, directory):
+        """The UCI file as a DataFrame (``"?"`` -> NaN) and its path; clear errors if absent/corrupt."""
         import pandas as pd
 
         path = self.locate(directory)
@@ -103,6 +104,10 @@ class DiabetesSource(Source):
                 f"{path} lacks the columns {sorted(missing)}; it is not the UCI file "
                 "diabetic_data.csv. Replace it with that file, gzipped."
             )
+        return frame, path
+
+    def read(self, directory, *, download):
+        frame, path = self.read_frame(directory)
         y = (frame["readmitted"] == "<30").to_numpy(np.int64)
 
         from sklearn.model_selection import GroupShuffleSplit
