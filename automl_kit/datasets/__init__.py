@@ -15,7 +15,7 @@ from automl_kit.datasets._dataset import CorruptDataError, Dataset, DatasetNotAv
 from automl_kit.datasets._diabetes_events import diabetes_events
 from automl_kit.datasets._directory import from_directory
 from automl_kit.datasets._ehr_cohort import ehr_cohort
-from automl_kit.datasets._ehr_tables import EHRTables, check_ehr_tables
+from automl_kit.datasets._ehr_tables import EHRTables, check_ehr_tables, ehr_example
 from automl_kit.datasets._registry import (
     DATASETS,
     data_dir_problem,
@@ -37,6 +37,7 @@ __all__ = [
     "data_dir_problem",
     "diabetes_events",
     "ehr_cohort",
+    "ehr_example",
     "from_arrays",
     "from_directory",
     "from_npz",
