@@ -1,0 +1,47 @@
+"""EHR and other tables as images for CNNs (Xiao, thesis Part 5).
+
+Relations between diagnoses and treatments (Eq. 5.1) decide where each code sits on a grid:
+a permutation GA (Alg. 3) places treatments beside their related diagnoses; rivals (random,
+a DeepInsight-style embedding, IGTD) share one interface (``automl_kit.registries.LAYOUTS``).
+:class:`EHRImageMapper` turns patients into images (time windows as channels),
+:func:`overlay_augment` (Eq. 5.2) and :func:`drop_confusing` (Alg. 4) prepare training data, and
+:class:`CNNBoostedClassifier` combines a CNN on the images with a tree model (Fig. 5.7).
+TensorFlow is imported only when a CNN is trained.
+"""
+
+from automl_kit.ehr.augment import drop_confusing, overlay_augment
+from automl_kit.ehr.booster import CNNBoostedClassifier
+from automl_kit.ehr.fitness import LayoutFitness, check_layout, to_chromosome, to_layout
+from automl_kit.ehr.layouts.base import (
+    LayoutMaker,
+    LayoutProblem,
+    LayoutResult,
+    feature_distances,
+    grid_shape,
+)
+from automl_kit.ehr.layouts.ga import PermutationGA, ordered_crossover, swap_mutation
+from automl_kit.ehr.layouts.random import RandomLayout
+from automl_kit.ehr.mapper import EHRImageMapper, counts_to_images
+from automl_kit.ehr.relations import conditional_probabilities
+
+__all__ = [
+    "CNNBoostedClassifier",
+    "EHRImageMapper",
+    "LayoutFitness",
+    "LayoutMaker",
+    "LayoutProblem",
+    "LayoutResult",
+    "PermutationGA",
+    "RandomLayout",
+    "check_layout",
+    "conditional_probabilities",
+    "counts_to_images",
+    "drop_confusing",
+    "feature_distances",
+    "grid_shape",
+    "ordered_crossover",
+    "overlay_augment",
+    "swap_mutation",
+    "to_chromosome",
+    "to_layout",
+]

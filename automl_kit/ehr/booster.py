@@ -1,0 +1,381 @@
+"""A CNN on relation-aware patient images that boosts a tree model's ranking (Xiao, thesis
+Sec. 5.2.3-5.2.4, Alg. 4, Fig. 5.7).
+
+``CNNBoostedClassifier`` is a binary scikit-learn classifier. ``X`` holds, per patient, the
+event counts of the image codes feature-major (column ``f * n_windows + w`` is code ``f`` in
+window ``w``, what ``EHRTables.counts(...).reshape(n, -1)`` gives) followed by any other columns
+(demographics), which only the base model sees. ``fit``:
+
+1. fits the base model (default: a random forest) on every column;
+2. optionally drops the ``n_confusing`` training examples whose out-of-fold base scores are
+   furthest from their labels (Alg. 4, step 4);
+3. maps the counts to images (the layout of a fitted ``EHRImageMapper`` passed as ``mapper``,
+   or an explicit ``layout``; default: codes in column order, row by row), each code scaled
+   by its training maximum as in the mapper;
+4. balances the CNN's training images with overlay augmentation (Eq. 5.2) up to a
+   ``balance`` share of positives;
+5. trains a small Keras CNN (seeded with ``keras.utils.set_random_seed(seed)``);
+6. combines the two scores: ``combine="rank_average"`` averages each model's percentile rank
+   (against its scores on the training patients) with weight ``weight`` on the base model, and
+   expresses the result on the base model's probability scale (a monotone map, so the ranking
+   is the rank average's); ``combine="stacker"`` fits a logistic regression on the two
+   models' logits over an internal validation split (``validation_fraction`` of the training
+   data, stratified) that neither model was trained on. The test set is never used.
+
+>>> from sklearn.base import clone
+>>> clf = CNNBoostedClassifier(cnn_epochs=1, n_windows=3)
+>>> clone(clf).get_params()["combine"]
+'rank_average'
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin, clone
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted, check_non_negative, validate_data
+
+from automl_kit.ehr.augment import drop_confusing, overlay_augment
+from automl_kit.ehr.fitness import check_layout
+from automl_kit.ehr.layouts.base import grid_shape as _grid_shape
+from automl_kit.ehr.mapper import counts_to_images
+
+COMBINES = ("rank_average", "stacker")
+
+
+def _percentile(reference: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Mid-rank percentile of ``values`` among the sorted ``reference`` scores, in [0, 1]."""
+    left = np.searchsorted(reference, values, side="left")
+    right = np.searchsorted(reference, values, side="right")
+    return (left + right) / (2.0 * len(reference))
+
+
+def _logit(p: np.ndarray) -> np.ndarray:
+    p = np.clip(p, 1e-6, 1 - 1e-6)
+    return np.log(p / (1 - p))
+
+
+class CNNBoostedClassifier(ClassifierMixin, BaseEstimator):
+    """Base model + CNN on EHR images, combined by rank average or a validation-fitted stacker.
+
+    Parameters: ``base_estimator`` (any scikit-learn classifier with ``predict_proba``; default
+    ``RandomForestClassifier(200, random_state=seed)``), ``mapper`` (a fitted
+    ``EHRImageMapper``: its layout, grid, windows and scales), or ``layout`` + ``grid_shape``
+    (cells: code index or -1) and ``n_windows``; ``n_image_features`` (how many codes lead the
+    columns; default: every column is a count), ``combine``/``weight``, the CNN's
+    ``cnn_epochs``, ``cnn_filters``, ``batch_size``, ``learning_rate``; augmentation
+    ``balance`` (share of positives after Eq. 5.2; ``None`` for none) and ``overlay_p`` (the
+    mask's probability); ``n_confusing`` (Alg. 4); ``validation_fraction`` (stacker); ``seed``;
+    ``verbose``.
+    """
+
+    def __init__(
+        self,
+        base_estimator=None,
+        *,
+        mapper=None,
+        layout=None,
+        grid_shape=None,
+        n_windows: int = 3,
+        n_image_features: int | None = None,
+        combine: str = "rank_average",
+        weight: float = 0.5,
+        cnn_epochs: int = 10,
+        cnn_filters: int = 32,
+        batch_size: int = 64,
+        learning_rate: float = 1e-3,
+        balance: float | None = 0.5,
+        overlay_p: float = 0.5,
+        n_confusing: int = 0,
+        validation_fraction: float = 0.2,
+        seed: int = 0,
+        verbose: int = 0,
+    ):
+        self.base_estimator = base_estimator
+        self.mapper = mapper
+        self.layout = layout
+        self.grid_shape = grid_shape
+        self.n_windows = n_windows
+        self.n_image_features = n_image_features
+        self.combine = combine
+        self.weight = weight
+        self.cnn_epochs = cnn_epochs
+        self.cnn_filters = cnn_filters
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.balance = balance
+        self.overlay_p = overlay_p
+        self.n_confusing = n_confusing
+        self.validation_fraction = validation_fraction
+        self.seed = seed
+        self.verbose = verbose
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.positive_only = True  # the image columns are event counts
+        tags.classifier_tags.multi_class = False
+        return tags
+
+    # ---- checks --------------------------------------------------------------------------
+    def _check_params(self) -> None:
+        if self.combine not in COMBINES:
+            raise ValueError(
+                f"unknown combine {self.combine!r}; choose one of: {', '.join(COMBINES)}."
+            )
+        if not 0.0 <= self.weight <= 1.0:
+            raise ValueError(
+                f"weight (the base model's share) must be in [0, 1], got {self.weight}."
+            )
+        for name in ("cnn_epochs", "cnn_filters", "batch_size", "n_windows"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or int(value) != value or value < 1:
+                raise ValueError(f"{name} must be a whole number >= 1, got {value!r}.")
+        if self.balance is not None and not 0.0 < self.balance < 1.0:
+            raise ValueError(
+                f"balance is the share of positives after augmentation in (0, 1), or None for "
+                f"no augmentation; got {self.balance}."
+            )
+        if not 0.0 <= self.overlay_p <= 1.0:
+            raise ValueError(f"overlay_p is a probability in [0, 1], got {self.overlay_p}.")
+        if not 0.0 < self.validation_fraction < 1.0:
+            raise ValueError(
+                f"validation_fraction must be in (0, 1), got {self.validation_fraction}."
+            )
+        if self.n_confusing < 0:
+            raise ValueError(f"n_confusing must be >= 0, got {self.n_confusing}.")
+        if not self.learning_rate > 0:
+            raise ValueError(f"learning_rate must be > 0, got {self.learning_rate}.")
+        if self.base_estimator is not None and not hasattr(self.base_estimator, "predict_proba"):
+            raise ValueError(
+                f"base_estimator {type(self.base_estimator).__name__} has no predict_proba; pass a "
+                "probabilistic classifier (e.g. RandomForestClassifier, XGBClassifier)."
+            )
+
+    def _image_spec(self, n_columns: int):
+        """(n_codes, n_windows, layout, shape, scale or None) for ``n_columns`` columns of X."""
+        if self.mapper is not None:
+            if not hasattr(self.mapper, "layout_"):
+                raise ValueError("mapper must be a fitted EHRImageMapper: call mapper.fit first.")
+            n_codes, windows = len(self.mapper.features_), self.mapper.n_windows_
+            layout, shape = self.mapper.layout_, tuple(self.mapper.shape_)
+            scale = self.mapper.scale_
+        else:
+            windows = int(self.n_windows)
+            if self.layout is not None:
+                layout = np.asarray(self.layout)
+                n_codes = int(layout.max()) + 1 if layout.size else 0
+                if self.grid_shape is None:
+                    raise ValueError("a layout needs grid_shape=(rows, cols) as well.")
+                shape = tuple(int(s) for s in self.grid_shape)
+                layout = check_layout(layout, n_codes, shape[0] * shape[1])
+            else:
+                if self.n_image_features is not None:
+                    n_codes = int(self.n_image_features)
+                elif n_columns % windows:
+                    raise ValueError(
+                        f"X has {n_columns} columns, not a multiple of n_windows={windows}; pass "
+                        "n_image_features= (the codes leading the columns) or the right n_windows."
+                    )
+                else:
+                    n_codes = n_columns // windows
+                shape = (
+                    tuple(self.grid_shape)
+                    if self.grid_shape is not None
+                    else _grid_shape(max(n_codes, 1))
+                )
+                layout = np.full(shape[0] * shape[1], -1, dtype=np.int64)
+                layout[:n_codes] = np.arange(n_codes)
+            scale = None
+        if self.n_image_features is not None and int(self.n_image_features) != n_codes:
+            raise ValueError(
+                f"n_image_features={self.n_image_features} but the layout places {n_codes} codes."
+            )
+        if n_codes * windows > n_columns:
+            raise ValueError(
+                f"X has {n_columns} columns but the images need {n_codes} codes x {windows} "
+                f"windows = {n_codes * windows}; put the counts first (column f * n_windows + w)."
+            )
+        return n_codes, windows, layout, shape, scale
+
+    def _images(self, X: np.ndarray) -> np.ndarray:
+        n_codes, windows = self.n_codes_, self.n_windows_
+        counts = X[:, : n_codes * windows].reshape(len(X), n_codes, windows)
+        return counts_to_images(counts, self.layout_, self.grid_shape_, self.scale_)
+
+    # ---- fitting -------------------------------------------------------------------------
+    def fit(self, X, y) -> CNNBoostedClassifier:
+        """Fit the base model and the CNN (and the stacker) on ``X``, ``y`` (two classes)."""
+        self._check_params()
+        X, y = validate_data(self, X, y, dtype=np.float64)
+        check_classification_targets(y)
+        classes = np.unique(y)
+        if len(classes) != 2:
+            which = "one class" if len(classes) == 1 else f"{len(classes)} classes"
+            raise ValueError(
+                f"Only binary classification is supported. y holds {which} "
+                f"({classes.tolist()[:5]}); pass labels of exactly two classes (e.g. 0/1)."
+            )
+        self.classes_ = classes
+        n_codes, windows, layout, shape, scale = self._image_spec(X.shape[1])
+        check_non_negative(X[:, : n_codes * windows], "CNNBoostedClassifier (event counts)")
+        self.n_codes_, self.n_windows_, self.layout_, self.grid_shape_ = (
+            n_codes,
+            windows,
+            layout,
+            shape,
+        )
+        counts = X[:, : n_codes * windows].reshape(len(X), n_codes, windows)
+        self.scale_ = (
+            np.asarray(scale, np.float32)
+            if scale is not None
+            else np.maximum(counts.max(axis=(0, 2)) if len(X) else 1.0, 1.0).astype(np.float32)
+        )
+        target = (y == self.classes_[1]).astype(np.int64)
+        train = np.arange(len(X))
+        if self.combine == "stacker":
+            train, valid = self._split(target)
+        base = (
+            clone(self.base_estimator)
+            if self.base_estimator is not None
+            else _default_base(self.seed)
+        )
+        self.base_estimator_ = base.fit(X[train], target[train])
+        cnn_rows = train
+        if self.n_confusing:
+            cnn_rows = train[self._keep_unconfusing(base, X[train], target[train])]
+        images = self._images(X)
+        self.cnn_ = self._train_cnn(images[cnn_rows], target[cnn_rows])
+        base_scores = self._base_scores(X[train])
+        cnn_scores = self._cnn_scores(images[train])
+        self.base_reference_ = np.sort(base_scores)
+        self.cnn_reference_ = np.sort(cnn_scores)
+        self.stacker_ = None
+        if self.combine == "stacker":
+            from sklearn.linear_model import LogisticRegression
+
+            features = np.column_stack(
+                [_logit(self._base_scores(X[valid])), _logit(self._cnn_scores(images[valid]))]
+            )
+            self.stacker_ = LogisticRegression().fit(features, target[valid])
+        return self
+
+    def _split(self, target: np.ndarray):
+        from sklearn.model_selection import train_test_split
+
+        counts = np.bincount(target, minlength=2)
+        n_valid = int(round(self.validation_fraction * len(target)))
+        if counts.min() < 4 or n_valid < 2 or len(target) - n_valid < 2:
+            raise ValueError(
+                f"combine='stacker' holds out a stratified validation split, but the data has only "
+                f"{counts.min()} example(s) of one class; use combine='rank_average' or more data."
+            )
+        idx = np.arange(len(target))
+        train, valid = train_test_split(
+            idx, test_size=self.validation_fraction, random_state=self.seed, stratify=target
+        )
+        return np.sort(train), np.sort(valid)
+
+    def _keep_unconfusing(self, base, X: np.ndarray, target: np.ndarray) -> np.ndarray:
+        from sklearn.model_selection import StratifiedKFold, cross_val_predict
+
+        folds = min(3, int(np.bincount(target, minlength=2).min()))
+        if folds < 2:
+            raise ValueError(
+                "n_confusing scores the training examples out of fold, which needs at least two "
+                "examples of each class; set n_confusing=0 or pass more data."
+            )
+        cv = StratifiedKFold(folds, shuffle=True, random_state=self.seed)
+        oof = cross_val_predict(clone(base), X, target, cv=cv, method="predict_proba")[:, 1]
+        return drop_confusing(target, oof, min(int(self.n_confusing), len(target) - 2))
+
+    def _train_cnn(self, images: np.ndarray, target: np.ndarray):
+        import keras
+
+        keras.utils.set_random_seed(int(self.seed))
+        if self.balance is not None:
+            pos, neg = images[target == 1], images[target == 0]
+            wanted = int(round(self.balance / (1 - self.balance) * len(neg)))
+            extra = max(0, wanted - len(pos))
+            if extra and len(pos) and len(neg):
+                synthetic = overlay_augment(pos, neg, n=extra, p=self.overlay_p, seed=self.seed)
+                images = np.concatenate([images, synthetic])
+                target = np.concatenate([target, np.ones(extra, dtype=target.dtype)])
+        model = _cnn(images.shape[1:], int(self.cnn_filters))
+        model.compile(keras.optimizers.Adam(self.learning_rate), loss="binary_crossentropy")
+        model.fit(
+            images,
+            target.astype(np.float32),
+            epochs=int(self.cnn_epochs),
+            batch_size=int(self.batch_size),
+            shuffle=True,
+            verbose=2 if self.verbose else 0,
+        )
+        return model
+
+    def _base_scores(self, X: np.ndarray) -> np.ndarray:
+        proba = self.base_estimator_.predict_proba(X)
+        return np.asarray(proba, dtype=np.float64)[:, -1]
+
+    def _cnn_scores(self, images: np.ndarray) -> np.ndarray:
+        if not len(images):
+            return np.zeros(0)
+        out = self.cnn_.predict(images, batch_size=max(256, int(self.batch_size)), verbose=0)
+        return np.asarray(out, dtype=np.float64).ravel()
+
+    # ---- prediction ----------------------------------------------------------------------
+    def scores(self, X) -> dict[str, np.ndarray]:
+        """The positive-class scores of the base model, the CNN and their combination."""
+        check_is_fitted(self, "cnn_")
+        X = validate_data(self, X, reset=False, dtype=np.float64)
+        check_non_negative(
+            X[:, : self.n_codes_ * self.n_windows_], "CNNBoostedClassifier (event counts)"
+        )
+        base, cnn = self._base_scores(X), self._cnn_scores(self._images(X))
+        if self.stacker_ is not None:
+            combined = self.stacker_.predict_proba(np.column_stack([_logit(base), _logit(cnn)]))[
+                :, 1
+            ]
+        else:
+            rank = self.weight * _percentile(self.base_reference_, base) + (
+                1 - self.weight
+            ) * _percentile(self.cnn_reference_, cnn)
+            combined = np.quantile(self.base_reference_, np.clip(rank, 0.0, 1.0))
+        return {"base": base, "cnn": cnn, "combined": combined}
+
+    def predict_proba(self, X) -> np.ndarray:
+        """``(n, 2)``: the combined score of the positive class (``classes_[1]``) and 1 - it."""
+        s = self.scores(X)["combined"]
+        return np.column_stack([1.0 - s, s])
+
+    def predict(self, X) -> np.ndarray:
+        """``classes_[1]`` where the combined score exceeds 0.5."""
+        check_is_fitted(self, "cnn_")
+        return self.classes_[(self.predict_proba(X)[:, 1] > 0.5).astype(int)]
+
+
+def _default_base(seed: int):
+    from sklearn.ensemble import RandomForestClassifier
+
+    return RandomForestClassifier(n_estimators=200, random_state=seed, n_jobs=1)
+
+
+def _cnn(input_shape: tuple[int, ...], filters: int):
+    """Two 3x3 convolutions (neighbouring codes, all windows), a pooling step on grids of 4+
+    cells a side, and a small dense head with a sigmoid output."""
+    import keras
+    from keras import layers
+
+    rows, cols = input_shape[:2]
+    inputs = keras.Input(input_shape)
+    x = layers.Conv2D(filters, 3, padding="same", activation="relu")(inputs)
+    x = layers.Conv2D(filters, 3, padding="same", activation="relu")(x)
+    if min(rows, cols) >= 4:
+        x = layers.MaxPooling2D(2)(x)
+    x = layers.Flatten()(x)
+    x = layers.Dropout(0.3)(x)
+    x = layers.Dense(32, activation="relu")(x)
+    outputs = layers.Dense(1, activation="sigmoid")(x)
+    return keras.Model(inputs, outputs, name="ehr_cnn")
+
+
+__all__ = ["CNNBoostedClassifier"]
