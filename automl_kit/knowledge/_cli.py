@@ -1,0 +1,202 @@
+"""``automl-kit pkgcn``: two-stage training with a class-graph head vs. the plain CNN (Xiao, Part 4)."""
+
+from __future__ import annotations
+
+import argparse
+
+from automl_kit.cli.jobs import Job, positive_float, positive_int
+
+BASES = ("cnn1", "cnn2", "vgg")
+CONTROLS = ("dense_control", "label_smoothing")
+
+
+def _controls(text: str) -> list[str]:
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    unknown = [name for name in names if name not in CONTROLS]
+    if unknown:
+        raise argparse.ArgumentTypeError(
+            f"unknown control {unknown[0]!r}; choose from {', '.join(CONTROLS)} (comma-separated)"
+        )
+    return names
+
+
+class Pkgcn(Job):
+    name = "pkgcn"
+    help = "add a class-similarity graph head (PK-GCN) to a CNN and compare with the plain CNN"
+    description = (
+        "Stage 1 trains a base CNN; its validation mistakes form a directed class graph; stage 2\n"
+        "replaces the Dense(K) head by a graph convolution over the classes (PK-GCN-1/2, Xiao,\n"
+        "thesis Part 4) while the baseline trains on for the same epochs with the same optimizer.\n"
+        "Writes the accuracy table (accuracy.csv), the graph (graph.png, graph.json), model.keras.\n\n"
+        "example:\n  automl-kit pkgcn --dataset mnist --n-train 500 --n-val 500 --variant 2"
+    )
+    default_dataset = "mnist"
+    outputs = ("results.json", "accuracy.csv", "graph.png", "graph.json", "model.keras")
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("--variant", type=int, choices=(1, 2), default=1, help="PK-GCN-1 or -2")
+        parser.add_argument(
+            "--base",
+            choices=BASES,
+            default="cnn1",
+            help="base model: cnn1/cnn2 (one/two conv layers, thesis base models 1/2), vgg (small VGG)",
+        )
+        parser.add_argument("--stage1-epochs", type=positive_int, default=20, help="stage-1 epochs")
+        parser.add_argument(
+            "--stage2-epochs",
+            type=positive_int,
+            default=20,
+            help="stage-2 epochs (the baseline trains as many more)",
+        )
+        parser.add_argument("--batch-size", type=positive_int, default=64, help="batch size")
+        parser.add_argument(
+            "--optimizer",
+            choices=("adadelta", "adam", "sgd"),
+            default="adadelta",
+            help="optimizer of both stages (a fresh one in stage 2 for every method)",
+        )
+        parser.add_argument(
+            "--lr",
+            type=positive_float,
+            default=None,
+            help="learning rate (default: adadelta 1.0, adam 0.001, sgd 0.01)",
+        )
+        parser.add_argument(
+            "--soft",
+            action="store_true",
+            help="soft counts: sum predicted probabilities instead of counting argmax mistakes",
+        )
+        parser.add_argument(
+            "--normalize",
+            choices=("rate", "count"),
+            default="rate",
+            help="edge weights: confusion rate per true class, or raw counts",
+        )
+        parser.add_argument(
+            "--direction",
+            choices=("symmetric", "directed", "transposed"),
+            default="symmetric",
+            help="directed: class i aggregates from the classes it is mistaken for; transposed: "
+            "from those mistaken as i; symmetric: both, averaged",
+        )
+        parser.add_argument(
+            "--initializer",
+            choices=("glorot_uniform", "warm"),
+            default="glorot_uniform",
+            help="GCN weights: random as in the thesis, or warm (stage 2 starts at the base scores)",
+        )
+        parser.add_argument(
+            "--units-l",
+            type=positive_int,
+            default=None,
+            help="PK-GCN-2: half the width of the Dense layer q (default: the embedding size)",
+        )
+        parser.add_argument(
+            "--controls",
+            type=_controls,
+            default=[],
+            help="also train these controls from the same stage 1: dense_control (capacity-matched "
+            "extra Dense layer), label_smoothing (comma-separated)",
+        )
+
+    def validate(self, args: argparse.Namespace) -> None:
+        if args.resume:
+            raise ValueError(
+                "automl-kit pkgcn runs are short and keep no checkpoint, so --resume is not "
+                "supported; start a new run with --out."
+            )
+
+    def check_data(self, args: argparse.Namespace, data) -> None:
+        if len(data.input_shape) != 3:
+            raise ValueError(
+                f"pkgcn's base CNNs take images; {data.name} has samples of shape "
+                f"{data.input_shape}: pass an image data set (e.g. --dataset mnist)."
+            )
+        if len(data.y_val) < data.num_classes:
+            raise ValueError(
+                f"the validation set has {len(data.y_val)} samples for {data.num_classes} classes; "
+                "the class graph needs more: raise --n-val."
+            )
+
+    def run(self, args: argparse.Namespace, run, data) -> dict:
+        import csv
+
+        from automl_kit.knowledge.builders import base_cnn, small_vgg
+        from automl_kit.knowledge.experiments import compare_two_stage
+        from automl_kit.knowledge.plots import plot_class_graph
+        from automl_kit.utils.io import write_json
+
+        if args.base == "vgg":
+            base = small_vgg(data.input_shape, data.num_classes)
+        else:
+            base = base_cnn(data.input_shape, data.num_classes, n_conv=int(args.base[-1]))
+        method = f"pkgcn{args.variant}"
+        heads = ["none", method, *[c for c in args.controls if c != method]]
+        if args.verbose:
+            print(
+                f"pkgcn: {data!r}\n       base {args.base} ({base.count_params():,} parameters), "
+                f"{args.stage1_epochs}+{args.stage2_epochs} epochs, methods {', '.join(heads)}, "
+                f"run directory {run.root}",
+                flush=True,
+            )
+        result = compare_two_stage(
+            base,
+            data,
+            heads=heads,
+            stage1_epochs=args.stage1_epochs,
+            stage2_epochs=args.stage2_epochs,
+            optimizer=args.optimizer,
+            learning_rate=args.lr,
+            batch_size=args.batch_size,
+            soft=args.soft,
+            normalize=args.normalize,
+            direction=args.direction,
+            units_l=args.units_l,
+            initializer=args.initializer,
+            seed=args.seed,
+            verbose=args.verbose,
+            return_models=True,
+        )
+        models = result.pop("models")
+        models[method].save(run.path("model.keras"))
+        write_json(
+            run.path("graph.json"),
+            {
+                "graph": result["graph"],
+                "edges": result["graph_edges"],
+                "class_names": list(data.class_names),
+                "meaning": "graph[i][j]: validation samples of class i predicted as class j "
+                f"({'soft counts' if args.soft else 'hard counts'}, {args.normalize})",
+            },
+        )
+        plot_class_graph(
+            result["graph"],
+            run.path("graph.png"),
+            class_names=data.class_names,
+            title=f"{data.name}: misclassification graph ({result['graph_edges']} edges)",
+        )
+        baseline = result["heads"]["none"]["test_accuracy"]
+        rows = [
+            {
+                "method": "original_cnn" if head == "none" else head,
+                "test_accuracy": round(values["test_accuracy"], 6),
+                "gain_points": round(100 * (values["test_accuracy"] - baseline), 3),
+                "parameters": values["parameters"],
+            }
+            for head, values in result["heads"].items()
+        ]
+        with open(run.path("accuracy.csv"), "w", newline="") as handle:
+            writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+            writer.writeheader()
+            writer.writerows(rows)
+        print(
+            f"{'method':<16} {'test acc':>9} {'gain':>7}  (stage 1: {result['stage1']['test_accuracy']:.4f}, "
+            f"{result['graph_edges']} graph edges, {len(data.y_test)} test samples)"
+        )
+        for row in rows:
+            print(f"{row['method']:<16} {row['test_accuracy']:>9.4f} {row['gain_points']:>+7.2f}")
+        return {"dataset": data.summary(), "base": args.base, "accuracy": rows, **result}
+
+
+def register(subparsers, common: argparse.ArgumentParser) -> None:
+    Pkgcn().register(subparsers)

@@ -1,0 +1,57 @@
+"""`automl-kit pkgcn` end to end on a tiny digits run: accuracy table, graph picture, bad input."""
+
+import csv
+import json
+
+import numpy as np
+import pytest
+
+from automl_kit.cli import main
+
+TINY = ["pkgcn", "--dataset", "digits", "--n-train", "100", "--n-val", "60", "--n-test", "100"]
+
+
+def test_pkgcn_writes_accuracy_table_graph_and_model(tmp_path, capsys):
+    out = tmp_path / "run"
+    args = [*TINY, "--variant", "2", "--stage1-epochs", "1", "--stage2-epochs", "1", "--soft"]
+    assert main([*args, "--out", str(out), "--quiet"]) == 0
+    assert "original_cnn" in capsys.readouterr().out
+    with open(out / "accuracy.csv") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [r["method"] for r in rows] == ["original_cnn", "pkgcn2"]
+    assert float(rows[0]["gain_points"]) == 0.0
+    results = json.loads((out / "results.json").read_text())
+    assert results["heads"]["pkgcn2"]["test_accuracy"] == pytest.approx(
+        float(rows[1]["test_accuracy"]), abs=1e-6
+    )
+    graph = json.loads((out / "graph.json").read_text())
+    assert len(graph["graph"]) == 10 and graph["edges"] == results["graph_edges"] > 0  # soft counts
+    for name in ("graph.png", "model.keras"):
+        assert (out / name).stat().st_size > 0, name
+    assert json.loads((out / "run.json").read_text())["status"] == "finished"
+
+
+@pytest.mark.parametrize(
+    "args, fragment",
+    [
+        (["--controls", "dropout"], "unknown control 'dropout'"),
+        (["--variant", "3"], "invalid choice"),
+        (["--stage1-epochs", "0"], "must be at least 1"),
+    ],
+)
+def test_pkgcn_rejects_bad_options(tmp_path, capsys, args, fragment):
+    out = tmp_path / "bad"
+    with pytest.raises(SystemExit) as exit_:
+        main([*TINY, *args, "--out", str(out), "--quiet"])
+    assert exit_.value.code == 2 and fragment in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_pkgcn_refuses_tables_before_writing_anything(tmp_path, capsys):
+    table = tmp_path / "table.npz"
+    rng = np.random.default_rng(0)
+    np.savez(table, x_train=rng.random((60, 5)), y_train=np.arange(60) % 3)
+    out = tmp_path / "bad"
+    assert main(["pkgcn", "--data", str(table), "--out", str(out), "--quiet"]) == 2
+    assert "take images" in capsys.readouterr().err
+    assert not out.exists()

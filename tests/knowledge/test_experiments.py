@@ -1,0 +1,49 @@
+"""The two-stage protocol's pieces: capacity-matched control, optimizer, input checks."""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import pytest
+
+from automl_kit.knowledge import base_cnn, compare_two_stage, small_vgg
+from automl_kit.knowledge.experiments import _stage_two_model, make_optimizer
+
+GRAPH = np.random.default_rng(0).random((10, 10)) * (1 - np.eye(10))
+
+
+@pytest.mark.parametrize("match", ["pkgcn1", "pkgcn2"])
+def test_dense_control_matches_the_parameter_count_of_the_graph_head(match):
+    base = base_cnn((8, 8, 1), 10, hidden=32)
+    options = {"direction": "symmetric", "units_l": None, "initializer": "glorot_uniform"}
+    pkgcn = _stage_two_model(base, match, GRAPH, control_match=match, **options)
+    control = _stage_two_model(base, "dense_control", GRAPH, control_match=match, **options)
+    assert control.count_params() > base.count_params()
+    assert abs(control.count_params() - pkgcn.count_params()) / pkgcn.count_params() < 0.01
+    assert _stage_two_model(base, "none", GRAPH, control_match=match, **options) is base
+
+
+def test_builders_end_in_a_dense_head_and_adadelta_uses_pytorch_defaults():
+    assert small_vgg((16, 16, 3), 10, widths=(4, 8)).layers[-1].units == 10
+    with pytest.raises(ValueError, match="n_conv must be 1"):
+        base_cnn((8, 8, 1), 10, n_conv=3)
+    optimizer = make_optimizer("adadelta")
+    assert isinstance(optimizer, keras.optimizers.Adadelta)
+    assert float(optimizer.learning_rate) == 1.0 and optimizer.rho == 0.9
+
+
+def test_compare_two_stage_checks_its_arguments_before_training():
+    data = {k: np.zeros((4, 8, 8, 1), "float32") for k in ("x_train", "x_val", "x_test")}
+    data.update({k: np.arange(4) % 2 for k in ("y_train", "y_val", "y_test")})
+    base = base_cnn((8, 8, 1), 2, hidden=8)
+    run = dict(stage1_epochs=1, stage2_epochs=1)
+    with pytest.raises(ValueError, match="unknown head 'pkgcn3'"):
+        compare_two_stage(base, data, heads=["pkgcn3"], **run)
+    with pytest.raises(ValueError, match="stage1_epochs must be >= 1"):
+        compare_two_stage(base, data, stage1_epochs=0, stage2_epochs=1)
+    with pytest.raises(ValueError, match="data lacks x_val, y_val"):
+        compare_two_stage(base, {k: v for k, v in data.items() if "val" not in k}, **run)
+    with pytest.raises(ValueError, match="unknown optimizer"):
+        compare_two_stage(base, data, optimizer="lbfgs", **run)
+    with pytest.raises(ValueError, match="outside 0..1"):
+        compare_two_stage(base, {**data, "y_train": np.arange(4)}, **run)
