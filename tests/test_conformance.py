@@ -275,3 +275,52 @@ def test_capacity_rejects_bad_input():
     check_rejects(lambda: PartialDense(10, chunks=5, active=2, frozen=3), "frozen")
     check_rejects(lambda: PartialDense(10, chunks=5, active=6), "active width")
     check_rejects(lambda: GrowthController(step=0), "growth step")
+
+
+# ------------------------------------------------------------------------------- knowledge
+def _knowledge_objects():
+    from automl_kit.knowledge import ClassGraphHead, KnowledgeMask
+
+    adjacency = [[0.6, 0.4], [0.0, 1.0]]
+    return [
+        ClassGraphHead(adjacency, variant=1),
+        ClassGraphHead(adjacency, variant=2, units_l=3, initializer="warm", use_bias=True),
+        KnowledgeMask("deterministic", k=2),
+        KnowledgeMask("stochastic", lam=0.9, seed=3),
+    ]
+
+
+@pytest.mark.parametrize("index", range(4))
+def test_knowledge_config_round_trips(index):
+    check_config_round_trip(_knowledge_objects()[index])
+
+
+def _knowledge_run(seed: int):
+    import keras
+
+    from automl_kit.knowledge import KnowledgeMask, add_class_similarity_head
+
+    keras.utils.set_random_seed(seed)
+    inputs = keras.Input((8, 8, 1))
+    hidden = keras.layers.Dense(3, activation="relu")(keras.layers.Flatten()(inputs))
+    base = keras.Model(inputs, keras.layers.Dense(2, activation="softmax")(hidden))
+    model = add_class_similarity_head(base, [[0.0, 0.5], [0.2, 0.0]], variant=2)
+    distances = np.random.default_rng(seed).random((20, 2)).astype("float32")
+    mask = KnowledgeMask("stochastic", lam=1.0, seed=seed)
+    return {
+        "scores": model.predict(X, verbose=0).round(6),
+        "masks": [np.asarray(mask.knowledge_mask(distances, Y)) for _ in range(2)],
+    }
+
+
+def test_knowledge_same_seed_same_head_and_masks():
+    check_seeded_determinism(_knowledge_run)
+
+
+def test_knowledge_rejects_bad_input():
+    from automl_kit.knowledge import ClassGraphHead, KnowledgeMask, graph_filter
+
+    check_rejects(lambda: ClassGraphHead([[1.0, 0.0]]), "square")
+    check_rejects(lambda: ClassGraphHead([[0.0]], variant=3), "variant must be 1")
+    check_rejects(lambda: KnowledgeMask("stochastic", lam=2.0), "lam in")
+    check_rejects(lambda: graph_filter(np.zeros((2, 2)), "sideways"), "unknown graph direction")
