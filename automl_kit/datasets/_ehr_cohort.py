@@ -18,7 +18,7 @@ from automl_kit.datasets._ehr_tables import EHRTables, check_ehr_tables
 LOOKBACK_DAYS = 360
 N_WINDOWS = 3
 #: Effect (log-odds) of one active driver pattern on the outcome.
-DRIVER_EFFECT = 1.6
+DRIVER_EFFECT = 0.6
 
 
 def _zipf(n: int, exponent: float, rng: np.random.Generator) -> np.ndarray:
@@ -76,19 +76,21 @@ def ehr_cohort(
        probabilities of step 1. Background noise: unrelated diagnoses and prescriptions at a
        low rate. Dates are uniform inside their window; the window is the 360 days up to the
        patient's index date (spread over 2019), in three 120-day parts.
-    4. **Outcome** (starting the next line of treatment). ``n_drivers`` (default
-       ``max(4, (n_px + n_rx) // 8)``) driver pairs (diagnosis, escalation treatment) are drawn.
-       A pair is *active* when (a) both codes occur in the last window and their joint count
-       rises from the first window to the last (the disease and its treatment escalate), or
-       (b) the treatment occurred in the first two windows, stopped in the last, while the
-       diagnosis goes on (a failed line of treatment). The log-odds is ``b + 1.6 * (active
-       pairs) + 0.6 * progression + 0.01 * (age - 66)``, with ``b`` set by bisection so that
-       the mean risk is ``positive_rate``; the label is a Bernoulli draw.
+    4. **Outcome** (starting the next line of treatment). The driver pairs are (indication,
+       escalation treatment): every escalation treatment by default, the ``n_drivers`` most
+       used ones if given. A pair is *active* when (a) both codes occur in the last window and
+       their joint count rises from the first window to the last (the disease and its
+       treatment escalate), or (b) the treatment occurred in the first two windows, stopped in
+       the last, while the diagnosis goes on (a failed line of treatment). The log-odds is
+       ``b + 0.6 * (active pairs) + 0.6 * progression + 0.01 * (age - 66)``, with ``b`` set by
+       bisection so that the mean risk is ``positive_rate``; the label is a Bernoulli draw.
 
     So the signal sits in *local combinations* (a diagnosis with its own treatment) and their
-    *change across windows* (channels): an image that puts a treatment next to its diagnosis
-    lets a 3x3 convolution over the three channels see a pattern that a tree on the flat counts
-    must assemble from four or more split variables. ``truth`` records the structure:
+    *change across windows* (channels), and the *same* rule applies to many pairs, each adding
+    a little: an image that puts each treatment next to its diagnosis lets one 3x3 convolution
+    over the three channels detect the rule wherever it occurs, while a tree on the flat counts
+    must assemble it from four or more split variables separately for every pair (and still
+    sees the severity trends the codes share). ``truth`` records the structure:
     ``condition_of`` (dx code -> condition), ``indication`` (treatment -> dx code),
     ``escalation`` (treatment -> bool), ``drivers`` (list of [dx, treatment]), ``active``
     (n_patients x n_drivers 0/1), ``risk`` (the true probabilities).
@@ -116,7 +118,7 @@ def ehr_cohort(
     if not 1 <= n_cond <= n_dx:
         raise ValueError(f"n_conditions must be in [1, n_dx={n_dx}], got {n_conditions}.")
     n_treat = n_px + n_rx
-    n_drv = max(4, n_treat // 8) if n_drivers is None else int(n_drivers)
+    n_drv = n_treat if n_drivers is None else int(n_drivers)  # capped at the escalations
     if not 1 <= n_drv:
         raise ValueError(f"n_drivers must be at least 1, got {n_drivers}.")
 
@@ -222,8 +224,8 @@ def ehr_cohort(
     np.add.at(counts, (bpat, n_dx + btr, bwin), 1.0)
     esc = np.flatnonzero(escalation)
     pool = esc if esc.size else np.arange(n_treat)
-    # drivers: the more frequent escalation treatments (so each pattern has support), one per
-    # diagnosis where possible, so the patterns sit in different parts of a layout
+    # drivers: the escalation treatments, most used first (``n_drivers`` keeps the best
+    # supported patterns), one per diagnosis first so few drivers spread over the layout
     ranked = pool[np.argsort(-counts[:, n_dx + pool].sum(axis=(0, 2)), kind="stable")]
     seen, first, rest = set(), [], []
     for t in ranked:
