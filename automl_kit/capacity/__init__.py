@@ -12,7 +12,7 @@ allocated weights, Net2Net, GradMax).
 100
 """
 
-from automl_kit.capacity.builders import partial_mlp, partial_mnist_convnet
+from automl_kit.capacity.builders import partial_mlp, partial_mnist_convnet, partial_resnet, resnet
 from automl_kit.capacity.controller import GrowthController
 from automl_kit.capacity.conv import PartialConv2D
 from automl_kit.capacity.dense import PartialDense
@@ -26,7 +26,7 @@ from automl_kit.capacity.starts import (
     ZeroOutgoing,
     get_start,
 )
-from automl_kit.capacity.state import Capacity, partial_layers
+from automl_kit.capacity.state import Capacity, model_flops, partial_layers
 
 __all__ = [
     "STARTS",
@@ -40,8 +40,11 @@ __all__ = [
     "PartialDense",
     "ZeroOutgoing",
     "get_start",
+    "model_flops",
     "partial_layers",
     "partial_mlp",
     "partial_mnist_convnet",
+    "partial_resnet",
     "plot_schedule",
+    "resnet",
 ]

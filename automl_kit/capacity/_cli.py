@@ -17,6 +17,13 @@ SINE_METHODS = (
     "static_large",
 )
 MNIST_METHODS = ("adaptive", "standard")
+CIFAR_METHODS = ("adaptive", "grow_no_freeze", "net2net", "static_large", "static_small")
+METHODS = {"sine": SINE_METHODS, "mnist": MNIST_METHODS, "cifar10": CIFAR_METHODS}
+DEFAULTS = {  # task -> (epochs, chunks, n_train)
+    "sine": (60, 5, 2048),
+    "mnist": (5, 10, 6000),
+    "cifar10": (10, 4, None),
+}
 
 
 class Grow(Job):
@@ -29,9 +36,10 @@ class Grow(Job):
         "capacity schedule (CSV, JSON, plot), the model and results.json.\n\n"
         "examples:\n"
         "  automl-kit grow --task sine --method adaptive --epochs 60\n"
-        "  automl-kit grow --task mnist --method adaptive --n-train 6000 --epochs 5"
+        "  automl-kit grow --task mnist --method adaptive --n-train 6000 --epochs 5\n"
+        "  automl-kit grow --task cifar10 --method adaptive --epochs 10"
     )
-    uses_data = False  # sine makes its own data; mnist is loaded in run()
+    uses_data = False  # sine makes its own data; mnist and cifar10 are loaded in run()
     outputs = (
         "results.json",
         "capacity_schedule.csv",
@@ -41,17 +49,28 @@ class Grow(Job):
     )
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
-        parser.add_argument("--task", choices=("sine", "mnist"), default="sine", help="experiment")
+        parser.add_argument("--task", choices=tuple(METHODS), default="sine", help="experiment")
         parser.add_argument(
             "--method",
             default="adaptive",
-            help=f"sine: {', '.join(SINE_METHODS)}; mnist: {', '.join(MNIST_METHODS)}",
+            help="; ".join(f"{task}: {', '.join(m)}" for task, m in METHODS.items()),
         )
         parser.add_argument(
-            "--epochs", type=positive_int, default=None, help="default: sine 60, mnist 5"
+            "--epochs",
+            type=positive_int,
+            default=None,
+            help="default: sine 60, mnist 5, cifar10 10",
         )
         parser.add_argument(
-            "--chunks", type=positive_int, default=None, help="growth steps (sine 5, mnist 10)"
+            "--chunks",
+            type=positive_int,
+            default=None,
+            help="growth steps (sine 5, mnist 10, cifar10 4)",
+        )
+        parser.add_argument(
+            "--widths",
+            default="16,32,64",
+            help="cifar10: the ResNet's stage widths, comma-separated",
         )
         parser.add_argument(
             "--width", type=positive_int, default=500, help="sine: full hidden width"
@@ -72,12 +91,17 @@ class Grow(Job):
             "--n-train",
             type=positive_int,
             default=None,
-            help="training samples (sine 2048, mnist 6000)",
+            help="training samples (sine 2048, mnist 6000, cifar10 all of the subset)",
         )
-        parser.add_argument("--n-test", type=positive_int, default=2000, help="mnist: test samples")
+        parser.add_argument(
+            "--n-test",
+            type=positive_int,
+            default=None,
+            help="test samples (mnist 2000, cifar10 all)",
+        )
 
     def validate(self, args: argparse.Namespace) -> None:
-        methods = SINE_METHODS if args.task == "sine" else MNIST_METHODS
+        methods = METHODS[args.task]
         if args.method not in methods:
             raise ValueError(
                 f"--method {args.method!r} is not a {args.task} method; choose one of: "
@@ -88,11 +112,26 @@ class Grow(Job):
                 "automl-kit grow --resume is not supported (runs are minutes long and keep no "
                 "checkpoint); start a new run with --out."
             )
-        chunks = args.chunks or (5 if args.task == "sine" else 10)
+        chunks = args.chunks or DEFAULTS[args.task][1]
         if args.task == "sine" and chunks > args.width:
             raise ValueError(
                 f"--chunks {chunks} is more than --width {args.width}; use fewer chunks."
             )
+        if args.task == "cifar10":
+            try:
+                widths = [int(w) for w in args.widths.split(",")]
+            except ValueError:
+                widths = []
+            if not widths or min(widths) < 1:
+                raise ValueError(
+                    f"--widths {args.widths!r} must be whole numbers >= 1, e.g. --widths 16,32,64."
+                )
+            if chunks > min(widths):
+                raise ValueError(
+                    f"--chunks {chunks} is more than the narrowest width {min(widths)}; "
+                    "use fewer chunks or wider stages."
+                )
+            args.widths = tuple(widths)
 
     def run(self, args: argparse.Namespace, run, data) -> dict:
         from automl_kit.capacity.experiments import run_mnist, run_sine
@@ -112,11 +151,29 @@ class Grow(Job):
                 interval=args.interval,
                 verbose=verbose,
             )
+        elif args.task == "cifar10":
+            from automl_kit.capacity.experiments import run_cifar
+            from automl_kit.datasets import load
+
+            dataset = load("cifar10", n_train=args.n_train, n_test=args.n_test, seed=args.seed)
+            result = run_cifar(
+                args.method,
+                dataset,
+                args.seed,
+                epochs=args.epochs or 10,
+                lr=args.lr,
+                optimizer=args.optimizer,
+                widths=args.widths,
+                chunks=args.chunks or 4,
+                patience=args.patience,
+                interval=args.interval,
+                verbose=verbose,
+            )
         else:
             from automl_kit.datasets import load
 
             dataset = load(
-                "mnist", n_train=args.n_train or 6000, n_test=args.n_test, seed=args.seed
+                "mnist", n_train=args.n_train or 6000, n_test=args.n_test or 2000, seed=args.seed
             )
             result = run_mnist(
                 args.method,
@@ -144,14 +201,25 @@ class Grow(Job):
                 "growth_steps",
                 "test_accuracy",
                 "test_loss",
+                "train_accuracy",
+                "gap",
+                "flops",
+                "curve",
             )
             if k in result
         }
-        print(
-            f"{args.task}/{args.method}: final-10 loss {summary['final10_mean']:.5g} +- "
-            f"{summary['final10_std']:.2g}, {summary['seconds']:.1f} s, "
-            f"{len(summary['growth_steps'])} growths"
-        )
+        if args.task == "cifar10":
+            print(
+                f"cifar10/{args.method}: test accuracy {summary['test_accuracy']:.4f}, "
+                f"train - test gap {summary['gap']:+.4f}, {summary['seconds']:.1f} s, "
+                f"{summary['flops']:.3g} training FLOPs, {len(summary['growth_steps'])} growths"
+            )
+        else:
+            print(
+                f"{args.task}/{args.method}: final-10 loss {summary['final10_mean']:.5g} +- "
+                f"{summary['final10_std']:.2g}, {summary['seconds']:.1f} s, "
+                f"{len(summary['growth_steps'])} growths"
+            )
         return {
             "task": args.task,
             "method": args.method,

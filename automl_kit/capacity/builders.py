@@ -1,4 +1,4 @@
-"""Dynamic-capacity versions of common models: an MLP and the thesis's MNIST conv net."""
+"""Dynamic-capacity versions of common models: an MLP, the thesis's MNIST conv net, a CIFAR ResNet."""
 
 from __future__ import annotations
 
@@ -96,4 +96,124 @@ def partial_mnist_convnet(
         dense, chunks=chunks, active=active, activation="relu", flatten=True, name="dense"
     )(x)
     out = PartialDense(num_classes, chunks=1, activation="softmax", name="head")(x)
+    return keras.Model(inputs, out, name=name)
+
+
+def _resnet(
+    conv,
+    input_shape,
+    num_classes: int,
+    widths: Sequence[int],
+    blocks: int,
+    stem_strides: int,
+    name: str,
+) -> keras.Model:
+    """The ResNet skeleton shared by :func:`partial_resnet` and :func:`resnet`: ``conv(width,
+    kernel, strides, activation, use_bias, name)`` makes each convolution."""
+    if not widths or any(int(w) < 1 for w in widths):
+        raise ValueError(f"widths lists each stage's channels, e.g. (16, 32, 64); got {widths!r}.")
+    if not isinstance(blocks, int) or blocks < 1:
+        raise ValueError(
+            f"blocks is the number of residual blocks per stage (>= 1), got {blocks!r}."
+        )
+    inputs = keras.Input(_shape(input_shape))
+    x = conv(widths[0], 3, stem_strides, "relu", True, "stem")(inputs)
+    index = 0
+    for stage, width in enumerate(widths):
+        for block in range(blocks):
+            strides = 2 if stage > 0 and block == 0 else 1
+            prefix = f"block{index}"
+            h = conv(width, 3, strides, "relu", True, f"{prefix}_conv1")(x)
+            h = conv(width, 3, 1, None, True, f"{prefix}_conv2")(h)
+            # the shortcut projects the block's input to the block's (active) width
+            shortcut = conv(width, 1, strides, None, False, f"{prefix}_shortcut")(x)
+            x = keras.layers.Add(name=f"{prefix}_add")([h, shortcut])
+            x = keras.layers.Activation("relu", name=f"{prefix}_relu")(x)
+            index += 1
+    x = keras.layers.GlobalAveragePooling2D(name="pool")(x)
+    return inputs, x
+
+
+def partial_resnet(
+    input_shape=(32, 32, 3),
+    num_classes: int = 10,
+    *,
+    widths: Sequence[int] = (16, 32, 64),
+    blocks: int = 1,
+    chunks: int = 4,
+    active: int = 1,
+    stem_strides: int = 1,
+    seed: int | None = None,
+    name: str = "partial_resnet",
+) -> keras.Model:
+    """A small CIFAR ResNet (He et al. 2016) whose widths grow: every convolution partial.
+
+    A 3x3 ``stem`` convolution, then per stage (``widths``) ``blocks`` residual blocks
+    ``relu(conv2(relu(conv1(x))) + shortcut(x))`` (the first block of a later stage strides by
+    2), global average pooling and a softmax ``head``. Every block's shortcut is a 1x1
+    :class:`PartialConv2D` that *projects the block's input to the block's active width* (the
+    thesis, Chapter 4: "the shortcut is projected to the correct dimension"), so a block can
+    grow on its own: :class:`~automl_kit.capacity.Capacity` reads the ``Add`` from the graph and
+    ties ``conv2`` and ``shortcut`` (same widths, grown together). No batch normalisation:
+    per-channel batch statistics would move frozen units' outputs. All partial layers in
+    ``chunks`` with ``active`` chunks at the start; :func:`resnet` is the plain Keras twin.
+
+    >>> model = partial_resnet(widths=(8, 16), chunks=4)
+    >>> model.output_shape, model.get_layer("block1_shortcut").active_units
+    ((None, 10), 4)
+    """
+    if seed is not None:
+        keras.utils.set_random_seed(seed)
+
+    def conv(width, kernel, strides, activation, use_bias, layer_name):
+        return PartialConv2D(
+            width,
+            kernel,
+            chunks=chunks,
+            active=active,
+            strides=strides,
+            padding="same",
+            activation=activation,
+            use_bias=use_bias,
+            kernel_initializer="he_uniform",
+            name=layer_name,
+        )
+
+    inputs, x = _resnet(conv, input_shape, num_classes, widths, blocks, stem_strides, name)
+    out = PartialDense(num_classes, chunks=1, activation="softmax", name="head")(x)
+    return keras.Model(inputs, out, name=name)
+
+
+def resnet(
+    input_shape=(32, 32, 3),
+    num_classes: int = 10,
+    *,
+    widths: Sequence[int] = (16, 32, 64),
+    blocks: int = 1,
+    stem_strides: int = 1,
+    seed: int | None = None,
+    name: str = "resnet",
+) -> keras.Model:
+    """The plain Keras ``Conv2D``/``Dense`` net of :func:`partial_resnet` (same layer names).
+
+    >>> resnet(widths=(8, 16)).count_params() == partial_resnet(widths=(8, 16)).count_params()
+    True
+    """
+    if seed is not None:
+        keras.utils.set_random_seed(seed)
+
+    def conv(width, kernel, strides, activation, use_bias, layer_name):
+        return keras.layers.Conv2D(
+            width,
+            kernel,
+            strides=strides,
+            padding="same",
+            activation=activation,
+            use_bias=use_bias,
+            kernel_initializer="he_uniform",
+            name=layer_name,
+        )
+
+    inputs, x = _resnet(conv, input_shape, num_classes, widths, blocks, stem_strides, name)
+    out = keras.layers.Dense(num_classes, activation="softmax", name="head")(x)
     return keras.Model(inputs, out, name=name)

@@ -1,5 +1,6 @@
-"""The thesis's experiments as functions (Chapter 5.1 sine regression, 5.2 MNIST), shared by the
-benchmark, ``automl-kit grow`` and the notebook, so every caller runs the same protocol.
+"""The thesis's experiments as functions (Chapter 5.1 sine regression, 5.2 MNIST, 5.3 CIFAR with a
+small ResNet), shared by the benchmark, ``automl-kit grow`` and the notebook, so every caller runs
+the same protocol.
 
 >>> SINE_METHODS["adaptive"]
 {'freeze': True, 'start': 'zero_outgoing'}
@@ -13,8 +14,9 @@ import time
 import keras
 import numpy as np
 
-from automl_kit.capacity.builders import partial_mlp, partial_mnist_convnet
+from automl_kit.capacity.builders import partial_mlp, partial_mnist_convnet, partial_resnet, resnet
 from automl_kit.capacity.controller import GrowthController
+from automl_kit.capacity.state import model_flops
 from automl_kit.training import optimizer as make_optimizer
 
 # method -> how it trains: a static width, or the controller's options
@@ -28,6 +30,13 @@ SINE_METHODS: dict[str, dict] = {
     "gradmax": {"freeze": True, "start": "gradmax"},
 }
 MNIST_METHODS = ("standard", "adaptive")
+CIFAR_METHODS: dict[str, dict] = {
+    "static_large": {"static": "large"},
+    "static_small": {"static": "small"},
+    "adaptive": {"freeze": True, "start": "zero_outgoing"},
+    "grow_no_freeze": {"freeze": False, "start": "zero_outgoing"},
+    "net2net": {"freeze": True, "start": "net2net"},
+}
 
 
 def sine_data(seed: int, n: int = 2048) -> tuple[np.ndarray, np.ndarray]:
@@ -234,3 +243,144 @@ def run_mnist(
         "controller": controller,
         "model": model,
     }
+
+
+def run_cifar(
+    method: str,
+    data,
+    seed: int = 0,
+    *,
+    epochs: int = 10,
+    batch_size: int = 64,
+    lr: float = 1e-3,
+    optimizer: str = "adam",
+    widths=(16, 32, 64),
+    blocks: int = 1,
+    stem_strides: int = 1,
+    chunks: int = 4,
+    patience: int = 10,
+    interval: int = 10,
+    smoothing: float = 0.9,
+    verbose: int = 0,
+) -> dict:
+    """The small CIFAR ResNet static or grown (thesis 5.3, on a CIFAR-10 subset).
+
+    ``static_large``: the plain Keras :func:`resnet` of full ``widths``; ``static_small``: the
+    same at ``widths / chunks`` (one chunk); the growers: :func:`partial_resnet` starting at one
+    chunk of every layer and growing all layers by a chunk on each plateau of the moving-average
+    training loss (``interval`` batches per check, ``patience`` checks). After every epoch the
+    test accuracy is measured (its time is not counted) and the cumulative ``fit`` seconds and
+    training FLOPs (:func:`model_flops` of the widths each step ran at) are recorded, so the
+    cost of reaching a given accuracy can be read off ``curve``. ``gap`` is training minus test
+    accuracy, both measured at the end by ``evaluate``.
+    """
+    _check_method(method, CIFAR_METHODS)
+    spec = CIFAR_METHODS[method]
+    static = spec.get("static")
+    kwargs = {"blocks": blocks, "stem_strides": stem_strides, "seed": seed}
+    if static:
+        small = [max(1, w // chunks) for w in widths]
+        model = resnet(
+            data.input_shape,
+            data.num_classes,
+            widths=widths if static == "large" else small,
+            **kwargs,
+        )
+    else:
+        model = partial_resnet(
+            data.input_shape, data.num_classes, widths=widths, chunks=chunks, active=1, **kwargs
+        )
+    model.compile(
+        make_optimizer(optimizer, lr), "sparse_categorical_crossentropy", metrics=["accuracy"]
+    )
+    controller = None
+    callbacks: list = []
+    if not static:
+        controller = GrowthController(
+            patience=patience,
+            interval=interval,
+            smoothing=smoothing,
+            freeze=spec["freeze"],
+            start=spec["start"],
+            verbose=verbose,
+        )
+        callbacks.append(controller)
+    x_train, y_train = data.x_train.astype("float32"), data.y_train
+    x_test, y_test = data.x_test.astype("float32"), data.y_test
+    if x_train.max() > 1.5:  # raw 0-255 pixels
+        x_train, x_test = x_train / 255.0, x_test / 255.0
+    curve: list[dict] = []
+    cost = {"seconds": 0.0, "flops": 0.0, "started": 0.0}
+
+    class Track(keras.callbacks.Callback):
+        """FLOPs per batch at the widths it ran at; fit seconds without the test evaluations."""
+
+        def on_epoch_begin(self, epoch, logs=None):
+            cost["started"] = time.perf_counter()
+
+        def on_train_batch_begin(self, batch, logs=None):
+            if controller is None or controller.capacity is None:
+                flops = self.flops if hasattr(self, "flops") else model_flops(model)["train"]
+                self.flops = flops
+            else:
+                flops = controller.capacity.flops()["train"]
+            cost["flops"] += flops * batch_size
+
+        def on_epoch_end(self, epoch, logs=None):
+            cost["seconds"] += time.perf_counter() - cost["started"]
+            loss, accuracy = model.evaluate(x_test, y_test, verbose=0, batch_size=500)
+            curve.append(
+                {
+                    "epoch": epoch + 1,
+                    "seconds": cost["seconds"],
+                    "flops": cost["flops"],
+                    "train_accuracy_running": float(logs["accuracy"]),
+                    "test_accuracy": float(accuracy),
+                    "test_loss": float(loss),
+                }
+            )
+            if verbose:
+                print(
+                    f"epoch {epoch + 1}: test accuracy {accuracy:.4f}, {cost['seconds']:.1f} s",
+                    flush=True,
+                )
+
+    keras.utils.set_random_seed(seed)  # the batch order
+    model.fit(
+        x_train,
+        y_train,
+        batch_size=batch_size,
+        epochs=epochs,
+        verbose=0,
+        callbacks=[*callbacks, Track()],
+    )
+    train_loss, train_accuracy = model.evaluate(x_train, y_train, verbose=0, batch_size=500)
+    last = curve[-1]
+    return {
+        "test_accuracy": last["test_accuracy"],
+        "test_loss": last["test_loss"],
+        "train_accuracy": float(train_accuracy),
+        "train_loss": float(train_loss),
+        "gap": float(train_accuracy) - last["test_accuracy"],
+        "seconds": last["seconds"],
+        "flops": last["flops"],
+        "curve": curve,
+        "growth_steps": [r["step"] for r in controller.schedule[1:]] if controller else [],
+        "schedule": controller.schedule if controller else [],
+        "controller": controller,
+        "model": model,
+    }
+
+
+def cost_to_reach(curve: list[dict], accuracy: float) -> dict | None:
+    """The first epoch of ``curve`` (from :func:`run_cifar`) whose test accuracy is at least
+    ``accuracy``: ``{"epoch", "seconds", "flops"}``; None if never reached.
+
+    >>> cost_to_reach([{"epoch": 1, "seconds": 2.0, "flops": 5.0, "test_accuracy": 0.4},
+    ...                {"epoch": 2, "seconds": 4.0, "flops": 9.0, "test_accuracy": 0.6}], 0.5)
+    {'epoch': 2, 'seconds': 4.0, 'flops': 9.0}
+    """
+    for row in curve:
+        if row["test_accuracy"] >= accuracy:
+            return {k: row[k] for k in ("epoch", "seconds", "flops")}
+    return None

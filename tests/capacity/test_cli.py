@@ -54,3 +54,30 @@ def test_grow_rejects_bad_arguments_before_any_work(tmp_path, capsys, args, frag
     err = capsys.readouterr().err.strip()
     assert code == 2 and fragment in err and len(err.splitlines()) == 1
     assert not (tmp_path / "run").exists()
+
+
+def test_grow_cifar10_tiny_resnet_writes_results_with_cost_curve(tmp_path, capsys):
+    from automl_kit.datasets import DatasetNotAvailableError, load
+
+    try:
+        load("cifar10", n_train=40, n_test=20, download=False)
+    except DatasetNotAvailableError:
+        pytest.skip("cifar10.npz not in AUTOML_KIT_DATA")
+    out = tmp_path / "run"
+    args = ["grow", "--task", "cifar10", "--widths", "4,8", "--chunks", "2", "--epochs", "2"]
+    args += ["--n-train", "40", "--n-test", "20", "--patience", "1", "--interval", "1"]
+    assert main([*args, "--out", str(out), "--quiet"]) == 0
+    results = json.loads((out / "results.json").read_text())
+    assert results["task"] == "cifar10" and 0 <= results["test_accuracy"] <= 1
+    assert [row["epoch"] for row in results["curve"]] == [1, 2]
+    assert results["curve"][1]["flops"] > results["curve"][0]["flops"] > 0
+    assert (out / "capacity_schedule.csv").is_file() and isinstance(results["growth_steps"], list)
+    assert keras.saving.load_model(out / "model.keras").get_layer("block1_shortcut").active >= 1
+
+
+def test_grow_cifar10_rejects_bad_widths(tmp_path, capsys):
+    code = main(["grow", "--task", "cifar10", "--widths", "4,x", "--out", str(tmp_path / "run")])
+    assert code == 2 and "--widths '4,x'" in capsys.readouterr().err
+    code = main(["grow", "--task", "cifar10", "--widths", "2,8", "--chunks", "4"])
+    assert code == 2 and "narrowest width 2" in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()

@@ -32,10 +32,8 @@ class GrowthStart:
 
 
 def zero_outgoing(capacity, layer, start: int, stop: int) -> None:
-    """The consumer's active chunks read units ``[start, stop)`` with zero weights."""
-    consumer = capacity.consumer(layer)
-    if consumer is None:
-        return
-    for chunk in range(consumer.active):
-        rows = consumer.input_rows(chunk, start, stop)
-        consumer.set_input_rows(chunk, start, stop, np.zeros_like(rows))
+    """The consumers' active chunks read units ``[start, stop)`` with zero weights."""
+    for consumer in capacity.consumers(layer):
+        for chunk in range(consumer.active):
+            rows = consumer.input_rows(chunk, start, stop)
+            consumer.set_input_rows(chunk, start, stop, np.zeros_like(rows))

@@ -13,9 +13,11 @@ class Net2Net(GrowthStart):
     ``j`` are divided equally among ``j`` and its copies, so the next layer's input sum is
     unchanged. ``noise`` (relative) breaks the symmetry between copies, as the paper suggests.
 
-    Outgoing weights are split only in the consumer's trainable chunks: its frozen chunks keep
-    reading ``j`` as before and read the copies with zero weights (the function is the same
-    either way, and a frozen unit's weights never change).
+    Outgoing weights are split only in the consumer's trainable chunks: its frozen chunks (also
+    those this growth freezes) keep reading ``j`` as before and read the copies with zero weights
+    (the function is the same either way, and a frozen unit's weights never change). Layers
+    summed by a residual ``Add`` copy the same sources, so a copied stream channel equals its
+    source.
 
     >>> Net2Net(seed=3).get_config()
     {'seed': 3, 'noise': 0.01}
@@ -33,21 +35,32 @@ class Net2Net(GrowthStart):
         return {"seed": self.seed, "noise": self.noise}
 
     def initialize(self, capacity, layer, start, stop, data=None) -> None:
+        # layers summed by a residual Add (branch and shortcut) copy the same sources, so the
+        # copied stream channel equals its source; the group's first layer does it for all
+        group = capacity.tied(layer)
+        if layer is not group[0]:
+            return
         # a fresh, reproducible stream per growth
         rng = np.random.default_rng([self.seed, self._calls])
         self._calls += 1
         sources = rng.integers(0, start, size=stop - start)
-        for unit, source in zip(range(start, stop), sources):
-            kernel, bias = layer.incoming(int(source))
-            jitter = self.noise * np.std(kernel) * rng.standard_normal(kernel.shape)
-            layer.set_incoming(unit, kernel + jitter.astype(kernel.dtype), bias)
-        consumer = capacity.consumer(layer)
-        if consumer is None:
-            return
+        for member in group:
+            for unit, source in zip(range(start, stop), sources):
+                kernel, bias = member.incoming(int(source))
+                jitter = self.noise * np.std(kernel) * rng.standard_normal(kernel.shape)
+                member.set_incoming(unit, kernel + jitter.astype(kernel.dtype), bias)
         copies = np.bincount(sources, minlength=start)  # copies made of each source
+        for consumer in capacity.consumers(layer):
+            frozen = capacity.frozen_after(consumer)
+            self._split(consumer, frozen, sources, copies, start, stop)
+
+    @staticmethod
+    def _split(consumer, frozen, sources, copies, start, stop) -> None:
+        """The consumer's trainable chunks share each source's outgoing weight with its copies
+        (chunks frozen after this growth keep reading the source alone)."""
         for chunk in range(consumer.active):
             new = np.zeros_like(consumer.input_rows(chunk, start, stop))
-            if chunk >= consumer.frozen:
+            if chunk >= frozen:
                 old = consumer.input_rows(chunk, 0, start)
                 share = old / (1 + copies).reshape([1] * (old.ndim - 2) + [-1, 1])
                 consumer.set_input_rows(chunk, 0, start, share)
