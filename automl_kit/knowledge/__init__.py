@@ -21,7 +21,9 @@ from automl_kit.knowledge.fourier import (
     class_templates,
     fourier_descriptor,
     fourier_descriptors,
+    printed_digits,
     template_distances,
+    template_quality,
 )
 from automl_kit.knowledge.graph import (
     DIRECTIONS,
@@ -54,7 +56,9 @@ __all__ = [
     "masked_training_model",
     "misclassification_graph",
     "plot_class_graph",
+    "printed_digits",
     "small_vgg",
     "template_distances",
+    "template_quality",
     "train_two_stage",
 ]

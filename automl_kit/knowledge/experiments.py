@@ -159,6 +159,10 @@ def compare_two_stage(
 ) -> dict[str, Any]:
     """Stage 1 once, then every head of ``heads`` from a copy of the same trained base.
 
+    ``base_model`` is a model ending in ``Dense(K)`` or a function returning one; a function is
+    called after seeding, so the same ``seed`` gives the same initial weights (a model built
+    before the call has whatever weights the global RNG gave it).
+
     Returns ``{"stage1": {...}, "graph": K x K list, "heads": {head: {...}}}`` with test accuracies
     (and the stage-2 models under ``"models"`` with ``return_models=True``). ``label_smoothing``
     applies to every stage of every head; ``smoothing`` is the ``"label_smoothing"`` head's.
@@ -169,6 +173,11 @@ def compare_two_stage(
     from automl_kit.utils.models import classification_head
 
     _check_heads(heads)
+    if not isinstance(base_model, keras.Model) and not callable(base_model):
+        raise ValueError(
+            f"base_model must be a Keras model ending in Dense(K) or a function building one, got "
+            f"{type(base_model).__name__}."
+        )
     if control_match not in ("pkgcn1", "pkgcn2"):
         raise ValueError(f"control_match must be 'pkgcn1' or 'pkgcn2', got {control_match!r}.")
     if not isinstance(stage1_epochs, int) or stage1_epochs < 1:
@@ -183,14 +192,15 @@ def compare_two_stage(
             raise ValueError(f"{name} must be in [0, 1), got {value!r}.")
     make_optimizer(optimizer)  # refuses an unknown name before training
     split = _splits(data)
+    keras.utils.set_random_seed(seed)
+    if not isinstance(base_model, keras.Model):
+        base_model = base_model()  # built after seeding: the same seed, the same initial weights
     n_classes = classification_head(base_model).units
     from automl_kit.knowledge.graph import check_labels
 
     for part in ("train", "val", "test"):
         split[f"y_{part}"] = check_labels(split[f"y_{part}"], n_classes, f"y_{part}")
     one_hot = np.eye(n_classes, dtype="float32")
-
-    keras.utils.set_random_seed(seed)
     started = time.perf_counter()
     _compile(base_model, optimizer, learning_rate, label_smoothing)
     base_model.fit(

@@ -22,6 +22,7 @@ from __future__ import annotations
 import numpy as np
 
 METHODS = ("medoids", "random")
+DIGIT_FONTS = ("DejaVu Sans", "DejaVu Serif", "DejaVu Sans Mono")
 
 
 def _as_image(image: np.ndarray) -> np.ndarray:
@@ -187,3 +188,52 @@ def template_distances(x: np.ndarray, templates: np.ndarray) -> np.ndarray:
     descriptors = fourier_descriptors(x, templates.shape[-1])
     gaps = descriptors[:, None, None, :] - templates[None]
     return np.sqrt((gaps**2).sum(axis=-1)).min(axis=-1)
+
+
+def printed_digits(
+    size: int = 28, *, fonts: tuple[str, ...] = DIGIT_FONTS, thickness: str = "bold"
+) -> np.ndarray:
+    """(len(fonts), 10, size, size) grey images of the printed digits 0-9 (the thesis's first
+    templates, Part 4.2.2), rendered with matplotlib's bundled fonts, white on black like MNIST."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    images = np.zeros((len(fonts), 10, size, size))
+    for f, font in enumerate(fonts):
+        for digit in range(10):
+            figure = Figure(figsize=(1, 1), dpi=size, facecolor="black")
+            canvas = FigureCanvasAgg(figure)
+            figure.text(
+                0.5,
+                0.5,
+                str(digit),
+                color="white",
+                ha="center",
+                va="center",
+                fontsize=0.95 * 72,
+                family=font,
+                weight=thickness,
+            )
+            canvas.draw()
+            rgba = np.asarray(canvas.buffer_rgba(), dtype=np.float64)
+            images[f, digit] = rgba[:size, :size, 0] / 255.0
+    return images
+
+
+def template_quality(distances: np.ndarray, y: np.ndarray, k: int) -> float:
+    """Fraction of samples whose true class is among their ``k`` nearest templates (Table 4.1)."""
+    distances = np.asarray(distances, dtype=np.float64)
+    y = np.asarray(y).reshape(-1).astype(np.int64)
+    if distances.ndim != 2 or len(distances) != len(y):
+        raise ValueError(
+            f"distances must be (N, K) with one row per label, got {distances.shape} for {len(y)} "
+            "labels; pass template_distances(x, templates) and the labels of x."
+        )
+    if not 1 <= k <= distances.shape[1]:
+        raise ValueError(f"k must be in 1..{distances.shape[1]}, got {k}.")
+    own = distances[np.arange(len(y)), y]
+    closer = (distances < own[:, None]).sum(axis=1)  # ties count in the sample's favour
+    return float(np.mean(closer < k))

@@ -43,6 +43,8 @@ def test_compare_two_stage_checks_its_arguments_before_training():
         compare_two_stage(base, data, stage1_epochs=0, stage2_epochs=1)
     with pytest.raises(ValueError, match="data lacks x_val, y_val"):
         compare_two_stage(base, {k: v for k, v in data.items() if "val" not in k}, **run)
+    with pytest.raises(ValueError, match="a function building one"):
+        compare_two_stage("cnn", data, **run)
     with pytest.raises(ValueError, match="unknown optimizer"):
         compare_two_stage(base, data, optimizer="lbfgs", **run)
     with pytest.raises(ValueError, match="outside 0..1"):

@@ -6,7 +6,14 @@ import numpy as np
 import pytest
 from matplotlib.path import Path
 
-from automl_kit.knowledge import class_templates, fourier_descriptor, template_distances
+from automl_kit.knowledge import (
+    class_templates,
+    fourier_descriptor,
+    fourier_descriptors,
+    printed_digits,
+    template_distances,
+    template_quality,
+)
 
 L_SHAPE = np.array([[0, 0], [3, 0], [3, 1], [1, 1], [1, 4], [0, 4]], float) - [1.2, 1.6]
 T_SHAPE = np.array([[0, 0], [4, 0], [4, 1], [2.5, 1], [2.5, 4], [1.5, 4], [1.5, 1], [0, 1]]) - [
@@ -75,3 +82,24 @@ def test_templates_and_distances_rank_the_own_class_first():
         assert np.all(distances.argmin(axis=1) == labels)
     with pytest.raises(ValueError, match="fewer than per_class"):
         class_templates(images, labels, per_class=7)
+
+
+def test_printed_digit_templates_recognise_their_own_renderings():
+    images = printed_digits(28, fonts=("DejaVu Sans", "DejaVu Serif"))
+    assert images.shape == (2, 10, 28, 28) and images.max() == 1.0 and images.min() == 0.0
+    templates = fourier_descriptors(images[0])[:, None, :]  # one sans template per digit
+    distances = template_distances(images[0], templates)
+    np.testing.assert_allclose(np.diag(distances), 0, atol=1e-9)
+    assert template_quality(distances, np.arange(10), k=1) == 1.0
+    # serif digits against sans templates: the target is rarely the nearest, more often in the top 5
+    serif = template_distances(images[1], templates)
+    assert template_quality(serif, np.arange(10), 5) >= template_quality(serif, np.arange(10), 1)
+    assert template_quality(serif, np.arange(10), 10) == 1.0
+
+
+def test_template_quality_counts_targets_within_the_k_nearest():
+    distances = np.array([[0.1, 0.5, 0.3], [0.9, 0.2, 0.4], [0.2, 0.1, 0.3]])
+    y = np.array([0, 2, 2])  # nearest: 0 (own), 2nd (own), 3rd (own)
+    assert [template_quality(distances, y, k) for k in (1, 2, 3)] == [1 / 3, 2 / 3, 1.0]
+    with pytest.raises(ValueError, match="k must be in 1..3"):
+        template_quality(distances, y, 4)

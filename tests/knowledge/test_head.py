@@ -73,11 +73,15 @@ def test_the_graph_changes_the_scores(classifier, xy):
     assert not np.allclose(with_edges.predict(x, verbose=0), without.predict(x, verbose=0))
 
 
-@pytest.mark.parametrize("variant", [1, 2])
-def test_head_trains_and_the_model_saves_and_reloads(classifier, xy, tmp_path, variant):
+@pytest.mark.parametrize("variant, initializer", [(1, "glorot_uniform"), (2, "warm")])
+def test_head_trains_and_the_model_saves_and_reloads(
+    classifier, xy, tmp_path, variant, initializer
+):
     x, y = xy
     keras.utils.set_random_seed(0)
-    model = add_class_similarity_head(classifier, GRAPH, variant=variant, direction="transposed")
+    model = add_class_similarity_head(
+        classifier, GRAPH, variant=variant, direction="transposed", initializer=initializer
+    )
     model.compile(keras.optimizers.Adam(0.01), "sparse_categorical_crossentropy")
     head = model.get_layer("class_graph_head")
     before = [np.array(w) for w in head.get_weights()]
