@@ -27,8 +27,9 @@ class Pkgcn(Job):
         "Stage 1 trains a base CNN; its validation mistakes form a directed class graph; stage 2\n"
         "replaces the Dense(K) head by a graph convolution over the classes (PK-GCN-1/2, Xiao,\n"
         "thesis Part 4) while the baseline trains on for the same epochs with the same optimizer.\n"
-        "Writes the accuracy table (accuracy.csv), the graph (graph.png, graph.json), model.keras.\n\n"
-        "example:\n  automl-kit pkgcn --dataset mnist --n-train 500 --n-val 500 --variant 2"
+        "Writes the accuracy table (accuracy.csv), the graph (graph.png, graph.json), model.keras.\n"
+        "Without --n-val the validation set is as large as --n-train (as in the thesis's tables).\n\n"
+        "example:\n  automl-kit pkgcn --dataset mnist --n-train 500 --variant 2"
     )
     default_dataset = "mnist"
     outputs = ("results.json", "accuracy.csv", "graph.png", "graph.json", "model.keras")
@@ -100,6 +101,8 @@ class Pkgcn(Job):
         )
 
     def validate(self, args: argparse.Namespace) -> None:
+        if args.n_val is None and args.n_train is not None:
+            args.n_val = args.n_train  # the thesis's "train|validation" sizes are equal (Table 4.4)
         if args.resume:
             raise ValueError(
                 "automl-kit pkgcn runs are short and keep no checkpoint, so --resume is not "

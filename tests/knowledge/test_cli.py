@@ -1,5 +1,6 @@
 """`automl-kit pkgcn` end to end on a tiny digits run: accuracy table, graph picture, bad input."""
 
+import argparse
 import csv
 import json
 
@@ -24,6 +25,7 @@ def test_pkgcn_writes_accuracy_table_graph_and_model(tmp_path, capsys):
     assert results["heads"]["pkgcn2"]["test_accuracy"] == pytest.approx(
         float(rows[1]["test_accuracy"]), abs=1e-6
     )
+    assert results["dataset"]["n_val"] == 60
     graph = json.loads((out / "graph.json").read_text())
     assert len(graph["graph"]) == 10 and graph["edges"] == results["graph_edges"] > 0  # soft counts
     for name in ("graph.png", "model.keras"):
@@ -45,6 +47,14 @@ def test_pkgcn_rejects_bad_options(tmp_path, capsys, args, fragment):
         main([*TINY, *args, "--out", str(out), "--quiet"])
     assert exit_.value.code == 2 and fragment in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_validation_set_defaults_to_the_training_size():
+    from automl_kit.knowledge._cli import Pkgcn
+
+    args = argparse.Namespace(n_train=300, n_val=None, resume=None)
+    Pkgcn().validate(args)
+    assert args.n_val == 300
 
 
 def test_pkgcn_refuses_tables_before_writing_anything(tmp_path, capsys):

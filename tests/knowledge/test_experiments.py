@@ -49,3 +49,29 @@ def test_compare_two_stage_checks_its_arguments_before_training():
         compare_two_stage(base, data, optimizer="lbfgs", **run)
     with pytest.raises(ValueError, match="outside 0..1"):
         compare_two_stage(base, {**data, "y_train": np.arange(4)}, **run)
+
+
+@pytest.mark.slow
+def test_same_seed_same_two_stage_result():
+    from automl_kit.testing import check_seeded_determinism
+
+    rng = np.random.default_rng(0)
+    data = {k: rng.random((40, 8, 8, 1), "float32") for k in ("x_train", "x_val", "x_test")}
+    data.update({k: np.arange(40) % 3 for k in ("y_train", "y_val", "y_test")})
+
+    def run(seed):
+        result = compare_two_stage(
+            lambda: base_cnn((8, 8, 1), 3, hidden=8),
+            data,
+            heads=("none", "pkgcn2"),
+            stage1_epochs=2,
+            stage2_epochs=1,
+            soft=True,
+            seed=seed,
+        )
+        return {
+            "graph": result["graph"],
+            **{h: r["test_accuracy"] for h, r in result["heads"].items()},
+        }
+
+    check_seeded_determinism(run)
