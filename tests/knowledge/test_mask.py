@@ -89,3 +89,14 @@ def test_mask_rejects_bad_settings():
         KnowledgeMask("random", k=2)
     with pytest.raises(ValueError, match="exceeds the 10 classes"):
         KnowledgeMask("deterministic", k=11).knowledge_mask(DISTANCES, LABELS)
+
+
+def test_training_model_masks_only_when_training(classifier, xy):
+    x, y = xy
+    distances = np.random.default_rng(2).random((len(x), 4)).astype("float32")
+    trainer = masked_training_model(classifier, KnowledgeMask("deterministic", k=1))
+    # k = 1 keeps the target alone: the training output is the one-hot label
+    np.testing.assert_allclose(trainer([x, distances, y], training=True), np.eye(4)[y], atol=1e-6)
+    np.testing.assert_allclose(
+        trainer([x, distances, y], training=False), classifier(x, training=False), atol=1e-6
+    )
