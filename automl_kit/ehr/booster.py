@@ -301,7 +301,12 @@ class CNNBoostedClassifier(ClassifierMixin, BaseEstimator):
                 images = np.concatenate([images, synthetic])
                 target = np.concatenate([target, np.ones(extra, dtype=target.dtype)])
         model = _cnn(images.shape[1:], int(self.cnn_filters))
-        model.compile(keras.optimizers.Adam(self.learning_rate), loss="binary_crossentropy")
+        # no XLA: compiling takes longer than these small networks train on a CPU
+        model.compile(
+            keras.optimizers.Adam(self.learning_rate),
+            loss="binary_crossentropy",
+            jit_compile=False,
+        )
         model.fit(
             images,
             target.astype(np.float32),
@@ -319,8 +324,12 @@ class CNNBoostedClassifier(ClassifierMixin, BaseEstimator):
     def _cnn_scores(self, images: np.ndarray) -> np.ndarray:
         if not len(images):
             return np.zeros(0)
-        out = self.cnn_.predict(images, batch_size=max(256, int(self.batch_size)), verbose=0)
-        return np.asarray(out, dtype=np.float64).ravel()
+        # direct calls in fixed-size batches: no predict-function tracing for each new size
+        out = [
+            np.asarray(self.cnn_(images[i : i + 2048], training=False))
+            for i in range(0, len(images), 2048)
+        ]
+        return np.concatenate(out).astype(np.float64).ravel()
 
     # ---- prediction ----------------------------------------------------------------------
     def scores(self, X) -> dict[str, np.ndarray]:
