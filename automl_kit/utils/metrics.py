@@ -194,3 +194,26 @@ def _labels(y, name: str) -> np.ndarray:
     if arr.size and arr.min() < 0:
         raise ValueError(f"{name} holds negative labels; class indices start at 0.")
     return arr.astype(np.int64)
+
+
+def precision_at_k(y_true, scores, k: int) -> float:
+    """Share of positives among the ``k`` highest-scored samples (Xiao, thesis Sec. 5.3.2).
+
+    Ties at the cut are broken by sample order (a stable sort of the negated scores), so the
+    result is reproducible; ``k`` larger than the number of samples is an error.
+
+    >>> precision_at_k([0, 1, 1, 0, 1], [0.1, 0.9, 0.3, 0.8, 0.7], 3)
+    0.6666666666666666
+    """
+    y = np.asarray(y_true).ravel()
+    s = np.asarray(scores, dtype=np.float64).ravel()
+    if y.shape != s.shape:
+        raise ValueError(f"y_true ({y.size}) and scores ({s.size}) must have one entry per sample.")
+    if not np.isin(y, (0, 1)).all():
+        raise ValueError("y_true must hold 0/1 labels (1 = positive).")
+    if not np.all(np.isfinite(s)):
+        raise ValueError("scores must be finite; replace NaN/inf scores first.")
+    if isinstance(k, bool) or int(k) != k or not 1 <= k <= y.size:
+        raise ValueError(f"k must be a whole number in [1, {y.size}] (the samples scored), got {k!r}.")
+    top = np.argsort(-s, kind="stable")[: int(k)]
+    return float(y[top].mean())
