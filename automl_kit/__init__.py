@@ -49,6 +49,8 @@ _EXPORTS = {
     "build_model": "automl_kit.zoo",
     "TrainSteps": "automl_kit.training",
     "per_class_report": "automl_kit.utils.metrics",
+    "EHRImageMapper": "automl_kit.ehr",
+    "CNNBoostedClassifier": "automl_kit.ehr",
 }
 _ALIASES = {"load_dataset": "load"}
 _SUBPACKAGES = (
@@ -62,6 +64,7 @@ _SUBPACKAGES = (
     "tweak",
     "capacity",
     "knowledge",
+    "ehr",
 )
 
 __all__ = sorted([*_EXPORTS, *_SUBPACKAGES])

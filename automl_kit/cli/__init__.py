@@ -26,6 +26,7 @@ COMMAND_MODULES = (
     "automl_kit.tweak._cli",
     "automl_kit.diagnose._cli",
     "automl_kit.capacity._cli",
+    "automl_kit.ehr._cli",
     "automl_kit.knowledge._cli",
 )
 

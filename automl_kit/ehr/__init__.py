@@ -19,14 +19,19 @@ from automl_kit.ehr.layouts.base import (
     feature_distances,
     grid_shape,
 )
+from automl_kit.ehr.layouts.embedding import EmbeddingLayout
 from automl_kit.ehr.layouts.ga import PermutationGA, ordered_crossover, swap_mutation
+from automl_kit.ehr.layouts.igtd import IGTDLayout
 from automl_kit.ehr.layouts.random import RandomLayout
 from automl_kit.ehr.mapper import EHRImageMapper, counts_to_images
 from automl_kit.ehr.relations import conditional_probabilities
+from automl_kit.ehr.speed import layout_speed, planted_relations
 
 __all__ = [
     "CNNBoostedClassifier",
     "EHRImageMapper",
+    "EmbeddingLayout",
+    "IGTDLayout",
     "LayoutFitness",
     "LayoutMaker",
     "LayoutProblem",
@@ -39,8 +44,10 @@ __all__ = [
     "drop_confusing",
     "feature_distances",
     "grid_shape",
+    "layout_speed",
     "ordered_crossover",
     "overlay_augment",
+    "planted_relations",
     "swap_mutation",
     "to_chromosome",
     "to_layout",

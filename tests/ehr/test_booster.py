@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import warnings
+from unittest import SkipTest
 
 import numpy as np
 import pytest
@@ -53,7 +54,10 @@ def _run_checks(names: set[str] | None) -> list[str]:
         for estimator, check in estimator_checks_generator(_small(), legacy=True, mark=None):
             name = getattr(check, "func", check).__name__
             if names is None or name in names:
-                check(estimator)
+                try:
+                    check(estimator)
+                except SkipTest:  # e.g. array-API checks without SCIPY_ARRAY_API
+                    continue
                 ran.append(name)
     return ran
 

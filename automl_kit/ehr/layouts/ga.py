@@ -286,7 +286,7 @@ class PermutationGA(LayoutMaker):
             state.generation += 1
             budget.count()
             population = self.next_generation(population, fitness, rng)
-            if self.verbose and (state.generation % max(1, self.generations // 20) == 0):
+            if self.verbose and (state.generation % max(1, self.generations // 10) == 0):
                 print(
                     f"layout ga gen {state.generation}/{self.generations}: best "
                     f"{state.best_fitness:.0f} (lower bound {problem.fitness.best_possible:.0f})",

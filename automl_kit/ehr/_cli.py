@@ -1,0 +1,241 @@
+"""``automl-kit ehr``: EHR tables to images, a layout GA, and a CNN-boosted tree model."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from automl_kit.cli.jobs import Job, duration, positive_float, positive_int
+
+BASES = ("rf", "xgb", "cat")
+K_VALUES = (100, 300, 500, 1000, 2000, 3000)
+
+
+class EHR(Job):
+    name = "ehr"
+    help = "map EHR tables to images (layout GA) and boost a tree model with a CNN"
+    description = (
+        "Xiao, thesis Part 5: relations P(rx|dx), a permutation GA that puts treatments beside\n"
+        "their diagnoses, patient images (windows as channels), a CNN combined with a tree model.\n"
+        "Writes the layout, the GA fitness curve, example patient images and a results table.\n\n"
+        "examples:\n"
+        "  automl-kit ehr --simulate 5000 --generations 500\n"
+        "  automl-kit ehr --events events.csv --patients patients.csv --lookback-days 360"
+    )
+    uses_data = False
+    safe_on_resume = frozenset({"time_budget"})
+    outputs = (
+        "results.json",
+        "results.csv",
+        "layout.json",
+        "layout_history.csv",
+        "fitness.png",
+        "patients.png",
+    )
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        data = parser.add_argument_group("data")
+        data.add_argument("--events", metavar="PATH", help="events table (.csv/.parquet)")
+        data.add_argument("--patients", metavar="PATH", help="patient table (.csv/.parquet)")
+        data.add_argument(
+            "--lookback-days", type=positive_int, help="window length before each index date"
+        )
+        data.add_argument("--n-windows", type=positive_int, default=3, help="time windows")
+        data.add_argument(
+            "--simulate", type=positive_int, metavar="N", help="a simulated cohort of N patients"
+        )
+        data.add_argument(
+            "--test-size", type=positive_float, default=0.3, help="test share, split by patient"
+        )
+        layout = parser.add_argument_group("layout")
+        layout.add_argument("--layout", default="ga", choices=("ga", "random", "embedding", "igtd"))
+        layout.add_argument("--width", type=positive_int, default=None, help="grid width")
+        layout.add_argument("--height", type=positive_int, default=None, help="grid height")
+        layout.add_argument(
+            "--scope",
+            default="window",
+            choices=("claim", "window", "patient"),
+            help="co-occurrence unit of P(rx|dx)",
+        )
+        layout.add_argument("--generations", type=positive_int, default=1000, help="GA generations")
+        layout.add_argument("--population", type=positive_int, default=60, help="GA population")
+        layout.add_argument("--time-budget", type=duration, default=None, help="GA time budget")
+        model = parser.add_argument_group("model")
+        model.add_argument("--base", default="xgb", choices=BASES, help="base tree model")
+        model.add_argument("--combine", default="rank_average", choices=("rank_average", "stacker"))
+        model.add_argument("--cnn-epochs", type=positive_int, default=10, help="CNN epochs")
+        model.add_argument(
+            "--balance",
+            type=positive_float,
+            default=0.5,
+            help="share of positives after overlay augmentation (Eq. 5.2)",
+        )
+        model.add_argument(
+            "--n-confusing", type=int, default=0, help="training examples dropped (Alg. 4)"
+        )
+
+    def validate(self, args: argparse.Namespace) -> None:
+        tables = args.events is not None or args.patients is not None
+        if args.simulate is not None and tables:
+            raise ValueError("pass --simulate N or --events/--patients, not both.")
+        if args.simulate is None and not tables:
+            raise ValueError(
+                "pass --events PATH --patients PATH --lookback-days DAYS, or --simulate N."
+            )
+        if tables:
+            if args.events is None or args.patients is None:
+                raise ValueError("--events and --patients go together: pass both tables.")
+            for flag_, path in (("--events", args.events), ("--patients", args.patients)):
+                if not Path(path).expanduser().is_file():
+                    raise FileNotFoundError(
+                        f"{flag_} {path}: no such file; pass a .csv or .parquet."
+                    )
+            if args.lookback_days is None:
+                raise ValueError(
+                    "--lookback-days is needed with --events: the window length before each "
+                    "index date, e.g. --lookback-days 360."
+                )
+        if not 0 < args.test_size < 1:
+            raise ValueError(f"--test-size is a share in (0, 1), got {args.test_size}.")
+        if not 0 < args.balance < 1:
+            raise ValueError(f"--balance is a share of positives in (0, 1), got {args.balance}.")
+        if args.n_confusing < 0:
+            raise ValueError(f"--n-confusing must be >= 0, got {args.n_confusing}.")
+
+    def saved_args(self, args: argparse.Namespace) -> dict:
+        saved = super().saved_args(args)
+        for key in ("events", "patients"):
+            if saved.get(key):  # found again from wherever the run is resumed
+                saved[key] = str(Path(saved[key]).expanduser().resolve())
+        return saved
+
+    def run(self, args: argparse.Namespace, run, data) -> dict:
+
+        from automl_kit.ehr import CNNBoostedClassifier, EHRImageMapper
+        from automl_kit.ehr.plots import plot_fitness, plot_patients
+
+        tables = self._tables(args)
+        train, test = tables.split(test_size=args.test_size, seed=args.seed)
+        if train.labels.min() == train.labels.max() or test.labels.min() == test.labels.max():
+            raise ValueError(
+                "the train or test split holds one class only; use more patients or --test-size."
+            )
+        say = print if args.verbose else (lambda *a, **k: None)
+        say(f"ehr: {len(train)} training, {len(test)} test patients; {tables.description}")
+        options = {}
+        if args.layout == "ga":
+            options = {
+                "generations": args.generations,
+                "population": args.population,
+                "time_budget": args.time_budget,
+            }
+        mapper = EHRImageMapper(
+            args.width,
+            args.height,
+            args.layout,
+            layout_options=options,
+            scope=args.scope,
+            seed=args.seed,
+            verbose=args.verbose,
+        )
+        mapper.fit(train, run_dir=run, resume=bool(args.resume))
+        mapper.save(run.root)
+        summary = mapper.summary()
+        say(
+            f"layout {args.layout}: {len(mapper.features_)} codes on {mapper.shape_[0]} x "
+            f"{mapper.shape_[1]}, fitness {mapper.fitness_:.0f} (lower bound "
+            f"{summary['lower_bound']:.0f})"
+        )
+        if mapper.layout_result_.history:
+            plot_fitness(
+                mapper.layout_result_.history,
+                run.path("fitness.png"),
+                lower_bound=summary["lower_bound"],
+            )
+        plot_patients(mapper.transform(test), test.labels, run.path("patients.png"), seed=args.seed)
+        x_train, x_test, names = self._features(train, test, mapper)
+        booster = CNNBoostedClassifier(
+            _base(args.base, args.seed),
+            mapper=mapper,
+            combine=args.combine,
+            cnn_epochs=args.cnn_epochs,
+            balance=args.balance,
+            n_confusing=args.n_confusing,
+            seed=args.seed,
+            verbose=max(0, args.verbose - 1),
+        ).fit(x_train, train.labels)
+        scores = booster.scores(x_test)
+        rows = [
+            _metrics(f"{args.base}", test.labels, scores["base"]),
+            _metrics("cnn", test.labels, scores["cnn"]),
+            _metrics(f"cnn-boosted-{args.base}", test.labels, scores["combined"]),
+        ]
+        run.write_table("results.csv", rows)
+        for row in rows:
+            cells = ", ".join(f"{k} {v:.3f}" for k, v in row.items() if k != "model")
+            print(f"{row['model']:>18}: {cells}")
+        return {
+            "data": tables.summary(),
+            "train_patients": len(train),
+            "test_patients": len(test),
+            "layout": summary,
+            "features": len(names),
+            "results": rows,
+        }
+
+    @staticmethod
+    def _tables(args):
+        from automl_kit.datasets import check_ehr_tables, ehr_cohort
+
+        if args.simulate is not None:
+            return ehr_cohort(args.simulate, seed=args.seed)
+        return check_ehr_tables(
+            args.events, args.patients, lookback_days=args.lookback_days, n_windows=args.n_windows
+        )
+
+    @staticmethod
+    def _features(train, test, mapper):
+        """Counts of the mapper's codes (feature-major), then the demographics."""
+        import numpy as np
+
+        parts, names = [], []
+        for tables in (train, test):
+            counts, _ = tables.counts(codes=mapper.features_)
+            demo, names = tables.demographics(names=names or None)
+            parts.append(np.hstack([counts.reshape(len(counts), -1), demo]))
+        return parts[0], parts[1], [*mapper.features_, *names]
+
+
+def _base(name: str, seed: int):
+    if name == "rf":
+        from sklearn.ensemble import RandomForestClassifier
+
+        return RandomForestClassifier(300, min_samples_leaf=3, random_state=seed, n_jobs=1)
+    if name == "xgb":
+        from xgboost import XGBClassifier
+
+        return XGBClassifier(n_estimators=300, learning_rate=0.05, random_state=seed, n_jobs=1)
+    from catboost import CatBoostClassifier
+
+    return CatBoostClassifier(
+        iterations=300, random_seed=seed, verbose=0, thread_count=1, allow_writing_files=False
+    )
+
+
+def _metrics(model: str, y, scores) -> dict:
+    from sklearn.metrics import average_precision_score, roc_auc_score
+
+    from automl_kit.utils.metrics import precision_at_k
+
+    row = {
+        "model": model,
+        "auroc": float(roc_auc_score(y, scores)),
+        "auprc": float(average_precision_score(y, scores)),
+    }
+    ks = [k for k in K_VALUES if k <= len(y) // 2] or [max(1, len(y) // 10)]
+    row.update({f"precision@{k}": precision_at_k(y, scores, k) for k in ks})
+    return row
+
+
+def register(subparsers, common: argparse.ArgumentParser) -> None:
+    EHR().register(subparsers)

@@ -1,0 +1,72 @@
+"""``automl-kit ehr``: a small simulated run writes its files; bad input is one line, exit 2."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from automl_kit.cli import main
+
+SMALL = ["--generations", "15", "--population", "8", "--cnn-epochs", "1", "--base", "rf"]
+
+
+def test_simulated_run_writes_layout_images_curve_and_results(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(["ehr", "--simulate", "600", *SMALL, "--out", str(out), "-q"]) == 0
+    names = {p.name for p in out.iterdir()}
+    assert {
+        "layout.json",
+        "layout_history.csv",
+        "fitness.png",
+        "patients.png",
+        "results.csv",
+    } <= names
+    results = json.loads((out / "results.json").read_text())
+    models = [row["model"] for row in results["results"]]
+    assert models == ["rf", "cnn", "cnn-boosted-rf"]
+    assert all(0 <= row["auroc"] <= 1 for row in results["results"])
+    assert results["layout"]["generations"] == 15
+    layout = json.loads((out / "layout.json").read_text())
+    assert sorted(i for i in layout["layout"] if i >= 0) == list(range(layout["n_features"]))
+    capsys.readouterr()
+    assert main(["ehr", "--resume", str(out)]) == 0  # finished: reported, nothing redone
+    assert "finished; nothing to do" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "argv, fragment",
+    [
+        (["--simulate", "50", "--events", "e.csv"], "not both"),
+        ([], "--simulate N"),
+        (["--events", "missing.csv", "--patients", "p.csv"], "no such file"),
+        (["--simulate", "50", "--test-size", "2"], "test-size"),
+        (["--simulate", "50", "--layout", "spiral"], "invalid choice"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(argv, fragment, tmp_path, capsys):
+    with pytest.raises(SystemExit) if "spiral" in argv else _nothing():
+        code = main(["ehr", *argv, "--out", str(tmp_path / "run")])
+        assert code == 2
+    err = capsys.readouterr().err
+    assert fragment in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "run").exists()
+
+
+def test_events_need_lookback_days(tmp_path, capsys):
+    from automl_kit.datasets import ehr_example
+
+    tables = ehr_example()
+    tables.events.to_csv(tmp_path / "e.csv", index=False)
+    tables.patients.to_csv(tmp_path / "p.csv", index=False)
+    argv = ["ehr", "--events", str(tmp_path / "e.csv"), "--patients", str(tmp_path / "p.csv")]
+    assert main([*argv, "--out", str(tmp_path / "run")]) == 2
+    assert "--lookback-days" in capsys.readouterr().err
+
+
+class _nothing:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
