@@ -66,7 +66,8 @@ def plot_class_graph(
     axes.set_aspect("equal")
     axes.axis("off")
     edges = int(np.sum(off > 0))
-    axes.set_title(title or f"misclassification graph ({edges} edges, widest = {heaviest:.3g})")
+    caption = f"arrow i -> j: class i predicted as j; width ~ weight (widest {heaviest:.3g})"
+    axes.set_title(f"{title or f'misclassification graph ({edges} edges)'}\n{caption}", fontsize=10)
     path = Path(path)
     figure.savefig(path, dpi=100, bbox_inches="tight")
     plt.close(figure)
