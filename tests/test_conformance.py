@@ -324,3 +324,51 @@ def test_knowledge_rejects_bad_input():
     check_rejects(lambda: ClassGraphHead([[0.0]], variant=3), "variant must be 1")
     check_rejects(lambda: KnowledgeMask("stochastic", lam=2.0), "lam in")
     check_rejects(lambda: graph_filter(np.zeros((2, 2)), "sideways"), "unknown graph direction")
+
+
+# ------------------------------------------------------------------------------------- ehr
+def _ehr_problem():
+    from automl_kit.ehr import LayoutProblem, planted_relations
+
+    return LayoutProblem.from_relations(planted_relations(12), n_neighbours=3)
+
+
+def _ehr_objects():
+    from automl_kit.ehr import EHRImageMapper
+    from automl_kit.registries import LAYOUTS
+
+    makers = [LAYOUTS.create(name, seed=1) for name in LAYOUTS.names()]
+    return [*makers, EHRImageMapper(width=5, layout="igtd", layout_options={"max_steps": 9})]
+
+
+@pytest.mark.parametrize("index", range(5))
+def test_ehr_config_round_trips(index):
+    check_config_round_trip(_ehr_objects()[index])
+
+
+def test_ehr_same_seed_same_layout_and_images(tmp_path):
+    from automl_kit.datasets import ehr_example
+    from automl_kit.ehr import EHRImageMapper, PermutationGA
+
+    problem = _ehr_problem()
+    check_seeded_determinism(
+        lambda seed: PermutationGA(population=8, generations=20, seed=seed).make(problem).history
+    )
+    check_seeded_determinism(
+        lambda seed: EHRImageMapper(layout="random", seed=seed).fit_transform(ehr_example())
+    )
+    result = PermutationGA(population=8, generations=5).make(problem, run_dir=tmp_path / "ga")
+    summary = check_result_contract(result, tmp_path / "saved")
+    assert summary["generations"] == 5 and summary["n_features"] == 12
+
+
+def test_ehr_rejects_bad_input():
+    from automl_kit.ehr import CNNBoostedClassifier, EHRImageMapper, PermutationGA
+
+    check_rejects(lambda: PermutationGA(population=2), "population")
+    check_rejects(lambda: EHRImageMapper(layout="spiral"), "unknown layout")
+    check_rejects(lambda: EHRImageMapper(layout="random").fit(np.zeros(3)), "EHRTables")
+    check_rejects(
+        lambda: CNNBoostedClassifier(n_windows=3).fit(np.ones((6, 4)), np.arange(6) % 2),
+        "multiple of n_windows",
+    )
