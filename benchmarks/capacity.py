@@ -7,10 +7,14 @@ GradMax starts. Same data, initialisation, optimizer, batch order and epochs for
 final-10 loss on a fixed grid, per seed; paired differences to each static net with bootstrap
 95% intervals. Timing: seconds per training step at 10/50/100% active width against plain
 ``Dense``/``Conv2D`` nets of full width. Experiment 2 (thesis 5.2, Table 5.4): the MNIST conv net
-in tenths against the standard net of the same final size.
+in tenths against the standard net of the same final size. Experiment 3 (thesis 5.3, on the
+CIFAR-10 subset): the small ResNet static large, static small (a quarter of the width) and adaptive
+(quarters, grow + freeze): test accuracy, train/test gap, and the fit wall clock and training FLOPs
+the adaptive net needs to come within 0.3 points of the static large net's final accuracy.
 
     python -m benchmarks.capacity --budget small                    # ~15 min on 2 shared cores
     python -m benchmarks.capacity --budget small --parts sine --resume
+    python -m benchmarks.capacity --budget small --parts cifar       # ~12 min on 2 shared cores
 """
 
 from __future__ import annotations
@@ -43,6 +47,17 @@ BUDGETS = {
             "interval": 4,
         },
         "timing": {"steps": 20, "repeats": 7},
+        "cifar": {
+            "epochs": 8,
+            "seeds": [0, 1, 2],
+            "widths": (16, 32, 64),
+            "chunks": 4,
+            "batch_size": 64,
+            "interval": 5,
+            "patience": 10,
+            "every": 90,  # batches between growths (plateau rule: no growth in 8 epochs)
+            "methods": ("static_large", "adaptive", "static_small"),
+        },
     },
     "full": {
         "sine": {"epochs": 200, "n_train": 8192, "seeds": list(range(10))},
@@ -55,8 +70,20 @@ BUDGETS = {
             "interval": 10,
         },
         "timing": {"steps": 100, "repeats": 10},
+        "cifar": {
+            "epochs": 40,
+            "seeds": [0, 1, 2, 3, 4],
+            "widths": (32, 64, 128),
+            "chunks": 10,
+            "batch_size": 128,
+            "interval": 10,
+            "patience": 25,
+            "every": 2500,  # the thesis's CIFAR-100 schedule
+            "methods": ("static_large", "adaptive", "static_small", "grow_no_freeze", "net2net"),
+        },
     },
 }
+TOLERANCE = 0.003  # "within 0.3 points of the static large net"
 SINE = (
     "static_small",
     "static_large",
@@ -249,10 +276,81 @@ def mnist_figures(rows: list[dict]) -> dict:
     return {"runs": rows, "table": agg, "differences": diffs}
 
 
+def cifar_cell(cell: dict, budget: dict, data) -> dict:
+    from automl_kit.capacity.experiments import run_cifar
+
+    run = run_cifar(
+        cell["method"],
+        data,
+        cell["seed"],
+        epochs=budget["epochs"],
+        batch_size=budget["batch_size"],
+        widths=budget["widths"],
+        chunks=budget["chunks"],
+        patience=budget["patience"],
+        interval=budget["interval"],
+        every=budget["every"],
+    )
+    keep = ("test_accuracy", "train_accuracy", "gap", "test_loss", "seconds", "flops", "curve")
+    return {
+        **{k: run[k] for k in keep},
+        "growth_steps": run["growth_steps"],
+        "load": os.getloadavg()[0],
+    }
+
+
+def cifar_figures(rows: list[dict]) -> dict:
+    """Per method: accuracy, gap, cost; per seed: the cost of reaching static large's accuracy."""
+    from automl_kit.capacity.experiments import cost_to_reach
+
+    agg = []
+    for method in dict.fromkeys(r["method"] for r in rows):
+        mine = [r for r in rows if r["method"] == method]
+        agg.append(
+            {
+                "method": method,
+                "seeds": len(mine),
+                **{
+                    k: statistics.fmean(r[k] for r in mine)
+                    for k in ("test_accuracy", "train_accuracy", "gap", "seconds", "flops")
+                },
+                "growths": statistics.fmean(len(r["growth_steps"]) for r in mine),
+            }
+        )
+    diffs = []
+    for metric in ("test_accuracy", "gap", "seconds", "flops"):
+        for d in paired_differences(rows, metric=metric, baseline="static_large", by=("task",)):
+            diffs.append({**d, "metric": metric})
+    reach = []
+    for row in rows:
+        if row["method"] == "static_large":
+            continue
+        large = next(
+            (r for r in rows if r["method"] == "static_large" and r["seed"] == row["seed"]), None
+        )
+        if large is None:
+            continue
+        goal = large["test_accuracy"] - TOLERANCE
+        got = cost_to_reach(row["curve"], goal)
+        reach.append(
+            {
+                "method": row["method"],
+                "seed": row["seed"],
+                "goal": goal,
+                "reached_epoch": got["epoch"] if got else None,
+                "seconds_ratio": got["seconds"] / large["seconds"] if got else None,
+                "flops_ratio": got["flops"] / large["flops"] if got else None,
+            }
+        )
+    return {"runs": rows, "table": agg, "differences": diffs, "reach_static_large": reach}
+
+
 def main(argv=None) -> None:
     p = parser(__doc__.splitlines()[0])
     p.add_argument(
-        "--parts", default="sine,timing,mnist", help="comma-separated: sine, timing, mnist"
+        "--parts",
+        default="sine,timing,mnist,cifar",
+        help="comma-separated: sine, timing, mnist, cifar",
     )
     p.add_argument("--methods", default=",".join(SINE), help="sine methods")
     p.add_argument("--seeds", default=None, help="comma-separated seeds (default: the budget's)")
@@ -355,6 +453,38 @@ def main(argv=None) -> None:
         figures = mnist_figures(grid.rows)
         print(table(figures["table"], list(figures["table"][0])))
         print(table(figures["differences"], ["method", "metric", *DIFFERENCE_COLUMNS]))
+    if "cifar" in parts:
+        from automl_kit.datasets import load
+
+        b = budget["cifar"]
+        seeds = [int(s) for s in args.seeds.split(",")] if args.seeds else b["seeds"]
+        # one data split for every seed: the seeds vary initial weights and batch order
+        data = load("cifar10", seed=0)
+        cells = [{"task": "cifar10", "method": m, "seed": s} for s in seeds for m in b["methods"]]
+        grid = run_grid(
+            "capacity-cifar",
+            cells,
+            lambda c: cifar_cell(c, b, data),
+            out=RESULTS / f"capacity-cifar-{args.budget}.json",
+            resume=args.resume,
+            budget=args.budget,
+            figures=lambda rows: {
+                "protocol": b,
+                "n_train": len(data.x_train),
+                "n_test": len(data.x_test),
+                **cifar_figures(rows),
+            },
+            on_row=lambda r, g: print(
+                f"cifar/{r['method']}/{r['seed']}: test acc {r['test_accuracy']:.4f}, gap "
+                f"{r['gap']:+.4f}, {r['seconds']:.1f} s, {r['flops']:.3g} FLOPs, growth at "
+                f"{r['growth_steps']}, load {r['load']:.1f}",
+                flush=True,
+            ),
+        )
+        figures = cifar_figures(grid.rows)
+        print(table(figures["table"], list(figures["table"][0])))
+        print(table(figures["differences"], ["method", "metric", *DIFFERENCE_COLUMNS]))
+        print(table(figures["reach_static_large"], list(figures["reach_static_large"][0])))
     print(f"load average at the end {os.getloadavg()}")
 
 

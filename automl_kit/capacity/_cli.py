@@ -79,6 +79,12 @@ class Grow(Job):
             "--patience", type=positive_int, default=10, help="checks without improvement"
         )
         parser.add_argument("--interval", type=positive_int, default=4, help="batches per check")
+        parser.add_argument(
+            "--every",
+            type=positive_int,
+            default=None,
+            help="cifar10: grow every N batches instead of on plateaus (the thesis's CIFAR rule)",
+        )
         parser.add_argument("--lr", type=positive_float, default=1e-3, help="learning rate")
         parser.add_argument(
             "--optimizer",
@@ -167,6 +173,7 @@ class Grow(Job):
                 chunks=args.chunks or 4,
                 patience=args.patience,
                 interval=args.interval,
+                every=args.every,
                 verbose=verbose,
             )
         else:

@@ -61,6 +61,7 @@ class GrowthController(keras.callbacks.Callback):
         start="zero_outgoing",
         warmup: int = 0,
         interval: int = 1,
+        every: int | None = None,
         probe=None,
         verbose: int = 0,
     ):
@@ -82,13 +83,18 @@ class GrowthController(keras.callbacks.Callback):
             raise ValueError(f"min_delta must be a finite number >= 0, got {min_delta}.")
         if not isinstance(interval, int) or interval < 1:
             raise ValueError(f"interval is a number of batches >= 1, got {interval!r}.")
+        if every is not None and (not isinstance(every, int) or every < 1):
+            raise ValueError(
+                f"every is a number of batches >= 1 between growths (or None for the plateau "
+                f"rule), got {every!r}."
+            )
         if not isinstance(warmup, int) or warmup < 0:
             raise ValueError(f"warmup is a number of batches >= 0, got {warmup!r}.")
         self.capacity = capacity
         self.patience, self.smoothing, self.min_delta = patience, float(smoothing), float(min_delta)
         self.step, self.freeze, self.per_layer = step, bool(freeze), bool(per_layer)
         self.unfreeze, self.warmup, self.verbose = bool(unfreeze), warmup, int(verbose)
-        self.interval = interval
+        self.interval, self.every = interval, every
         self.start = get_start(start)
         self.probe = probe  # data, not configuration: from_config leaves it to the caller
         self.steps = 0  # batches seen
@@ -114,6 +120,7 @@ class GrowthController(keras.callbacks.Callback):
             "start": {"name": self.start.name, **self.start.get_config()},
             "warmup": self.warmup,
             "interval": self.interval,
+            "every": self.every,
             "verbose": self.verbose,
         }
 
@@ -141,6 +148,8 @@ class GrowthController(keras.callbacks.Callback):
         loss = float(loss)
         self.steps += 1
         self.losses.append(loss)
+        if self.every is not None and self._since_change() >= self.every:
+            return self._act()  # the fixed schedule (the plateau rule is off)
         if not math.isfinite(loss):
             return None  # a diverged batch says nothing about a plateau
         self._pending.append(loss)
@@ -150,7 +159,7 @@ class GrowthController(keras.callbacks.Callback):
         self._pending = []
         s = self.smoothing
         self.average = loss if self.average is None else s * self.average + (1 - s) * loss
-        if self.warmup and self._since_change() <= self.warmup:
+        if self.every is not None or (self.warmup and self._since_change() <= self.warmup):
             return None
         if self.average < self.best - self.min_delta:
             self.best, self.wait = self.average, 0

@@ -261,6 +261,7 @@ def run_cifar(
     patience: int = 10,
     interval: int = 10,
     smoothing: float = 0.9,
+    every: int | None = None,
     verbose: int = 0,
 ) -> dict:
     """The small CIFAR ResNet static or grown (thesis 5.3, on a CIFAR-10 subset).
@@ -268,7 +269,8 @@ def run_cifar(
     ``static_large``: the plain Keras :func:`resnet` of full ``widths``; ``static_small``: the
     same at ``widths / chunks`` (one chunk); the growers: :func:`partial_resnet` starting at one
     chunk of every layer and growing all layers by a chunk on each plateau of the moving-average
-    training loss (``interval`` batches per check, ``patience`` checks). After every epoch the
+    training loss (``interval`` batches per check, ``patience`` checks) or, with ``every``, every
+    ``every`` batches (the thesis's CIFAR-100 schedule). After every epoch the
     test accuracy is measured (its time is not counted) and the cumulative ``fit`` seconds and
     training FLOPs (:func:`model_flops` of the widths each step ran at) are recorded, so the
     cost of reaching a given accuracy can be read off ``curve``. ``gap`` is training minus test
@@ -302,6 +304,7 @@ def run_cifar(
             smoothing=smoothing,
             freeze=spec["freeze"],
             start=spec["start"],
+            every=every,
             verbose=verbose,
         )
         callbacks.append(controller)

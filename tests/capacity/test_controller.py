@@ -29,6 +29,15 @@ def test_grows_on_a_plateau_and_not_before():
     assert controller.schedule[0]["layers"]["hidden_0"] == {"active": 4, "frozen": 0}
 
 
+def test_every_grows_on_a_fixed_schedule_whatever_the_loss():
+    model, controller = _controller(every=5)
+    events = [controller.update(1.0 / (1 + i)) for i in range(12)]  # always improving
+    assert [i + 1 for i, e in enumerate(events) if e] == [5, 10]
+    assert model.get_layer("hidden_0").active == 3
+    with pytest.raises(ValueError, match="every is a number of batches"):
+        GrowthController(every=0)
+
+
 def test_interval_averages_batches_into_one_check():
     _, controller = _controller(interval=5)
     events = [controller.update(1.0) for _ in range(5 * 3)]

@@ -56,7 +56,7 @@ def test_gradmax_new_units_follow_the_top_singular_vectors():
     np.testing.assert_array_equal(head.input_rows(0, 4, 8), 0)
 
 
-def test_gradmax_needs_a_probe_and_dense_layers():
+def test_gradmax_needs_a_probe():
     model, capacity, *_ = _trained(hidden=(12,))
     with pytest.raises(ValueError, match="probe"):
         capacity.grow(start=GradMax())
@@ -68,3 +68,91 @@ def test_get_start_by_name_and_config():
         get_start("nope")
     with pytest.raises(ValueError, match="noise"):
         Net2Net(noise=-1)
+
+
+def _conv_chain(seed=0):
+    """stem -> conv (3x3, stride 2) -> pooled head: GradMax's conv-to-conv case."""
+    from automl_kit.capacity import PartialConv2D, PartialDense
+
+    keras.utils.set_random_seed(seed)
+    inputs = keras.Input((8, 8, 3))
+    x = PartialConv2D(8, 3, chunks=2, active=1, padding="same", activation="relu", name="a")(inputs)
+    x = PartialConv2D(6, 3, chunks=2, active=1, strides=2, padding="same", name="b")(x)
+    x = keras.layers.GlobalAveragePooling2D()(keras.layers.Activation("relu")(x))
+    model = keras.Model(inputs, PartialDense(3, chunks=1, activation="softmax", name="head")(x))
+    model.compile(keras.optimizers.Adam(0.01), "sparse_categorical_crossentropy")
+    rng = np.random.default_rng(seed)
+    x = rng.random((24, 8, 8, 3)).astype("float32")
+    return model, Capacity(model), x, rng.integers(0, 3, 24)
+
+
+def _outgoing_gradient_norm(model, capacity, layer, start, stop, x, y):
+    """Norm of the loss gradient on what the consumers read from units [start, stop)."""
+    import tensorflow as tf
+
+    consumers = capacity.consumers(layer)
+    kernels = [c.kernels[k] for c in consumers for k in range(c.frozen, c.active)]
+    with tf.GradientTape() as tape:
+        loss = model.compute_loss(x=x, y=y, y_pred=model(x, training=False), training=False)
+    grads = tape.gradient(loss, kernels)
+    return float(np.sqrt(sum(np.sum(g.numpy()[..., start:stop, :] ** 2) for g in grads)))
+
+
+@pytest.mark.parametrize("grow", ["a", "b"])
+def test_gradmax_conv_keeps_the_function_and_beats_random_starts(grow):
+    model, capacity, x, y = _conv_chain()
+    model.fit(x, y, batch_size=8, epochs=2, verbose=0)
+    before = np.asarray(model(x))
+    weights = model.get_weights()
+    layer = capacity.layer(grow)
+    start, stop = layer.active_units, layer.bounds[layer.active + 1]
+    capacity.grow([grow], start=GradMax(), data=(x, y), freeze=False)
+    np.testing.assert_allclose(model(x), before, rtol=1e-5, atol=1e-6)  # zero outgoing weights
+    gradmax = _outgoing_gradient_norm(model, capacity, layer, start, stop, x, y)
+    new = [layer.incoming(u)[0] for u in range(start, stop)]
+    norms = [np.linalg.norm(k) for k in new]
+    assert gradmax > 0 and np.allclose(norms, norms[0], rtol=1e-4)
+    # random incoming filters of the same norms on the same active inputs
+    width = capacity.input_units(layer)
+    rng = np.random.default_rng(0)
+    randoms = []
+    for _ in range(5):
+        for unit, norm in zip(range(start, stop), norms):
+            kernel = np.zeros_like(new[0])
+            draw = rng.standard_normal(kernel[:, :, :width].shape)
+            kernel[:, :, :width] = norm * draw / np.linalg.norm(draw)
+            layer.set_incoming(unit, kernel, 0.0)
+        randoms.append(_outgoing_gradient_norm(model, capacity, layer, start, stop, x, y))
+    assert gradmax >= max(randoms), (gradmax, randoms)
+    model.set_weights(weights)
+
+
+@pytest.mark.slow  # ~7 s: a GradMax start per layer of a ResNet
+def test_gradmax_conv_in_a_resnet_starts_the_branch_and_zeroes_the_shortcut():
+    from automl_kit.capacity import partial_resnet
+
+    model = partial_resnet((8, 8, 3), widths=(4, 8), chunks=2, active=1, seed=0)
+    model.compile(keras.optimizers.Adam(0.01), "sparse_categorical_crossentropy")
+    capacity = Capacity(model)
+    rng = np.random.default_rng(0)
+    x, y = rng.random((16, 8, 8, 3)).astype("float32"), rng.integers(0, 10, 16)
+    model.fit(x, y, batch_size=8, epochs=1, verbose=0)
+    before = np.asarray(model(x))
+    capacity.grow(start="gradmax", data=(x, y))
+    np.testing.assert_allclose(model(x), before, rtol=1e-5, atol=1e-6)
+    conv2, shortcut = capacity.layer("block0_conv2"), capacity.layer("block0_shortcut")
+    assert np.linalg.norm(conv2.incoming(3)[0]) > 0
+    np.testing.assert_array_equal(shortcut.incoming(3)[0], 0)
+
+
+def test_gradmax_refuses_pooling_between_convolutions():
+    from automl_kit.capacity import partial_mnist_convnet
+
+    model = partial_mnist_convnet(filters=(4, 8), dense=10, chunks=2, seed=0)
+    model.compile(keras.optimizers.Adam(1e-3), "sparse_categorical_crossentropy")
+    capacity = Capacity(model)
+    x = np.random.default_rng(0).random((4, 28, 28, 1)).astype("float32")
+    with pytest.raises(ValueError, match="MaxPooling2D"):
+        capacity.grow(["conv_0"], start=GradMax(), data=(x, np.zeros(4, int)))
+    with pytest.raises(ValueError, match="not pool_1"):
+        capacity.grow(["conv_1"], start=GradMax(), data=(x, np.zeros(4, int)))
