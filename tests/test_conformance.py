@@ -372,3 +372,21 @@ def test_ehr_rejects_bad_input():
         lambda: CNNBoostedClassifier(n_windows=3).fit(np.ones((6, 4)), np.arange(6) % 2),
         "multiple of n_windows",
     )
+
+
+def test_knowledge_two_stage_result_contract(tmp_path):
+    from automl_kit.knowledge import base_cnn, compare_two_stage
+
+    data = {k: X for k in ("x_train", "x_val", "x_test")}
+    data.update({k: Y for k in ("y_train", "y_val", "y_test")})
+    result = compare_two_stage(
+        lambda: base_cnn((8, 8, 1), 2, hidden=4),
+        data,
+        heads=("none", "pkgcn1"),
+        stage1_epochs=1,
+        stage2_epochs=1,
+        soft=True,
+    )
+    summary = check_result_contract(result, tmp_path)
+    assert set(summary["heads"]) == {"none", "pkgcn1"}
+    assert {p.name for p in tmp_path.iterdir()} >= {"accuracy.csv", "graph.json", "graph.png"}

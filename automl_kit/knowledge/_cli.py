@@ -122,12 +122,8 @@ class Pkgcn(Job):
             )
 
     def run(self, args: argparse.Namespace, run, data) -> dict:
-        import csv
-
         from automl_kit.knowledge.builders import base_cnn, small_vgg
         from automl_kit.knowledge.experiments import compare_two_stage
-        from automl_kit.knowledge.plots import plot_class_graph
-        from automl_kit.utils.io import write_json
 
         if args.base == "vgg":
             base = small_vgg(data.input_shape, data.num_classes)
@@ -162,43 +158,15 @@ class Pkgcn(Job):
         )
         models = result.pop("models")
         models[method].save(run.path("model.keras"))
-        write_json(
-            run.path("graph.json"),
-            {
-                "graph": result["graph"],
-                "edges": result["graph_edges"],
-                "class_names": list(data.class_names),
-                "meaning": "graph[i][j]: validation samples of class i predicted as class j "
-                f"({'soft counts' if args.soft else 'hard counts'}, {args.normalize})",
-            },
-        )
-        plot_class_graph(
-            result["graph"],
-            run.path("graph.png"),
-            class_names=data.class_names,
-            title=f"{data.name}: misclassification graph ({result['graph_edges']} edges)",
-        )
-        baseline = result["heads"]["none"]["test_accuracy"]
-        rows = [
-            {
-                "method": "original_cnn" if head == "none" else head,
-                "test_accuracy": round(values["test_accuracy"], 6),
-                "gain_points": round(100 * (values["test_accuracy"] - baseline), 3),
-                "parameters": values["parameters"],
-            }
-            for head, values in result["heads"].items()
-        ]
-        with open(run.path("accuracy.csv"), "w", newline="") as handle:
-            writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
-            writer.writeheader()
-            writer.writerows(rows)
+        result.save(run.root, class_names=data.class_names)  # accuracy.csv, graph.json/.png
+        rows = result.accuracy_rows()
         print(
             f"{'method':<16} {'test acc':>9} {'gain':>7}  (stage 1: {result['stage1']['test_accuracy']:.4f}, "
             f"{result['graph_edges']} graph edges, {len(data.y_test)} test samples)"
         )
         for row in rows:
             print(f"{row['method']:<16} {row['test_accuracy']:>9.4f} {row['gain_points']:>+7.2f}")
-        return {"dataset": data.summary(), "base": args.base, "accuracy": rows, **result}
+        return {"dataset": data.summary(), "base": args.base, "accuracy": rows, **result.summary()}
 
 
 def register(subparsers, common: argparse.ArgumentParser) -> None:

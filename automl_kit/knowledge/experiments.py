@@ -135,6 +135,67 @@ def _stage_two_model(
     return replace_head(base, build)
 
 
+class TwoStageResult(dict):
+    """What :func:`compare_two_stage` returns: the dict described there, plus the contract's
+    ``summary()`` (JSON-able, models left out) and ``save(run_dir)``."""
+
+    def summary(self) -> dict[str, Any]:
+        return {key: value for key, value in self.items() if key != "models"}
+
+    def accuracy_rows(self) -> list[dict[str, Any]]:
+        """One row per head: test accuracy, gain in points over ``"none"`` (when run), parameters."""
+        baseline = self["heads"].get("none", {}).get("test_accuracy")
+        return [
+            {
+                "method": "original_cnn" if head == "none" else head,
+                "test_accuracy": round(values["test_accuracy"], 6),
+                "gain_points": None
+                if baseline is None
+                else round(100 * (values["test_accuracy"] - baseline), 3),
+                "parameters": values["parameters"],
+            }
+            for head, values in self["heads"].items()
+        ]
+
+    def save(
+        self, run_dir, *, class_names: Sequence[str] | None = None, models: bool = False
+    ) -> None:
+        """Write ``two_stage.json`` (the summary), ``accuracy.csv``, ``graph.json``, ``graph.png``
+        (Figure 4.6) and, with ``models=True``, ``model-<head>.keras``, into ``run_dir``."""
+        from pathlib import Path
+
+        from automl_kit.knowledge.plots import plot_class_graph
+        from automl_kit.utils.io import write_csv, write_json
+
+        import os
+
+        # a RunDirectory (its .root) or a path (whose own .root is the file system's root)
+        root = Path(run_dir) if isinstance(run_dir, (str, os.PathLike)) else Path(run_dir.root)
+        root.mkdir(parents=True, exist_ok=True)
+        write_json(root / "two_stage.json", self.summary())
+        write_csv(root / "accuracy.csv", self.accuracy_rows())
+        soft = "soft counts" if self["settings"]["soft"] else "hard counts"
+        write_json(
+            root / "graph.json",
+            {
+                "graph": self["graph"],
+                "edges": self["graph_edges"],
+                "class_names": None if class_names is None else [str(c) for c in class_names],
+                "meaning": "graph[i][j]: validation samples of class i predicted as class j "
+                f"({soft}, {self['settings']['normalize']})",
+            },
+        )
+        plot_class_graph(
+            self["graph"],
+            root / "graph.png",
+            class_names=class_names,
+            title=f"misclassification graph ({self['graph_edges']} edges)",
+        )
+        if models:
+            for head, model in self.get("models", {}).items():
+                model.save(root / f"model-{head}.keras")
+
+
 def compare_two_stage(
     base_model,
     data: Any,
@@ -156,7 +217,8 @@ def compare_two_stage(
     seed: int = 0,
     verbose: int = 0,
     return_models: bool = False,
-) -> dict[str, Any]:
+    run_dir=None,
+) -> TwoStageResult:
     """Stage 1 once, then every head of ``heads`` from a copy of the same trained base.
 
     ``base_model`` is a model ending in ``Dense(K)`` or a function returning one; a function is
@@ -164,7 +226,8 @@ def compare_two_stage(
     before the call has whatever weights the global RNG gave it).
 
     Returns ``{"stage1": {...}, "graph": K x K list, "heads": {head: {...}}}`` with test accuracies
-    (and the stage-2 models under ``"models"`` with ``return_models=True``). ``label_smoothing``
+    (and the stage-2 models under ``"models"`` with ``return_models=True``), saved into
+    ``run_dir`` when given (:meth:`TwoStageResult.save`). ``label_smoothing``
     applies to every stage of every head; ``smoothing`` is the ``"label_smoothing"`` head's.
     """
     import keras
@@ -260,30 +323,34 @@ def compare_two_stage(
                 f"pkgcn: {head:<16} test accuracy {results[head]['test_accuracy']:.4f}", flush=True
             )
         models[head] = model
-    out: dict[str, Any] = {
-        "stage1": stage1,
-        "graph": graph.tolist(),
-        "graph_edges": count_edges(graph),
-        "heads": results,
-        "settings": {
-            "stage1_epochs": stage1_epochs,
-            "stage2_epochs": stage2_epochs,
-            "optimizer": optimizer,
-            "learning_rate": learning_rate,
-            "batch_size": batch_size,
-            "soft": soft,
-            "normalize": normalize,
-            "direction": direction,
-            "units_l": units_l,
-            "initializer": initializer,
-            "control_match": control_match,
-            "smoothing": smoothing,
-            "label_smoothing": label_smoothing,
-            "seed": seed,
-        },
-    }
+    out = TwoStageResult(
+        {
+            "stage1": stage1,
+            "graph": graph.tolist(),
+            "graph_edges": count_edges(graph),
+            "heads": results,
+            "settings": {
+                "stage1_epochs": stage1_epochs,
+                "stage2_epochs": stage2_epochs,
+                "optimizer": optimizer,
+                "learning_rate": learning_rate,
+                "batch_size": batch_size,
+                "soft": soft,
+                "normalize": normalize,
+                "direction": direction,
+                "units_l": units_l,
+                "initializer": initializer,
+                "control_match": control_match,
+                "smoothing": smoothing,
+                "label_smoothing": label_smoothing,
+                "seed": seed,
+            },
+        }
+    )
     if return_models:
         out["models"] = models
+    if run_dir is not None:
+        out.save(run_dir)
     return out
 
 
