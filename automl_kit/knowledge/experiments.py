@@ -162,12 +162,11 @@ class TwoStageResult(dict):
     ) -> None:
         """Write ``two_stage.json`` (the summary), ``accuracy.csv``, ``graph.json``, ``graph.png``
         (Figure 4.6) and, with ``models=True``, ``model-<head>.keras``, into ``run_dir``."""
+        import os
         from pathlib import Path
 
         from automl_kit.knowledge.plots import plot_class_graph
         from automl_kit.utils.io import write_csv, write_json
-
-        import os
 
         # a RunDirectory (its .root) or a path (whose own .root is the file system's root)
         root = Path(run_dir) if isinstance(run_dir, (str, os.PathLike)) else Path(run_dir.root)
