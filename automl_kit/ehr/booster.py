@@ -44,10 +44,12 @@ COMBINES = ("rank_average", "stacker")
 
 
 def _percentile(reference: np.ndarray, values: np.ndarray) -> np.ndarray:
-    """Mid-rank percentile of ``values`` among the sorted ``reference`` scores, in [0, 1]."""
-    left = np.searchsorted(reference, values, side="left")
-    right = np.searchsorted(reference, values, side="right")
-    return (left + right) / (2.0 * len(reference))
+    """Percentile rank of ``values`` among the sorted ``reference`` scores, in [0, 1]: the
+    mid-rank at each reference value, linear in between (continuous, so that a score that
+    moves by float round-off, as a CNN's does between batch compositions, keeps its rank)."""
+    knots, counts = np.unique(reference, return_counts=True)
+    mid = (np.cumsum(counts) - counts / 2.0) / len(reference)
+    return np.interp(values, knots, mid)
 
 
 def _logit(p: np.ndarray) -> np.ndarray:

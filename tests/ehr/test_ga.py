@@ -167,3 +167,16 @@ def test_ga_resume_after_interruption_continues_the_same_run(
         PermutationGA(**{**settings_, "population": 16}).make(
             planted_problem, run_dir=tmp_path / "whole", resume=True
         )
+
+
+def test_resume_may_change_the_time_budget_but_not_the_search(planted_problem, tmp_path):
+    PermutationGA(population=8, generations=10, seed=0).make(planted_problem, run_dir=tmp_path)
+    RunDirectory(tmp_path).mark_stopped()
+    again = PermutationGA(population=8, generations=10, time_budget="5m", seed=0).make(
+        planted_problem, run_dir=tmp_path, resume=True
+    )
+    assert again.from_earlier_run  # finished: the saved result, nothing redone
+    with pytest.raises(ValueError, match="mutation_swaps differ"):
+        PermutationGA(population=8, generations=10, mutation_swaps=2).make(
+            planted_problem, run_dir=tmp_path, resume=True
+        )

@@ -40,6 +40,8 @@ from automl_kit.utils.rundir import CorruptRunError, RunDirectory
 CHECKPOINT_FILE = "layout_checkpoint.json"
 CONFIG_FILE = "layout_config.json"
 COMMAND = "layout"
+# settings that do not change the run's path: a resumed run may change them
+RUNTIME_SETTINGS = ("verbose", "time_budget", "checkpoint_every")
 
 
 # ---- the thesis's operators --------------------------------------------------------------
@@ -208,7 +210,7 @@ class PermutationGA(LayoutMaker):
 
     def _make_in(self, run: RunDirectory | None, problem: LayoutProblem, resume: bool):
         config = {
-            "maker": {k: v for k, v in self.get_config().items() if k != "verbose"},
+            "maker": {k: v for k, v in self.get_config().items() if k not in RUNTIME_SETTINGS},
             "problem": problem.fingerprint(),
         }
         state = None
