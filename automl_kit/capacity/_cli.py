@@ -37,7 +37,8 @@ class Grow(Job):
         "examples:\n"
         "  automl-kit grow --task sine --method adaptive --epochs 60\n"
         "  automl-kit grow --task mnist --method adaptive --n-train 6000 --epochs 5\n"
-        "  automl-kit grow --task cifar10 --method adaptive --epochs 10"
+        "  automl-kit grow --task cifar10 --method adaptive --epochs 10\n"
+        "  automl-kit grow --resume runs/grow-1   # continue a stopped run (Ctrl-C)"
     )
     uses_data = False  # sine makes its own data; mnist and cifar10 are loaded in run()
     outputs = (
@@ -113,11 +114,6 @@ class Grow(Job):
                 f"--method {args.method!r} is not a {args.task} method; choose one of: "
                 f"{', '.join(methods)}."
             )
-        if args.resume:
-            raise ValueError(
-                "automl-kit grow --resume is not supported (runs are minutes long and keep no "
-                "checkpoint); start a new run with --out."
-            )
         chunks = args.chunks or DEFAULTS[args.task][1]
         if args.task == "sine" and chunks > args.width:
             raise ValueError(
@@ -143,6 +139,8 @@ class Grow(Job):
         from automl_kit.capacity.experiments import run_mnist, run_sine
 
         verbose = int(bool(args.verbose))
+        # checkpoint every epoch into the run directory, so that --resume continues the run
+        resumable = {"run_dir": run, "resume": bool(args.resume)}
         if args.task == "sine":
             result = run_sine(
                 args.method,
@@ -156,6 +154,7 @@ class Grow(Job):
                 patience=args.patience,
                 interval=args.interval,
                 verbose=verbose,
+                **resumable,
             )
         elif args.task == "cifar10":
             from automl_kit.capacity.experiments import run_cifar
@@ -175,6 +174,7 @@ class Grow(Job):
                 interval=args.interval,
                 every=args.every,
                 verbose=verbose,
+                **resumable,
             )
         else:
             from automl_kit.datasets import load
@@ -193,6 +193,7 @@ class Grow(Job):
                 patience=args.patience,
                 interval=args.interval,
                 verbose=verbose,
+                **resumable,
             )
         controller = result["controller"]
         if controller is not None:

@@ -128,6 +128,44 @@ class GrowthController(keras.callbacks.Callback):
     def from_config(cls, config: dict) -> GrowthController:
         return cls(**config)
 
+    # ---------------------------------------------------------------- state (resume)
+    def get_state(self) -> dict:
+        """Everything a resumed run needs (JSON-able): counters, the moving average, the
+        schedule, the batch losses and the widths (chunks) of every partial layer."""
+        if self.capacity is None:
+            raise ValueError("attach(model) before get_state(): the state includes its widths.")
+        finite = lambda v: None if v is None or not math.isfinite(v) else float(v)  # noqa: E731
+        return {
+            "steps": self.steps,
+            "average": finite(self.average),
+            "best": finite(self.best),
+            "wait": self.wait,
+            "unfrozen": self.unfrozen,
+            "pending": list(self._pending),
+            "schedule": self.schedule,
+            "losses": list(self.losses),
+            "widths": {name: list(w) for name, w in zip(self._names(), self.capacity.config())},
+            "start_calls": getattr(self.start, "_calls", None),
+        }
+
+    def set_state(self, state: dict) -> None:
+        """Continue from :meth:`get_state` (after :meth:`attach` and restoring the weights)."""
+        if self.capacity is None:
+            raise ValueError("attach(model) before set_state(): the state sets its widths.")
+        self.steps, self.wait = int(state["steps"]), int(state["wait"])
+        self.average = state["average"]
+        self.best = math.inf if state["best"] is None else float(state["best"])
+        self.unfrozen = bool(state["unfrozen"])
+        self._pending = [float(v) for v in state["pending"]]
+        self.schedule = [dict(row) for row in state["schedule"]]
+        self.losses = [float(v) for v in state["losses"]]
+        if state.get("start_calls") is not None:
+            self.start._calls = int(state["start_calls"])
+        self.capacity.restore_widths({name: tuple(w) for name, w in state["widths"].items()})
+
+    def _names(self) -> list[str]:
+        return [layer.name for layer in self.capacity.layers]
+
     # ---------------------------------------------------------------- the rule
     def attach(self, model: keras.Model) -> Capacity:
         """The Capacity of ``model`` (made on first use), with its first schedule row."""

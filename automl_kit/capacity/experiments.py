@@ -52,6 +52,86 @@ def sine_grid(n: int = 1000) -> tuple[np.ndarray, np.ndarray]:
     return x, np.sin(x)
 
 
+def _fit(
+    model,
+    x,
+    y,
+    *,
+    batch_size: int,
+    epochs: int,
+    seed: int,
+    callbacks: list,
+    controller=None,
+    run=None,
+    resume: bool = False,
+    config: dict | None = None,
+    state=None,
+    restore=None,
+) -> None:
+    """``model.fit``; with ``run`` (an open :class:`~automl_kit.utils.rundir.RunDirectory`)
+    checkpointed after every epoch and resumable.
+
+    Without ``run``: Keras's shuffling after ``set_random_seed(seed)`` (the benchmark's
+    protocol). With ``run``: batches from :class:`automl_kit.training.EpochBatches` and an
+    :class:`automl_kit.training.EpochCheckpoint` holding the model and optimizer, the
+    controller's state (counters, schedule, widths) and ``state()`` (the caller's curves);
+    ``resume=True`` continues from the last finished epoch (``restore`` gets the caller's state
+    back), so a resumed run ends as an unbroken one does (on the CPU).
+    """
+    keras.utils.set_random_seed(seed)
+    if run is None:
+        model.fit(x, y, batch_size=batch_size, epochs=epochs, verbose=0, callbacks=callbacks)
+        return
+    from automl_kit.training import (
+        EpochBatches,
+        EpochCheckpoint,
+        read_checkpoint,
+        restore_checkpoint,
+    )
+
+    config = {**(config or {}), "epochs": epochs, "batch_size": batch_size, "samples": len(x)}
+    if controller is not None:
+        controller.attach(model)  # the optimizer over every chunk, as the saved run built it
+    checkpoint = read_checkpoint(run) if resume else None
+    start, history = 0, {}
+    if checkpoint is not None:
+        changed = [
+            f"{key} {checkpoint['config'].get(key)!r} -> {value!r}"
+            for key, value in config.items()
+            if checkpoint["config"].get(key) != value
+        ]
+        if changed:
+            raise ValueError(
+                f"cannot resume {run.root}: {'; '.join(changed)}. Resume with the settings of "
+                "the original run, or start a new run."
+            )
+        restore_checkpoint(model, run, checkpoint)
+        if controller is not None:
+            controller.set_state(checkpoint["state"]["controller"])
+        if restore is not None:
+            restore(checkpoint["state"]["caller"])
+        start, history = int(checkpoint["epoch"]), checkpoint["history"]
+    saver = EpochCheckpoint(
+        run,
+        lambda: {
+            "controller": controller.get_state() if controller is not None else None,
+            "caller": state() if state is not None else {},
+        },
+        history=history,
+        config=config,
+    )
+    if start >= epochs:
+        return
+    model.fit(
+        EpochBatches(x, y, batch_size, seed=seed, epoch=start),
+        epochs=epochs,
+        initial_epoch=start,
+        verbose=0,
+        callbacks=[*callbacks, saver],
+        shuffle=False,  # EpochBatches shuffles; Keras's batch shuffle would not resume
+    )
+
+
 def _check_method(method: str, methods) -> None:
     if method not in methods:
         raise ValueError(f"unknown method {method!r}; choose one of: {', '.join(methods)}.")
@@ -72,6 +152,9 @@ def run_sine(
     interval: int = 4,
     smoothing: float = 0.9,
     verbose: int = 0,
+    run_dir=None,
+    resume: bool = False,
+    callbacks=(),
 ) -> dict:
     """Train one net on the sine task; the loss curve on the grid after every epoch ("samples").
 
@@ -80,6 +163,8 @@ def run_sine(
     the ReLU kinks spread over the input range (with Glorot and zero biases every kink sits at
     0 and no net fits the sine; the thesis does not say how it initialised biases).
     ``final10_mean``/``final10_std`` are Table 5.2's statistics over the last 10 samples.
+    ``run_dir`` (an open ``RunDirectory``) checkpoints every epoch; ``resume`` continues it
+    (:func:`_fit`); ``callbacks`` are added to ``fit``'s.
     """
     _check_method(method, SINE_METHODS)
     spec = SINE_METHODS[method]
@@ -99,7 +184,7 @@ def run_sine(
         seed=seed,
     )
     model.compile(make_optimizer(optimizer, lr), "mse")
-    callbacks: list = []
+    fit_callbacks: list = []
     controller = None
     if not static:
         controller = GrowthController(
@@ -111,17 +196,28 @@ def run_sine(
             probe=(x[:256], y[:256]) if spec["start"] == "gradmax" else None,
             verbose=verbose,
         )
-        callbacks.append(controller)
+        fit_callbacks.append(controller)
     curve: list[float] = []
 
     class Sample(keras.callbacks.Callback):
         def on_epoch_end(self, epoch, logs=None):
             curve.append(float(np.mean((np.asarray(model(grid_x)) - grid_y) ** 2)))
 
-    keras.utils.set_random_seed(seed)  # the batch order
     started = time.perf_counter()
-    model.fit(
-        x, y, batch_size=batch_size, epochs=epochs, verbose=0, callbacks=[*callbacks, Sample()]
+    _fit(
+        model,
+        x,
+        y,
+        batch_size=batch_size,
+        epochs=epochs,
+        seed=seed,
+        callbacks=[*fit_callbacks, Sample(), *callbacks],
+        controller=controller,
+        run=run_dir,
+        resume=resume,
+        config={"task": "sine", "method": method, "seed": seed},
+        state=lambda: {"curve": curve},
+        restore=lambda saved: curve.extend(saved["curve"]),
     )
     seconds = time.perf_counter() - started
     tail = np.asarray(curve[-10:])
@@ -177,11 +273,15 @@ def run_mnist(
     smoothing: float = 0.9,
     sample_every: int = 20,
     verbose: int = 0,
+    run_dir=None,
+    resume: bool = False,
+    callbacks=(),
 ) -> dict:
     """The MNIST conv net in tenths (``adaptive``) or plain (``standard``), thesis 5.2 / Table 5.4.
 
     A "sample" is the mean training loss over ``sample_every`` batches; ``final10_*`` are over
-    the last 10 samples. Returns test loss/accuracy and the wall clock of ``fit``.
+    the last 10 samples. Returns test loss/accuracy and the wall clock of ``fit``. ``run_dir``,
+    ``resume``, ``callbacks``: as in :func:`run_sine`.
     """
     _check_method(method, MNIST_METHODS)
     kwargs = {"filters": filters, "dense": dense, "seed": seed}
@@ -195,12 +295,12 @@ def run_mnist(
         make_optimizer(optimizer, lr), "sparse_categorical_crossentropy", metrics=["accuracy"]
     )
     controller = None
-    callbacks: list = []
+    fit_callbacks: list = []
     if method == "adaptive":
         controller = GrowthController(
             patience=patience, interval=interval, smoothing=smoothing, verbose=verbose
         )
-        callbacks.append(controller)
+        fit_callbacks.append(controller)
     losses: list[float] = []
 
     class Batches(keras.callbacks.Callback):
@@ -214,15 +314,21 @@ def run_mnist(
             losses.append(total - self.previous[0])
             self.previous = (total, count)
 
-    keras.utils.set_random_seed(seed)
     started = time.perf_counter()
-    model.fit(
+    _fit(
+        model,
         data.x_train,
         data.y_train,
         batch_size=batch_size,
         epochs=epochs,
-        verbose=0,
-        callbacks=[*callbacks, Batches()],
+        seed=seed,
+        callbacks=[*fit_callbacks, Batches(), *callbacks],
+        controller=controller,
+        run=run_dir,
+        resume=resume,
+        config={"task": "mnist", "method": method, "seed": seed},
+        state=lambda: {"losses": losses},
+        restore=lambda saved: losses.extend(saved["losses"]),
     )
     seconds = time.perf_counter() - started
     samples = [
@@ -263,6 +369,9 @@ def run_cifar(
     smoothing: float = 0.9,
     every: int | None = None,
     verbose: int = 0,
+    run_dir=None,
+    resume: bool = False,
+    callbacks=(),
 ) -> dict:
     """The small CIFAR ResNet static or grown (thesis 5.3, on a CIFAR-10 subset).
 
@@ -274,7 +383,8 @@ def run_cifar(
     test accuracy is measured (its time is not counted) and the cumulative ``fit`` seconds and
     training FLOPs (:func:`model_flops` of the widths each step ran at) are recorded, so the
     cost of reaching a given accuracy can be read off ``curve``. ``gap`` is training minus test
-    accuracy, both measured at the end by ``evaluate``.
+    accuracy, both measured at the end by ``evaluate``. ``run_dir``, ``resume``, ``callbacks``: as
+    in :func:`run_sine`.
     """
     _check_method(method, CIFAR_METHODS)
     spec = CIFAR_METHODS[method]
@@ -296,7 +406,7 @@ def run_cifar(
         make_optimizer(optimizer, lr), "sparse_categorical_crossentropy", metrics=["accuracy"]
     )
     controller = None
-    callbacks: list = []
+    fit_callbacks: list = []
     if not static:
         controller = GrowthController(
             patience=patience,
@@ -307,7 +417,7 @@ def run_cifar(
             every=every,
             verbose=verbose,
         )
-        callbacks.append(controller)
+        fit_callbacks.append(controller)
     x_train, y_train = data.x_train.astype("float32"), data.y_train
     x_test, y_test = data.x_test.astype("float32"), data.y_test
     if x_train.max() > 1.5:  # raw 0-255 pixels
@@ -348,14 +458,24 @@ def run_cifar(
                     flush=True,
                 )
 
-    keras.utils.set_random_seed(seed)  # the batch order
-    model.fit(
+    def restore(saved):
+        curve.extend(saved["curve"])
+        cost.update(seconds=saved["seconds"], flops=saved["flops"])
+
+    _fit(
+        model,
         x_train,
         y_train,
         batch_size=batch_size,
         epochs=epochs,
-        verbose=0,
-        callbacks=[*callbacks, Track()],
+        seed=seed,
+        callbacks=[*fit_callbacks, Track(), *callbacks],
+        controller=controller,
+        run=run_dir,
+        resume=resume,
+        config={"task": "cifar10", "method": method, "seed": seed},
+        state=lambda: {"curve": curve, "seconds": cost["seconds"], "flops": cost["flops"]},
+        restore=restore,
     )
     train_loss, train_accuracy = model.evaluate(x_train, y_train, verbose=0, batch_size=500)
     last = curve[-1]

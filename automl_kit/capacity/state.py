@@ -272,6 +272,16 @@ class Capacity:
             self._change(self.layer(name), active, frozen)
         self.activate()
 
+    def restore_widths(self, widths: dict) -> None:
+        """Put back saved widths ``{name: (active, frozen)}`` as they are: no weight is touched
+        (a resumed run's weights already hold what each growth did to them)."""
+        for name, (active, frozen) in widths.items():
+            layer = self.layer(name)
+            check_widths(layer.chunks, int(active), int(frozen), layer.name)
+        for name, (active, frozen) in widths.items():
+            self.layer(name).set_widths(int(active), int(frozen))
+        self.activate()
+
     def freeze_all(self, frozen: bool = True) -> None:
         """Freeze every active chunk (``frozen=True``) or unfreeze everything (``False``)."""
         for layer in self.layers:
