@@ -240,10 +240,11 @@ def _capacity_objects():
         PartialConv2D(8, 3, chunks=4, active=2, frozen=2, padding="same", strides=2),
         GrowthController(patience=4, step=2, freeze=False, start="net2net", interval=3),
         GrowthController(per_layer=True, unfreeze=True, start="gradmax", probe=(X, Y)),
+        GrowthController(every=50, start={"name": "gradmax", "scale": 0.5}),
     ]
 
 
-@pytest.mark.parametrize("index", range(4))
+@pytest.mark.parametrize("index", range(5))
 def test_capacity_config_round_trips(index):
     check_config_round_trip(_capacity_objects()[index])
 
