@@ -121,7 +121,7 @@ def _stage_two_model(
             graph,
             variant=int(head[-1]),
             direction=direction,
-            units_l=units_l,
+            units_l=units_l if head == "pkgcn2" else None,  # PK-GCN-1 has no Dense q
             initializer=initializer,
         )
     old = classification_head(base)

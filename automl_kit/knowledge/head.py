@@ -64,6 +64,11 @@ class ClassGraphHead(keras.layers.Layer):
             raise ValueError(
                 f"units_l must be a positive integer (or None for n), got {units_l!r}."
             )
+        if variant == 1 and units_l is not None:
+            raise ValueError(
+                "units_l sets the width of PK-GCN-2's Dense layer (Eq. 4.5); PK-GCN-1 has none: "
+                "drop units_l or pass variant=2."
+            )
         if initializer not in INITIALIZERS:
             raise ValueError(
                 f"unknown initializer {initializer!r}; choose one of: {', '.join(INITIALIZERS)}."

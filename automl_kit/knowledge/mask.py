@@ -61,6 +61,14 @@ class KnowledgeMask(keras.layers.Layer):
                 f"the stochastic mask excludes class i with probability lam * d_i / max(d) "
                 f"(Eq. 4.3): pass lam in [0, 1], got {lam!r}."
             )
+        if (mode == "stochastic" and k is not None) or (
+            mode == "deterministic" and lam is not None
+        ):
+            unused = "k" if mode == "stochastic" else "lam"
+            raise ValueError(
+                f"{unused} does not apply to the {mode} mask (k: deterministic, lam: stochastic); "
+                f"drop {unused} or change mode."
+            )
         self.mode = mode
         self.k = k
         self.lam = None if lam is None else float(lam)

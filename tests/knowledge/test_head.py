@@ -123,6 +123,8 @@ def test_clear_errors_for_wrong_graphs_and_headless_models(classifier):
     )
     with pytest.raises(ValueError, match="no Dense classification head"):
         add_class_similarity_head(no_head, GRAPH)
+    with pytest.raises(ValueError, match="PK-GCN-1 has none"):
+        add_class_similarity_head(classifier, GRAPH, variant=1, units_l=3)
     with pytest.raises(ValueError, match="units_l == n"):
         add_class_similarity_head(
             classifier, GRAPH, variant=2, units_l=N_FEATURES + 1, initializer="warm"

@@ -87,6 +87,8 @@ def test_mask_rejects_bad_settings():
         KnowledgeMask("stochastic", lam=1.5)
     with pytest.raises(ValueError, match="unknown mask mode"):
         KnowledgeMask("random", k=2)
+    with pytest.raises(ValueError, match="lam does not apply to the deterministic mask"):
+        KnowledgeMask("deterministic", k=2, lam=0.5)
     with pytest.raises(ValueError, match="exceeds the 10 classes"):
         KnowledgeMask("deterministic", k=11).knowledge_mask(DISTANCES, LABELS)
 
