@@ -41,6 +41,7 @@ from automl_kit.ehr.layouts.base import grid_shape as _grid_shape
 from automl_kit.ehr.mapper import counts_to_images
 
 COMBINES = ("rank_average", "stacker")
+_SCORE_BATCH = 256
 
 
 def _percentile(reference: np.ndarray, values: np.ndarray) -> np.ndarray:
@@ -326,11 +327,16 @@ class CNNBoostedClassifier(ClassifierMixin, BaseEstimator):
     def _cnn_scores(self, images: np.ndarray) -> np.ndarray:
         if not len(images):
             return np.zeros(0)
-        # direct calls in fixed-size batches: no predict-function tracing for each new size
-        out = [
-            np.asarray(self.cnn_(images[i : i + 2048], training=False))
-            for i in range(0, len(images), 2048)
-        ]
+        # direct calls (no predict-function tracing) on batches of one fixed size, the last one
+        # padded: CPU kernels pick their algorithm by batch size, and a patient's score must not
+        # depend on which other patients are scored with it
+        size = _SCORE_BATCH
+        out = []
+        for i in range(0, len(images), size):
+            batch = images[i : i + size]
+            padded = np.zeros((size, *images.shape[1:]), dtype=np.float32)
+            padded[: len(batch)] = batch
+            out.append(np.asarray(self.cnn_(padded, training=False))[: len(batch)])
         return np.concatenate(out).astype(np.float64).ravel()
 
     # ---- prediction ----------------------------------------------------------------------
