@@ -20,6 +20,7 @@ class EHR(Job):
         "Writes the layout, the GA fitness curve, example patient images and a results table.\n\n"
         "examples:\n"
         "  automl-kit ehr --simulate 5000 --generations 500\n"
+        "  automl-kit ehr --diabetes --base cat\n"
         "  automl-kit ehr --events events.csv --patients patients.csv --lookback-days 360"
     )
     uses_data = False
@@ -43,6 +44,11 @@ class EHR(Job):
         data.add_argument("--n-windows", type=positive_int, default=3, help="time windows")
         data.add_argument(
             "--simulate", type=positive_int, metavar="N", help="a simulated cohort of N patients"
+        )
+        data.add_argument(
+            "--diabetes",
+            action="store_true",
+            help="the UCI diabetes readmission data from $AUTOML_KIT_DATA/diabetes_130us",
         )
         data.add_argument(
             "--test-size", type=positive_float, default=0.3, help="test share, split by patient"
@@ -76,11 +82,14 @@ class EHR(Job):
 
     def validate(self, args: argparse.Namespace) -> None:
         tables = args.events is not None or args.patients is not None
-        if args.simulate is not None and tables:
-            raise ValueError("pass --simulate N or --events/--patients, not both.")
-        if args.simulate is None and not tables:
+        sources = [tables, args.simulate is not None, bool(args.diabetes)]
+        if sum(sources) > 1:
             raise ValueError(
-                "pass --events PATH --patients PATH --lookback-days DAYS, or --simulate N."
+                "pass one source: --simulate N, --diabetes or --events/--patients, not both."
+            )
+        if not any(sources):
+            raise ValueError(
+                "pass --events PATH --patients PATH --lookback-days DAYS, --simulate N or --diabetes."
             )
         if tables:
             if args.events is None or args.patients is None:
@@ -185,10 +194,12 @@ class EHR(Job):
 
     @staticmethod
     def _tables(args):
-        from automl_kit.datasets import check_ehr_tables, ehr_cohort
+        from automl_kit.datasets import check_ehr_tables, diabetes_events, ehr_cohort
 
         if args.simulate is not None:
             return ehr_cohort(args.simulate, seed=args.seed)
+        if args.diabetes:
+            return diabetes_events(n_windows=args.n_windows, seed=args.seed)
         return check_ehr_tables(
             args.events, args.patients, lookback_days=args.lookback_days, n_windows=args.n_windows
         )
