@@ -54,7 +54,14 @@ def test_every_registered_layout_places_each_code_once(name, grouped_problem):
     assert type(maker).from_config(maker.get_config()).get_config() == maker.get_config()
 
 
-@pytest.mark.parametrize("maker", [EmbeddingLayout(), EmbeddingLayout(method="tsne"), IGTDLayout()])
+@pytest.mark.parametrize(
+    "maker",
+    [
+        EmbeddingLayout(),
+        pytest.param(EmbeddingLayout(method="tsne"), marks=pytest.mark.slow),  # ~3 s of t-SNE
+        IGTDLayout(),
+    ],
+)
 def test_data_driven_layouts_keep_correlated_codes_together(maker, grouped_problem):
     layout = maker.make(grouped_problem).layout
     random = np.mean(
