@@ -170,7 +170,12 @@ class PermutationGA(LayoutMaker):
         self, population: np.ndarray, fitness: np.ndarray, rng: np.random.Generator
     ) -> np.ndarray:
         """Alg. 3's inner loop: survivors, then mutated children of random survivor pairs."""
-        parents = population[self.toolbox.select(fitness, rng=rng)]
+        return self._breed(population, fitness, rng)[0]
+
+    def _breed(self, population: np.ndarray, fitness: np.ndarray, rng: np.random.Generator):
+        """The next population and the fitness of its first rows (the unchanged survivors)."""
+        chosen = self.toolbox.select(fitness, rng=rng)
+        parents = population[chosen]
         need = len(population) - len(parents)
         children = []
         while len(children) < need:
@@ -179,7 +184,7 @@ class PermutationGA(LayoutMaker):
             children.extend(self.toolbox.mate(parents[i], parents[j], cut))
         children = np.array(children[:need])
         self.toolbox.mutate(children, rng)
-        return np.concatenate([parents, children])
+        return np.concatenate([parents, children]), fitness[chosen]
 
     # ---- the run -------------------------------------------------------------------------
     def make(
@@ -262,6 +267,7 @@ class PermutationGA(LayoutMaker):
         logbook = tools.Logbook()
         logbook.extend(state.history)
         stop_reason = ""
+        carried = None  # fitness of the survivors at the top of the population (not re-evaluated)
         while True:
             if budget.exhausted():
                 stop_reason = budget.message().replace("evaluation budget", "generation budget")
@@ -269,7 +275,12 @@ class PermutationGA(LayoutMaker):
             if self.patience is not None and state.stale >= self.patience:
                 stop_reason = f"no better layout for {self.patience} generations (patience)"
                 break
-            fitness = self.toolbox.evaluate(population)
+            if carried is None:
+                fitness = self.toolbox.evaluate(population)
+            else:  # survivors are unchanged: only the children need their fitness
+                fitness = np.concatenate(
+                    [carried, self.toolbox.evaluate(population[len(carried) :])]
+                )
             i = int(np.argmin(fitness))
             if state.best_fitness is None or fitness[i] < state.best_fitness:
                 state.best, state.best_fitness, state.stale = (
@@ -287,7 +298,7 @@ class PermutationGA(LayoutMaker):
             )
             state.generation += 1
             budget.count()
-            population = self.next_generation(population, fitness, rng)
+            population, carried = self._breed(population, fitness, rng)
             if self.verbose and (state.generation % max(1, self.generations // 10) == 0):
                 print(
                     f"layout ga gen {state.generation}/{self.generations}: best "
