@@ -3,8 +3,9 @@
 Layers whose width is allocated up front in chunks, of which an *active* prefix is computed and a
 *frozen* prefix is held fixed; a :class:`Capacity` that swaps in one compiled train step per
 width configuration; a :class:`GrowthController` that grows the width when the training loss
-plateaus; builders; and rival ways of starting new units (zero outgoing weights, the thesis's
-allocated weights, Net2Net, GradMax).
+plateaus (or on a fixed schedule); builders (an MLP, the thesis's MNIST conv net, a CIFAR ResNet
+whose shortcuts project to the active width); and rival ways of starting new units (zero outgoing
+weights, the thesis's allocated weights, Net2Net, GradMax for dense and conv layers).
 
 >>> from automl_kit.capacity import partial_mlp, Capacity, GrowthController
 >>> model = partial_mlp(1, 1, hidden=(500,), chunks=5, active=1)

@@ -87,8 +87,11 @@ def model_flops(model: keras.Model, reads: dict | None = None) -> dict:
 class Capacity:
     """Width state of a compiled model built from partial layers, for ``fit`` and custom loops.
 
-    The chain of partial layers is read in ``model.layers`` order: each partial layer feeds the
-    next (its *consumer*), which reads only the producer's active channels. Changing widths
+    Who reads whom comes from the functional graph: a partial layer's *consumers* are the partial
+    layers its output reaches through non-partial layers (pooling, activations, ``Add``), and
+    they read only its active channels; layers summed by an ``Add`` (a residual branch and its
+    shortcut) are *tied*: they share widths and grow together, so the sum stays well-defined
+    (a model without a functional graph is read as a chain in ``model.layers`` order). Changing widths
     through :meth:`set`/:meth:`grow` installs the compiled train step of the new configuration
     (one per distinct tuple of ``(active, frozen)`` widths, cached; built with
     :meth:`automl_kit.training.TrainSteps.make_step`, the optimizer built over every chunk up

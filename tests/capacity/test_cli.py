@@ -13,7 +13,7 @@ TINY = ["grow", "--task", "sine", "--width", "20", "--chunks", "2", "--n-train",
 
 def test_grow_sine_writes_schedule_plot_model_and_results(tmp_path, capsys):
     out = tmp_path / "run"
-    args = [*TINY, "--epochs", "4", "--patience", "2", "--interval", "1", "--out", str(out)]
+    args = [*TINY, "--epochs", "4", "--patience", "1", "--interval", "1", "--out", str(out)]
     assert main([*args, "--optimizer", "rmsprop", "--quiet"]) == 0
     assert "final-10 loss" in capsys.readouterr().out
     assert type(keras.saving.load_model(out / "model.keras").optimizer).__name__ == "RMSprop"
@@ -34,6 +34,10 @@ def test_grow_sine_writes_schedule_plot_model_and_results(tmp_path, capsys):
     for name in ("capacity_schedule.json", "capacity.png", "model.keras"):
         assert (out / name).is_file(), name
     assert json.loads((out / "run.json").read_text())["status"] == "finished"
+    # every epoch was checkpointed; resuming the finished run changes nothing
+    assert json.loads((out / "checkpoint.json").read_text())["state"]["epoch"] == 4
+    assert main(["grow", "--resume", str(out), "--quiet"]) == 0
+    assert json.loads((out / "results.json").read_text()) == results
 
 
 @pytest.mark.parametrize(
