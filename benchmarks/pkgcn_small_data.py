@@ -15,6 +15,9 @@ fresh AdaDelta, the same batches and the same data (the protocol of
 * ``pkgcn2``   the PK-GCN-2 head (Eq. 4.5);
 * ``pkgcn1_soft`` PK-GCN-1 over the soft-count graph (summed predicted probabilities), since a
                small validation set gives few hard mistakes (``full`` budget or ``--methods``);
+* ``pkgcn1_warm``, ``pkgcn2_warm`` the heads with ``initializer="warm"`` (not in the thesis: on
+               a graph without edges the head starts as the stage-1 classifier, d . c_i; only with
+               ``--methods``);
 * ``control``  the capacity-matched control (the library's ``"dense_control"``): an extra
                ``Dense(m, relu)`` and a new ``Dense(K)`` with about the PK-GCN-1 head's parameter
                count, trained the same two-stage way;
@@ -95,7 +98,16 @@ BUDGETS = {
     },
 }
 MODELS = {"mnist": ("bm1", "bm2"), "cifar10": ("vgg",)}
-METHODS = ("base", "pkgcn1", "pkgcn2", "pkgcn1_soft", "control", "smooth")
+METHODS = (
+    "base",
+    "pkgcn1",
+    "pkgcn2",
+    "pkgcn1_soft",
+    "pkgcn1_warm",
+    "pkgcn2_warm",
+    "control",
+    "smooth",
+)
 # share of a validation pool held out of the training pool (balanced draws come from each)
 VAL_POOL = {"mnist": 6_000, "cifar10": 2_000}
 GRAPH_SIZES = (60, 100, 300, 1000, 3000)  # validation sizes of the graph-quality study
@@ -320,7 +332,8 @@ def run_once(dataset: str, model_name: str, size: int, seed: int, budget: dict, 
         model = copy_of(stage1)
         if name.startswith("pkgcn"):
             graph = graphs["soft" if name.endswith("_soft") else "hard"]
-            model = add_class_similarity_head(model, graph, variant=int(name[5]))
+            init = "warm" if name.endswith("_warm") else "glorot_uniform"
+            model = add_class_similarity_head(model, graph, variant=int(name[5]), initializer=init)
         elif name == "control":
             model = dense_control(model)
         compile_model(model, smoothing=LABEL_SMOOTHING if name == "smooth" else 0.0)
