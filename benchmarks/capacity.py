@@ -353,6 +353,7 @@ def main(argv=None) -> None:
         help="comma-separated: sine, timing, mnist, cifar",
     )
     p.add_argument("--methods", default=",".join(SINE), help="sine methods")
+    p.add_argument("--cifar-methods", default=None, help="cifar methods (default: the budget's)")
     p.add_argument("--seeds", default=None, help="comma-separated seeds (default: the budget's)")
     p.add_argument("--resume", action="store_true", help="keep finished runs of the output JSON")
     args = p.parse_args(argv)
@@ -460,7 +461,8 @@ def main(argv=None) -> None:
         seeds = [int(s) for s in args.seeds.split(",")] if args.seeds else b["seeds"]
         # one data split for every seed: the seeds vary initial weights and batch order
         data = load("cifar10", seed=0)
-        cells = [{"task": "cifar10", "method": m, "seed": s} for s in seeds for m in b["methods"]]
+        methods = args.cifar_methods.split(",") if args.cifar_methods else b["methods"]
+        cells = [{"task": "cifar10", "method": m, "seed": s} for s in seeds for m in methods]
         grid = run_grid(
             "capacity-cifar",
             cells,

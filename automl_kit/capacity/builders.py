@@ -99,17 +99,10 @@ def partial_mnist_convnet(
     return keras.Model(inputs, out, name=name)
 
 
-def _resnet(
-    conv,
-    input_shape,
-    num_classes: int,
-    widths: Sequence[int],
-    blocks: int,
-    stem_strides: int,
-    name: str,
-) -> keras.Model:
-    """The ResNet skeleton shared by :func:`partial_resnet` and :func:`resnet`: ``conv(width,
-    kernel, strides, activation, use_bias, name)`` makes each convolution."""
+def _resnet(conv, input_shape, widths: Sequence[int], blocks: int, stem_strides: int):
+    """The ResNet body shared by :func:`partial_resnet` and :func:`resnet` (input, pooled
+    features): ``conv(width, kernel, strides, activation, use_bias, name)`` makes each
+    convolution."""
     if not widths or any(int(w) < 1 for w in widths):
         raise ValueError(f"widths lists each stage's channels, e.g. (16, 32, 64); got {widths!r}.")
     if not isinstance(blocks, int) or blocks < 1:
@@ -179,7 +172,7 @@ def partial_resnet(
             name=layer_name,
         )
 
-    inputs, x = _resnet(conv, input_shape, num_classes, widths, blocks, stem_strides, name)
+    inputs, x = _resnet(conv, input_shape, widths, blocks, stem_strides)
     out = PartialDense(num_classes, chunks=1, activation="softmax", name="head")(x)
     return keras.Model(inputs, out, name=name)
 
@@ -214,6 +207,6 @@ def resnet(
             name=layer_name,
         )
 
-    inputs, x = _resnet(conv, input_shape, num_classes, widths, blocks, stem_strides, name)
+    inputs, x = _resnet(conv, input_shape, widths, blocks, stem_strides)
     out = keras.layers.Dense(num_classes, activation="softmax", name="head")(x)
     return keras.Model(inputs, out, name=name)

@@ -16,6 +16,10 @@ def partial_layers(model: keras.Model) -> list:
     return [layer for layer in model.layers if isinstance(layer, PartialMixin)]
 
 
+class _JoinError(ValueError):
+    """A layer other than ``Add`` joins partial layers' outputs."""
+
+
 def _producers(layer) -> list:
     """The partial layers whose outputs reach ``layer``'s input through non-partial layers.
 
@@ -35,7 +39,7 @@ def _producers(layer) -> list:
             continue
         inputs = source.input if isinstance(source.input, (list, tuple)) else [source.input]
         if len(inputs) > 1 and not isinstance(source, keras.layers.Add):
-            raise ValueError(
+            raise _JoinError(
                 f"layer {source.name!r} ({type(source).__name__}) joins several inputs between "
                 "partial layers; only Add (residual sums) keeps channel positions: build the "
                 "model with Add, or without partial layers before the join."
@@ -129,9 +133,9 @@ class Capacity:
         order) and tied groups (layers summed by an ``Add`` share their widths)."""
         try:
             reads = {layer.name: _producers(layer) for layer in self.layers}
-        except (AttributeError, ValueError) as error:
-            if "joins several inputs" in str(error):
-                raise
+        except _JoinError:
+            raise
+        except (AttributeError, ValueError):
             # no functional graph (a subclassed model): each partial layer feeds the next
             reads = {b.name: [a] for a, b in zip(self.layers, self.layers[1:])}
             reads[self.layers[0].name] = []
