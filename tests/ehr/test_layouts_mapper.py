@@ -189,3 +189,29 @@ def test_drop_confusing_removes_the_worst_scored_and_keeps_both_classes():
     scores = np.array([0.1, 0.95, 0.3, 0.9, 0.05])
     assert drop_confusing(y, scores, 2).tolist() == [0, 2, 3]
     assert drop_confusing(y, scores, 10).tolist() == [0, 3]  # one of each class stays
+
+
+def test_ga_puts_simulated_treatments_beside_their_true_indication():
+    from automl_kit.datasets import ehr_cohort
+
+    tables = ehr_cohort(800, seed=0)
+
+    def beside_indication(mapper) -> float:
+        rows, cols = mapper.shape_
+        where = {
+            mapper.features_[f]: divmod(c, cols) for c, f in enumerate(mapper.layout_) if f >= 0
+        }
+        near = [
+            max(abs(a - b) for a, b in zip(where[t], where[d])) <= 1
+            for t, d in tables.truth["indication"].items()
+            if t in where and d in where
+        ]
+        return float(np.mean(near))
+
+    ga = EHRImageMapper(layout_options={"generations": 1500, "population": 30}).fit(tables)
+    rand = EHRImageMapper(layout="random").fit(tables)
+    assert ga.fitness_ < 0.7 * rand.fitness_
+    assert beside_indication(ga) > beside_indication(rand) + 0.3, (
+        beside_indication(ga),
+        beside_indication(rand),
+    )
