@@ -17,7 +17,14 @@ SINE_METHODS = (
     "static_large",
 )
 MNIST_METHODS = ("adaptive", "standard")
-CIFAR_METHODS = ("adaptive", "grow_no_freeze", "net2net", "static_large", "static_small")
+CIFAR_METHODS = (
+    "adaptive",
+    "grow_no_freeze",
+    "net2net",
+    "gradmax",
+    "static_large",
+    "static_small",
+)
 METHODS = {"sine": SINE_METHODS, "mnist": MNIST_METHODS, "cifar10": CIFAR_METHODS}
 DEFAULTS = {  # task -> (epochs, chunks, n_train)
     "sine": (60, 5, 2048),

@@ -36,6 +36,7 @@ CIFAR_METHODS: dict[str, dict] = {
     "adaptive": {"freeze": True, "start": "zero_outgoing"},
     "grow_no_freeze": {"freeze": False, "start": "zero_outgoing"},
     "net2net": {"freeze": True, "start": "net2net"},
+    "gradmax": {"freeze": True, "start": "gradmax"},
 }
 
 
@@ -422,6 +423,8 @@ def run_cifar(
     x_test, y_test = data.x_test.astype("float32"), data.y_test
     if x_train.max() > 1.5:  # raw 0-255 pixels
         x_train, x_test = x_train / 255.0, x_test / 255.0
+    if controller is not None and controller.start.name == "gradmax":
+        controller.probe = (x_train[:64], y_train[:64])  # GradMax's probe batch
     curve: list[dict] = []
     cost = {"seconds": 0.0, "flops": 0.0, "started": 0.0}
 

@@ -86,3 +86,18 @@ def test_grow_cifar10_rejects_bad_widths(tmp_path, capsys):
     code = main(["grow", "--task", "cifar10", "--widths", "2,8", "--chunks", "4"])
     assert code == 2 and "narrowest width 2" in capsys.readouterr().err
     assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.slow  # ~15 s: GradMax starts on every layer of a ResNet, twice
+def test_run_cifar_gradmax_grows_a_resnet_on_a_schedule():
+    import numpy as np
+
+    from automl_kit.capacity.experiments import run_cifar
+    from automl_kit.datasets import from_arrays
+
+    rng = np.random.default_rng(0)
+    x, y = rng.random((96, 8, 8, 3)).astype("float32"), np.arange(96) % 3
+    data = from_arrays(x[:64], y[:64], x_test=x[64:], y_test=y[64:])
+    result = run_cifar("gradmax", data, 0, epochs=2, widths=(4, 8), chunks=2, every=1, batch_size=32)
+    assert result["growth_steps"] == [1]
+    assert result["curve"][1]["flops"] > 2 * result["curve"][0]["flops"]
