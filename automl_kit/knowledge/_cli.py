@@ -28,7 +28,9 @@ class Pkgcn(Job):
         "replaces the Dense(K) head by a graph convolution over the classes (PK-GCN-1/2, Xiao,\n"
         "thesis Part 4) while the baseline trains on for the same epochs with the same optimizer.\n"
         "Writes the accuracy table (accuracy.csv), the graph (graph.png, graph.json), model.keras.\n"
-        "Without --n-val the validation set is as large as --n-train (as in the thesis's tables).\n\n"
+        "Without --n-val the validation set is as large as --n-train (as in the thesis's tables;\n"
+        "this overrides the generic --n-val default below). The dense control is matched to the\n"
+        "parameter count of the PK-GCN variant run.\n\n"
         "example:\n  automl-kit pkgcn --dataset mnist --n-train 500 --variant 2"
     )
     default_dataset = "mnist"
@@ -95,12 +97,18 @@ class Pkgcn(Job):
         parser.add_argument(
             "--controls",
             type=_controls,
-            default=[],
-            help="also train these controls from the same stage 1: dense_control (capacity-matched "
-            "extra Dense layer), label_smoothing (comma-separated)",
+            default=None,
+            help="also train these controls from the same stage 1: dense_control (extra Dense "
+            "layer with as many parameters as the PK-GCN head run), label_smoothing "
+            "(comma-separated; default: none)",
         )
 
     def validate(self, args: argparse.Namespace) -> None:
+        if args.units_l is not None and args.variant != 2:
+            raise ValueError(
+                "--units-l sets the width of PK-GCN-2's Dense layer (Eq. 4.5); PK-GCN-1 has "
+                "none: drop --units-l or pass --variant 2."
+            )
         if args.n_val is None and args.n_train is not None:
             args.n_val = args.n_train  # the thesis's "train|validation" sizes are equal (Table 4.4)
         if args.resume:
@@ -123,19 +131,21 @@ class Pkgcn(Job):
 
     def run(self, args: argparse.Namespace, run, data) -> dict:
         from automl_kit.knowledge.builders import base_cnn, small_vgg
-        from automl_kit.knowledge.experiments import compare_two_stage
+        from automl_kit.knowledge.experiments import compare_two_stage, method_name
 
         if args.base == "vgg":
             base = small_vgg(data.input_shape, data.num_classes)
         else:
             base = base_cnn(data.input_shape, data.num_classes, n_conv=int(args.base[-1]))
         method = f"pkgcn{args.variant}"
-        heads = ["none", method, *[c for c in args.controls if c != method]]
+        heads = ["none", method, *[c for c in args.controls or [] if c != method]]
         if args.verbose:
             print(
                 f"pkgcn: {data!r}\n       base {args.base} ({base.count_params():,} parameters), "
-                f"{args.stage1_epochs}+{args.stage2_epochs} epochs, methods {', '.join(heads)}, "
-                f"run directory {run.root}",
+                f"{args.stage1_epochs}+{args.stage2_epochs} epochs, methods "
+                f"{', '.join(method_name(h) for h in heads)}, graph "
+                f"{'soft' if args.soft else 'hard'} counts ({args.normalize}), direction "
+                f"{args.direction}, run directory {run.root}",
                 flush=True,
             )
         result = compare_two_stage(
@@ -152,6 +162,7 @@ class Pkgcn(Job):
             direction=args.direction,
             units_l=args.units_l,
             initializer=args.initializer,
+            control_match=method,  # the dense control matches the variant run
             seed=args.seed,
             verbose=args.verbose,
             return_models=True,
@@ -161,13 +172,22 @@ class Pkgcn(Job):
         result.save(run.root, class_names=data.class_names)  # accuracy.csv, graph.json/.png
         rows = result.accuracy_rows()
         print(
-            f"{'method':<16} {'test acc':>9} {'gain':>7}  (stage 1: {result['stage1']['test_accuracy']:.4f}, "
+            f"{'method':<16} {'test acc':>9} {'gain (points)':>13}  (stage 1: {result['stage1']['test_accuracy']:.4f}, "
             f"{result['graph_edges']} graph edges, {len(data.y_test)} test samples)"
         )
         for row in rows:
-            print(f"{row['method']:<16} {row['test_accuracy']:>9.4f} {row['gain_points']:>+7.2f}")
+            print(f"{row['method']:<16} {row['test_accuracy']:>9.4f} {row['gain_points']:>+13.2f}")
         return {"dataset": data.summary(), "base": args.base, "accuracy": rows, **result.summary()}
 
 
 def register(subparsers, common: argparse.ArgumentParser) -> None:
-    Pkgcn().register(subparsers)
+    parser = Pkgcn().register(subparsers)
+    # the shared data/run options describe other commands' defaults; say what pkgcn does
+    # (argparse has no public accessor for an option already added)
+    for action in parser._actions:
+        if action.dest == "n_val":
+            action.help = (
+                "validation subset size (default: as large as --n-train, else 10%% of the pool)"
+            )
+        elif action.dest == "seed":
+            action.help = "random seed for data subsets, initialisation and batch order"

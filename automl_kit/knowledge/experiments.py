@@ -34,6 +34,39 @@ import numpy as np
 HEADS = ("none", "pkgcn1", "pkgcn2", "dense_control", "label_smoothing")
 OPTIMIZERS = ("adadelta", "adam", "sgd")
 _SPLITS = ("x_train", "y_train", "x_val", "y_val", "x_test", "y_test")
+# the name a head is shown under in tables and progress lines ("none" = the base CNN trained on)
+METHOD_NAMES = {"none": "original_cnn"}
+
+
+def method_name(head: str) -> str:
+    """The display name of ``head`` (``"none"`` is the original CNN trained on)."""
+    return METHOD_NAMES.get(head, head)
+
+
+def default_control_match(heads: Sequence[str]) -> str:
+    """The PK-GCN variant the dense control is matched to: the one run (PK-GCN-1 if both are)."""
+    return "pkgcn2" if "pkgcn2" in heads and "pkgcn1" not in heads else "pkgcn1"
+
+
+def _progress(label: str, epochs: int):
+    """A callback printing one line per epoch (loss, accuracy, seconds)."""
+    import keras
+
+    started = [0.0]
+
+    def on_epoch_begin(epoch, logs=None):
+        started[0] = time.perf_counter()
+
+    def on_epoch_end(epoch, logs=None):
+        logs = logs or {}
+        print(
+            f"pkgcn: {label} epoch {epoch + 1}/{epochs}  loss {logs.get('loss', float('nan')):.4f}  "
+            f"accuracy {logs.get('accuracy', float('nan')):.4f}  "
+            f"({time.perf_counter() - started[0]:.1f} s)",
+            flush=True,
+        )
+
+    return keras.callbacks.LambdaCallback(on_epoch_begin=on_epoch_begin, on_epoch_end=on_epoch_end)
 
 
 def make_optimizer(name: str, learning_rate: float | None = None):
@@ -123,6 +156,7 @@ def _stage_two_model(
             direction=direction,
             units_l=units_l if head == "pkgcn2" else None,  # PK-GCN-1 has no Dense q
             initializer=initializer,
+            copy=False,  # base is already this head's own copy of the stage-1 model
         )
     old = classification_head(base)
     n, k = int(old.kernel.shape[0]), old.units
@@ -143,11 +177,13 @@ class TwoStageResult(dict):
         return {key: value for key, value in self.items() if key != "models"}
 
     def accuracy_rows(self) -> list[dict[str, Any]]:
-        """One row per head: test accuracy, gain in points over ``"none"`` (when run), parameters."""
+        """One row per head: display name, head key, test accuracy, gain in percentage points
+        over ``"none"`` (when run), parameters."""
         baseline = self["heads"].get("none", {}).get("test_accuracy")
         return [
             {
-                "method": "original_cnn" if head == "none" else head,
+                "method": method_name(head),
+                "head": head,
                 "test_accuracy": round(values["test_accuracy"], 6),
                 "gain_points": None
                 if baseline is None
@@ -210,7 +246,7 @@ def compare_two_stage(
     direction: str = "symmetric",
     units_l: int | None = None,
     initializer: str = "glorot_uniform",
-    control_match: str = "pkgcn1",
+    control_match: str | None = None,
     smoothing: float = 0.1,
     label_smoothing: float = 0.0,
     seed: int = 0,
@@ -228,6 +264,9 @@ def compare_two_stage(
     (and the stage-2 models under ``"models"`` with ``return_models=True``), saved into
     ``run_dir`` when given (:meth:`TwoStageResult.save`). ``label_smoothing``
     applies to every stage of every head; ``smoothing`` is the ``"label_smoothing"`` head's.
+    ``control_match`` (``"pkgcn1"``/``"pkgcn2"``): the head whose parameter count
+    ``"dense_control"`` matches; default: the PK-GCN variant in ``heads`` (PK-GCN-1 when both
+    or neither run). ``verbose=1`` prints one line per epoch; ``verbose=2`` also Keras's own.
     """
     import keras
 
@@ -240,6 +279,8 @@ def compare_two_stage(
             f"base_model must be a Keras model ending in Dense(K) or a function building one, got "
             f"{type(base_model).__name__}."
         )
+    if control_match is None:
+        control_match = default_control_match(heads)
     if control_match not in ("pkgcn1", "pkgcn2"):
         raise ValueError(f"control_match must be 'pkgcn1' or 'pkgcn2', got {control_match!r}.")
     if not isinstance(stage1_epochs, int) or stage1_epochs < 1:
@@ -257,7 +298,9 @@ def compare_two_stage(
     keras.utils.set_random_seed(seed)
     if not isinstance(base_model, keras.Model):
         base_model = base_model()  # built after seeding: the same seed, the same initial weights
-    n_classes = classification_head(base_model).units
+    from automl_kit.knowledge.graph import _check_class_count
+
+    n_classes = _check_class_count(classification_head(base_model).units)
     from automl_kit.knowledge.graph import check_labels
 
     for part in ("train", "val", "test"):
@@ -271,6 +314,7 @@ def compare_two_stage(
         batch_size=batch_size,
         epochs=stage1_epochs,
         verbose=2 if verbose >= 2 else 0,
+        callbacks=[_progress("stage 1", stage1_epochs)] if verbose == 1 else [],
     )
     stage1 = {
         "epochs": stage1_epochs,
@@ -311,6 +355,9 @@ def compare_two_stage(
                 batch_size=batch_size,
                 epochs=stage2_epochs,
                 verbose=2 if verbose >= 2 else 0,
+                callbacks=[_progress(f"stage 2 {method_name(head)}", stage2_epochs)]
+                if verbose == 1
+                else [],
             )
         results[head] = {
             "test_accuracy": _accuracy(model, split["x_test"], split["y_test"], batch_size),
@@ -319,7 +366,8 @@ def compare_two_stage(
         }
         if verbose:
             print(
-                f"pkgcn: {head:<16} test accuracy {results[head]['test_accuracy']:.4f}", flush=True
+                f"pkgcn: {method_name(head):<16} test accuracy {results[head]['test_accuracy']:.4f}",
+                flush=True,
             )
         models[head] = model
     out = TwoStageResult(
@@ -339,13 +387,16 @@ def compare_two_stage(
                 "direction": direction,
                 "units_l": units_l,
                 "initializer": initializer,
-                "control_match": control_match,
-                "smoothing": smoothing,
                 "label_smoothing": label_smoothing,
                 "seed": seed,
             },
         }
     )
+    # settings that apply only to a head that ran
+    if "dense_control" in heads:
+        out["settings"]["control_match"] = control_match
+    if "label_smoothing" in heads:
+        out["settings"]["smoothing"] = smoothing
     if return_models:
         out["models"] = models
     if run_dir is not None:

@@ -42,6 +42,11 @@ def largest_contour(image: np.ndarray, threshold: float | None = None) -> np.nda
     import contourpy
 
     image = _as_image(image)
+    if not np.all(np.isfinite(image)):
+        raise ValueError(
+            "the image holds NaN or inf pixels; clean or drop it before computing Fourier "
+            "descriptors."
+        )
     low, high = float(image.min()), float(image.max())
     if not high > low:
         raise ValueError(
@@ -175,15 +180,33 @@ def class_templates(
     return np.stack(templates)
 
 
-def template_distances(x: np.ndarray, templates: np.ndarray) -> np.ndarray:
-    """(N, K): Euclidean distance of each image's descriptor to its nearest class-``k`` template."""
+def template_distances(
+    x: np.ndarray, templates: np.ndarray, *, n_classes: int | None = None
+) -> np.ndarray:
+    """(N, K): Euclidean distance of each image's descriptor to its nearest class-``k`` template.
+
+    ``templates`` is (K, per_class, n_coefficients), class first, as :func:`class_templates` and
+    :func:`printed_digit_templates` return; pass ``n_classes`` to have a swapped layout refused
+    (the shape alone cannot tell (K, per_class) from (per_class, K)).
+    """
     templates = np.asarray(templates, dtype=np.float64)
     if templates.ndim == 2:
         templates = templates[:, None, :]
     if templates.ndim != 3:
         raise ValueError(
             f"templates must have shape (K, per_class, n_coefficients), got {templates.shape}; "
-            "build them with class_templates(x, y)."
+            "build them with class_templates(x, y) or printed_digit_templates()."
+        )
+    if n_classes is not None and templates.shape[0] != n_classes:
+        hint = (
+            "the first two axes look swapped: pass templates.transpose(1, 0, 2)"
+            if templates.shape[1] == n_classes
+            else "build one group of templates per class"
+        )
+        raise ValueError(
+            f"templates has {templates.shape[0]} classes on its first axis (shape "
+            f"{templates.shape}) but n_classes={n_classes}; the layout is (K, per_class, "
+            f"n_coefficients): {hint}."
         )
     descriptors = fourier_descriptors(x, templates.shape[-1])
     gaps = descriptors[:, None, None, :] - templates[None]
@@ -221,6 +244,20 @@ def printed_digits(
             rgba = np.asarray(canvas.buffer_rgba(), dtype=np.float64)
             images[f, digit] = rgba[:size, :size, 0] / 255.0
     return images
+
+
+def printed_digit_templates(
+    n_coefficients: int = 16, *, size: int = 28, fonts: tuple[str, ...] = DIGIT_FONTS
+) -> np.ndarray:
+    """(10, len(fonts), n_coefficients): descriptors of :func:`printed_digits`, class first, ready
+    for :func:`template_distances` (the thesis's printed-digit templates, Part 4.2.2).
+
+    >>> printed_digit_templates(8, fonts=("DejaVu Sans",)).shape     # doctest: +SKIP
+    (10, 1, 8)
+    """
+    images = printed_digits(size, fonts=fonts)  # (fonts, 10, size, size)
+    descriptors = fourier_descriptors(images.reshape(-1, size, size), n_coefficients)
+    return descriptors.reshape(len(fonts), 10, n_coefficients).transpose(1, 0, 2)
 
 
 def template_quality(distances: np.ndarray, y: np.ndarray, k: int) -> float:

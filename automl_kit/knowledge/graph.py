@@ -25,6 +25,8 @@ array([[0.5, 0.5],
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 DIRECTIONS = ("symmetric", "directed", "transposed")
@@ -37,9 +39,18 @@ def _check_choice(value: str, choices: tuple[str, ...], what: str) -> None:
         raise ValueError(f"unknown {what} {value!r}; choose one of: {', '.join(choices)}.")
 
 
-def check_labels(y: np.ndarray, n_classes: int, what: str = "y_val") -> np.ndarray:
+def check_labels(
+    y: np.ndarray, n_classes: int, what: str = "y_val", source: str = "the model has"
+) -> np.ndarray:
     """Integer labels in ``[0, n_classes)`` as a 1-D int array (one-hot rows are accepted)."""
     y = np.asarray(y)
+    if y.dtype.kind not in "iub" and not (y.dtype.kind == "f" and np.all(np.mod(y, 1) == 0)):
+        example = y.reshape(-1)[:3].tolist() if y.size else []
+        raise ValueError(
+            f"{what} holds {y.dtype} labels (e.g. {example}); labels must be integers "
+            f"0..{n_classes - 1}: map them with `classes, {what} = np.unique({what}, "
+            "return_inverse=True)` (classes[i] is the name of class i)."
+        )
     if y.ndim == 2 and y.shape[1] == n_classes and y.shape[1] > 1:
         y = y.argmax(axis=1)
     y = y.reshape(-1) if y.ndim == 2 and y.shape[1] == 1 else y
@@ -48,13 +59,107 @@ def check_labels(y: np.ndarray, n_classes: int, what: str = "y_val") -> np.ndarr
             f"{what} must be a 1-D array of integer class labels, got shape {y.shape}; pass "
             "labels such as [3, 0, 7, ...] (or one-hot rows)."
         )
-    if y.size and (not np.all(np.mod(y, 1) == 0) or y.min() < 0 or y.max() >= n_classes):
+    if y.size and (y.min() < 0 or y.max() >= n_classes):
         raise ValueError(
-            f"{what} holds labels outside 0..{n_classes - 1} (found {y.min()}..{y.max()}); the "
-            f"model has {n_classes} classes: relabel the data as 0..{n_classes - 1} or use a "
+            f"{what} holds labels outside 0..{n_classes - 1} (found {y.min()}..{y.max()}); "
+            f"{source} {n_classes} classes: relabel the data as 0..{n_classes - 1} or use a "
             "model with one output per class."
         )
     return y.astype(np.int64)
+
+
+def _activation(layer) -> str:
+    import keras
+
+    activation = getattr(layer, "activation", None)
+    if activation is None:
+        return "softmax" if isinstance(layer, keras.layers.Softmax) else "linear"
+    name = keras.activations.serialize(activation)
+    return name if isinstance(name, str) else str(getattr(activation, "__name__", name))
+
+
+def check_classifier(model) -> tuple[int, bool]:
+    """``(K, outputs are probabilities)`` of a single-label classifier; refuses K < 2.
+
+    Accepts a model ending in ``Dense(K)`` (softmax or logits, optionally followed by a
+    ``Softmax``/``Activation`` layer) and any model whose last layer is a softmax over ``K``
+    outputs, such as a PK-GCN model from :func:`add_class_similarity_head`. A sigmoid head is
+    accepted with a warning (its outputs are not a distribution over the classes).
+    """
+    import keras
+
+    from automl_kit._compat import producing_layer
+    from automl_kit.utils.models import classification_head
+
+    if not isinstance(model, keras.Model):
+        raise ValueError(
+            f"model must be a Keras model (functional or Sequential, built on keras.Input), got "
+            f"{type(model).__name__}; wrap a prediction function in a keras.Model, or call "
+            "graph_from_predictions(y_val, probabilities) with its outputs."
+        )
+    try:
+        head = classification_head(model)
+    except ValueError as exc:
+        outputs = getattr(model, "outputs", None) or []
+        last = producing_layer(outputs[0]) if len(outputs) == 1 else None
+        shape = tuple(outputs[0].shape) if len(outputs) == 1 else ()
+        if last is not None and _activation(last) == "softmax" and len(shape) == 2:
+            return _check_class_count(int(shape[-1])), True  # e.g. a PK-GCN model
+        raise ValueError(
+            f"{exc} A model ending in a softmax over the classes also works."
+        ) from None
+    n_classes = _check_class_count(head.units)
+    output_shape = tuple(model.outputs[0].shape)
+    if len(output_shape) != 2:
+        raise ValueError(
+            f"model {model.name!r} outputs shape {output_shape}, not (batch, {n_classes}): its "
+            "Dense head acts on a feature map; add keras.layers.Flatten() or "
+            "GlobalAveragePooling2D() before the head."
+        )
+    tail, layer = [], producing_layer(model.outputs[0])
+    while layer is not None and layer is not head:
+        tail.append(layer)
+        layer = producing_layer(layer.input)
+    activations = [_activation(layer) for layer in (head, *tail)]
+    if "sigmoid" in activations:
+        warnings.warn(
+            f"model {model.name!r} ends in a sigmoid: its {n_classes} outputs are independent "
+            "scores, not a distribution over the classes, so soft counts sum unnormalised values "
+            "and PK-GCN's new head uses a softmax instead; for a single-label classifier use "
+            f"Dense({n_classes}, activation='softmax') or logits.",
+            stacklevel=3,
+        )
+    return n_classes, any(a in ("softmax", "sigmoid") for a in activations)
+
+
+def _check_class_count(n_classes: int) -> int:
+    if n_classes < 2:
+        raise ValueError(
+            f"the model has {n_classes} output: PK-GCN needs a Dense(K>=2) softmax/logits "
+            "classifier over K classes; a Dense(1) output is regression or binary (for two "
+            "classes use Dense(2, activation='softmax'))."
+        )
+    return n_classes
+
+
+def check_inputs(x: np.ndarray, what: str = "x_val") -> None:
+    """Refuse an empty input or one holding NaN/inf (naming the first bad sample)."""
+    parts = x if isinstance(x, (list, tuple)) else [x]
+    for part in parts:
+        part = np.asarray(part)
+        if len(part) == 0:
+            raise ValueError(
+                f"{what} is empty; pass at least one sample per class (the graph counts the "
+                "validation mistakes)."
+            )
+        if part.dtype.kind in "fc":
+            finite = np.isfinite(part.reshape(len(part), -1)).all(axis=1)
+            if not finite.all():
+                bad = np.flatnonzero(~finite)
+                raise ValueError(
+                    f"{what} sample {bad[0]} holds NaN or inf ({len(bad)} such samples); clean "
+                    f"or drop them, e.g. x = x[np.isfinite(x).reshape(len(x), -1).all(axis=1)]."
+                )
 
 
 def graph_from_predictions(
@@ -75,23 +180,33 @@ def graph_from_predictions(
     if probabilities.ndim != 2 or probabilities.shape[1] < 2:
         raise ValueError(
             f"probabilities must have shape (samples, classes) with at least 2 classes, got "
-            f"{probabilities.shape}; pass the model's softmax output."
+            f"{probabilities.shape}; pass predicted class probabilities, one row per sample."
         )
     n_classes = probabilities.shape[1]
-    y_true = check_labels(y_true, n_classes)
+    y_true = check_labels(y_true, n_classes, "y_true", "the probabilities have")
     if len(y_true) != len(probabilities):
         raise ValueError(
-            f"{len(y_true)} labels for {len(probabilities)} predictions; pass one label per "
-            "validation sample."
+            f"{len(y_true)} labels for {len(probabilities)} predictions; pass one label per sample."
         )
+    if len(y_true) == 0:
+        raise ValueError("y_true is empty; pass at least one labelled sample per class.")
     if not np.all(np.isfinite(probabilities)):
         raise ValueError("the predictions hold NaN or inf; check the model's training first.")
+    if not isinstance(soft, (bool, np.bool_)):
+        raise ValueError(f"soft must be True or False, got {soft!r}.")
+    per_class = np.bincount(y_true, minlength=n_classes).astype(np.float64)
+    if np.any(per_class == 0):
+        missing = np.flatnonzero(per_class == 0).tolist()
+        warnings.warn(
+            f"class(es) {missing} have no validation samples: their rows of the graph stay zero "
+            "(no evidence about their mistakes); use a larger or class-balanced validation set.",
+            stacklevel=2,
+        )
     votes = probabilities if soft else np.eye(n_classes)[probabilities.argmax(axis=1)]
     graph = np.zeros((n_classes, n_classes))
     np.add.at(graph, y_true, votes)
     np.fill_diagonal(graph, 0.0)
     if normalize == "rate":
-        per_class = np.bincount(y_true, minlength=n_classes).astype(np.float64)
         # a class absent from the validation set has no evidence: its row stays zero
         graph = np.divide(graph, per_class[:, None], out=graph, where=per_class[:, None] > 0)
     return graph
@@ -108,24 +223,35 @@ def misclassification_graph(
 ) -> np.ndarray:
     """The directed, weighted misclassification graph of ``model`` on the validation set (Part 4.4.1).
 
-    ``model`` must end with ``Dense(K)`` (optionally followed by a softmax); logits are turned
-    into probabilities. Returns a float64 (K, K) array, see :func:`graph_from_predictions`.
+    ``model`` ends with ``Dense(K >= 2)`` (softmax or logits) or with a softmax over ``K``
+    classes (a PK-GCN model works too); logits are turned into probabilities. ``y_val`` holds
+    integer labels 0..K-1. Returns a float64 (K, K) array, see :func:`graph_from_predictions`.
     """
     import keras
 
-    from automl_kit.utils.models import classification_head, outputs_probabilities
-
     _check_choice(normalize, _GRAPH_NORMALIZE, "graph normalisation")
-    n_classes = classification_head(model).units  # ValueError for a model without Dense(K)
+    n_classes, probabilities = check_classifier(model)
     y_val = check_labels(y_val, n_classes)
-    if len(y_val) != len(x_val):
+    check_inputs(x_val)
+    n_samples = len(x_val[0]) if isinstance(x_val, (list, tuple)) else len(x_val)
+    if len(y_val) != n_samples:
         raise ValueError(
-            f"x_val has {len(x_val)} samples but y_val {len(y_val)} labels; pass matching arrays."
+            f"x_val has {n_samples} samples but y_val {len(y_val)} labels; pass matching arrays."
         )
     outputs = model.predict(x_val, batch_size=batch_size, verbose=0)
-    if not outputs_probabilities(model):
+    if not probabilities:
         outputs = keras.ops.convert_to_numpy(keras.ops.softmax(outputs, axis=-1))
-    return graph_from_predictions(y_val, outputs, soft=soft, normalize=normalize)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # re-raised below with the caller's names
+        graph = graph_from_predictions(y_val, outputs, soft=soft, normalize=normalize)
+    missing = np.flatnonzero(np.bincount(y_val, minlength=n_classes) == 0).tolist()
+    if missing:
+        warnings.warn(
+            f"class(es) {missing} have no samples in y_val: their rows of the graph stay zero "
+            "(no evidence about their mistakes); use a larger or class-balanced validation set.",
+            stacklevel=2,
+        )
+    return graph
 
 
 def check_graph(graph: np.ndarray, n_classes: int | None = None) -> np.ndarray:

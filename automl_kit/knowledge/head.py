@@ -178,6 +178,7 @@ def add_class_similarity_head(
     direction: str = "symmetric",
     normalization: str | None = None,
     trainable_base: bool = True,
+    copy: bool = True,
     **head_kwargs,
 ) -> keras.Model:
     """``model`` with its ``Dense(K)`` head replaced by PK-GCN (stage 2 of Xiao, Part 4.4.2).
@@ -185,13 +186,26 @@ def add_class_similarity_head(
     ``graph`` is the (K, K) misclassification graph; ``direction``/``normalization`` go to
     :func:`~automl_kit.knowledge.graph_filter`; ``head_kwargs`` to :class:`ClassGraphHead`
     (``units_l``, ``gcn_activation``, ``initializer``, ``use_bias``). The class embeddings (and
-    the bias, with ``use_bias=True``) start from the old head. The new model shares the body's
-    layers with ``model`` (``trainable_base=False`` freezes them in both); it outputs softmax
+    the bias, with ``use_bias=True``) start from the old head. The new model outputs softmax
     probabilities and is returned uncompiled.
+
+    ``copy=True`` (default): the body is a clone of ``model``'s with its trained weights, so
+    training the new model (or ``trainable_base=False``) leaves ``model`` untouched.
+    ``copy=False`` shares the body's layers with ``model``: training either changes both, and
+    ``trainable_base=False`` freezes them in both (cheaper when ``model`` is a throwaway copy).
     """
+    from automl_kit.knowledge.graph import _check_class_count, check_classifier
     from automl_kit.utils.models import classification_head, replace_head
 
     old_head = classification_head(model)  # ValueError names the fix for a model without one
+    _check_class_count(old_head.units)
+    check_classifier(model)  # warns about a sigmoid head
+    if not isinstance(copy, bool):
+        raise ValueError(f"copy must be True or False, got {copy!r}.")
+    if copy:
+        clone = keras.models.clone_model(model)
+        clone.set_weights(model.get_weights())
+        model, old_head = clone, classification_head(clone)
     graph = check_graph(graph, old_head.units)
     head = ClassGraphHead(
         graph_filter(graph, direction, normalization=normalization),

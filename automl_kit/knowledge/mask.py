@@ -81,6 +81,7 @@ class KnowledgeMask(keras.layers.Layer):
         ops = keras.ops
         distances = ops.convert_to_tensor(distances)
         n_classes = distances.shape[-1]
+        _check_label_range(y_true, n_classes)
         target = self._one_hot(y_true, n_classes, distances.dtype)
         if self.mode == "deterministic":
             if self.k > n_classes:
@@ -126,6 +127,28 @@ class KnowledgeMask(keras.layers.Layer):
         config = super().get_config()
         config.update(mode=self.mode, k=self.k, lam=self.lam, seed=self.seed, epsilon=self.epsilon)
         return config
+
+
+def _check_label_range(y_true, n_classes: int) -> None:
+    """Refuse labels outside 0..K-1 (their one-hot row is empty, so no target would be kept).
+
+    Checked when the labels are concrete values; inside a traced ``fit`` step they are symbolic,
+    and there the loss (sparse cross-entropy) refuses out-of-range labels itself.
+    """
+    import numpy as np
+
+    try:
+        labels = np.asarray(keras.ops.convert_to_numpy(y_true))
+    except Exception:  # symbolic (traced) tensor: no values to check here
+        return
+    if labels.ndim == 2 and labels.shape[-1] == n_classes and n_classes > 1:
+        return  # one-hot rows
+    if labels.size and (labels.min() < 0 or labels.max() >= n_classes):
+        raise ValueError(
+            f"y_true holds labels outside 0..{n_classes - 1} (found {labels.min()}..{labels.max()}) "
+            f"for {n_classes} distance columns; relabel the data as 0..{n_classes - 1} or pass one "
+            "distance column per class."
+        )
 
 
 def masked_training_model(model: keras.Model, mask: KnowledgeMask) -> keras.Model:

@@ -117,3 +117,57 @@ def test_a_second_classifier_gives_a_different_graph_so_the_check_can_fail(xy):
     first = misclassification_graph(tiny_classifier(0), x, y, soft=True)
     second = misclassification_graph(tiny_classifier(1), x, y, soft=True)
     assert not np.allclose(first, second)
+
+
+# ---- new-user trial (issue 13): refusals and warnings that name the fix -----------------------
+def test_string_labels_are_refused_with_the_mapping_idiom(classifier, xy):
+    x, y = xy
+    with pytest.raises(
+        ValueError, match=r"labels must be integers 0..3: map them with .*np.unique"
+    ):
+        misclassification_graph(classifier, x, np.array(["a", "b", "c", "d"])[y])
+
+
+def test_single_output_models_are_refused():
+    import keras
+
+    inputs = keras.Input((6,))
+    for activation in (None, "sigmoid"):
+        one = keras.Model(inputs, keras.layers.Dense(1, activation=activation)(inputs))
+        with pytest.raises(ValueError, match=r"Dense\(K>=2\).*regression or binary"):
+            misclassification_graph(one, np.zeros((4, 6)), np.zeros(4, int))
+
+
+def test_empty_and_nan_validation_inputs_are_refused(classifier, xy):
+    x, y = xy
+    with pytest.raises(ValueError, match="x_val is empty"):
+        misclassification_graph(classifier, x[:0], y[:0])
+    bad = x.copy()
+    bad[5, 2] = np.nan
+    with pytest.raises(ValueError, match="x_val sample 5 holds NaN"):
+        misclassification_graph(classifier, bad, y)
+
+
+def test_a_class_missing_from_validation_is_named_in_a_warning(classifier, xy):
+    x, y = xy
+    keep = y != 2
+    with pytest.warns(UserWarning, match=r"class\(es\) \[2\] have no samples in y_val"):
+        graph = misclassification_graph(classifier, x[keep], y[keep])
+    assert not graph[2].any()
+
+
+def test_sigmoid_heads_warn_and_pkgcn_models_are_accepted(xy):
+    from automl_kit.knowledge import add_class_similarity_head
+    from tests.knowledge.conftest import tiny_classifier
+
+    x, y = xy
+    with pytest.warns(UserWarning, match="ends in a sigmoid"):
+        misclassification_graph(tiny_classifier(1, "sigmoid"), x, y, soft=True)
+    pkgcn = add_class_similarity_head(tiny_classifier(1), np.zeros((4, 4)))
+    graph = misclassification_graph(pkgcn, x, y)
+    probabilities = pkgcn.predict(x, verbose=0)
+    np.testing.assert_allclose(graph, graph_from_predictions(y, probabilities))
+    with pytest.raises(ValueError, match="must be a Keras model"):
+        misclassification_graph(lambda batch: batch, x, y)
+    with pytest.raises(ValueError, match="soft must be True or False"):
+        graph_from_predictions(y, probabilities, soft="yes")

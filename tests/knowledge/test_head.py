@@ -97,12 +97,12 @@ def test_head_trains_and_the_model_saves_and_reloads(
     assert reloaded.get_layer("class_graph_head").get_config() == head.get_config()
 
 
-def test_frozen_base_trains_only_the_head(xy):
+def test_frozen_base_trains_only_the_head(xy):  # a shared body: copy=False
     from tests.knowledge.conftest import tiny_classifier
 
     x, y = xy
     base = tiny_classifier(2)
-    model = add_class_similarity_head(base, GRAPH, trainable_base=False)
+    model = add_class_similarity_head(base, GRAPH, trainable_base=False, copy=False)
     hidden = keras.ops.convert_to_numpy(base.get_layer("hidden").kernel)
     model.compile(keras.optimizers.Adam(0.01), "sparse_categorical_crossentropy")
     model.fit(x, y, epochs=1, verbose=0)
@@ -129,3 +129,34 @@ def test_clear_errors_for_wrong_graphs_and_headless_models(classifier):
         add_class_similarity_head(
             classifier, GRAPH, variant=2, units_l=N_FEATURES + 1, initializer="warm"
         )
+
+
+def test_the_users_model_is_left_untouched_unless_sharing_is_asked_for(xy):
+    from tests.knowledge.conftest import tiny_classifier
+
+    x, y = xy
+    base = tiny_classifier(4)
+    before = [w.copy() for w in base.get_weights()]
+    model = add_class_similarity_head(base, GRAPH, trainable_base=False)  # copy=True: a clone
+    assert all(layer.trainable for layer in base.layers)
+    # the clone is a new layer that starts from the trained weights
+    clone, original = model.get_layer("hidden"), base.get_layer("hidden")
+    assert clone is not original and not clone.trainable
+    for new, old in zip(clone.get_weights(), original.get_weights()):
+        np.testing.assert_array_equal(new, old)
+    model = add_class_similarity_head(base, GRAPH)
+    model.compile(keras.optimizers.Adam(0.05), "sparse_categorical_crossentropy")
+    model.fit(x, y, epochs=2, verbose=0)
+    for old, new in zip(before, base.get_weights()):
+        np.testing.assert_array_equal(old, new)
+    shared = add_class_similarity_head(base, GRAPH, copy=False)
+    assert shared.get_layer("hidden") is base.get_layer("hidden")
+    with pytest.raises(ValueError, match="copy must be True or False"):
+        add_class_similarity_head(base, GRAPH, copy="no")
+
+
+def test_single_output_models_get_no_one_class_head():
+    inputs = keras.Input((6,))
+    regression = keras.Model(inputs, keras.layers.Dense(1)(inputs))
+    with pytest.raises(ValueError, match=r"Dense\(K>=2\).*regression or binary"):
+        add_class_similarity_head(regression, np.zeros((1, 1)))
