@@ -22,7 +22,7 @@ import time
 
 import numpy as np
 
-from automl_kit.tweak.theta import theta, theta_reference
+from automl_kit.tweak.thetas import theta, theta_reference
 from benchmarks._common import parser, save, table
 
 

@@ -15,7 +15,7 @@ from automl_kit.tweak.join import SynapticJoin, rank_synapses
 from automl_kit.tweak.layers import AugmentedHead, SynapticHead, attach, attach_head
 from automl_kit.tweak.retraining import SynapticRetraining
 from automl_kit.tweak.tables import SynapticTables, extract_tables
-from automl_kit.tweak.theta import ThetaResult, theta, theta_reference
+from automl_kit.tweak.thetas import ThetaResult, theta, theta_reference
 
 __all__ = [
     "ActiveNeuronAugmentation",

@@ -15,7 +15,7 @@ import numpy as np
 from automl_kit.training import optimizer as make_optimizer
 from automl_kit.tweak.join import check_matching
 from automl_kit.tweak.tables import SynapticTables
-from automl_kit.tweak.theta import theta
+from automl_kit.tweak.thetas import theta
 
 __all__ = ["ActiveNeuronAugmentation", "select_active_neurons"]
 
@@ -47,6 +47,7 @@ class ActiveNeuronAugmentation:
         optimizer: str = "adam",
         seed: int = 0,
         verbose: int = 0,
+        backend: str = "numpy",
     ):
         self.n_active = None if n_active is None else int(n_active)
         self.max_active, self.hidden = int(max_active), int(hidden)
@@ -63,6 +64,9 @@ class ActiveNeuronAugmentation:
         if self.epochs < 1 or self.batch_size < 1 or not self.learning_rate > 0:
             raise ValueError("epochs and batch_size must be >= 1 and learning_rate > 0")
         self.optimizer = str(optimizer).lower()
+        if backend not in ("numpy", "tensorflow"):
+            raise ValueError(f"backend must be 'numpy' or 'tensorflow', got {backend!r}")
+        self.backend = backend  # where theta runs: the same values either way
         make_optimizer(self.optimizer, self.learning_rate)  # an unknown name fails here
 
     def get_config(self) -> dict:
@@ -76,6 +80,7 @@ class ActiveNeuronAugmentation:
             "optimizer": self.optimizer,
             "seed": self.seed,
             "verbose": self.verbose,
+            "backend": self.backend,
         }
 
     @classmethod
@@ -101,6 +106,7 @@ class ActiveNeuronAugmentation:
             tables.predicted,
             tables.max_values,
             neuron_absmax=tables.neuron_absmax,
+            backend=self.backend,
         )
         self.counts_ = r.counts
         self.active_ = select_active_neurons(r.thresholds, r.counts, self.n_active, self.max_active)

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from automl_kit.tweak.tables import SynapticTables
-from automl_kit.tweak.theta import ThetaResult, theta
+from automl_kit.tweak.thetas import ThetaResult, theta
 
 __all__ = ["SynapticJoin", "rank_synapses"]
 
@@ -70,6 +70,7 @@ class SynapticJoin:
         eps2: float = 1e-6,
         chunk_size: int = 4096,
         block_size: int = 512,
+        backend: str = "numpy",
     ):
         self.targets = [int(t) for t in np.atleast_1d(targets)]
         self.n_candidates = sorted(int(n) for n in n_candidates)
@@ -79,6 +80,9 @@ class SynapticJoin:
         self.tolerance = float(tolerance)
         self.eps1, self.eps2 = float(eps1), float(eps2)
         self.chunk_size, self.block_size = int(chunk_size), int(block_size)
+        if backend not in ("numpy", "tensorflow"):
+            raise ValueError(f"backend must be 'numpy' or 'tensorflow', got {backend!r}")
+        self.backend = backend  # where theta runs: the same values either way
         if not self.targets or len(set(self.targets)) != len(self.targets):
             raise ValueError(
                 f"targets {self.targets} must be a non-empty list of distinct class indices"
@@ -102,6 +106,7 @@ class SynapticJoin:
             "eps1": self.eps1,
             "eps2": self.eps2,
             "chunk_size": self.chunk_size,
+            "backend": self.backend,
             "block_size": self.block_size,
         }
 
@@ -144,6 +149,7 @@ class SynapticJoin:
             chunk_size=self.chunk_size,
             block_size=self.block_size,
             neuron_absmax=tables.neuron_absmax,
+            backend=self.backend,
         )
         n_max = self.n_candidates[-1]
         self.ranked_ = [rank_synapses(self.theta_, t)[:n_max] for t in range(len(self.targets))]

@@ -26,6 +26,12 @@ because of a bound: for class ``j`` the samples of ``D_c`` are ordered by ``|Max
 ``|E| >= m_B / max_k |V[i][k] + eps1|`` (``m_B`` the smallest numerator left out). Only the
 neurons whose block minimum exceeds that bound are evaluated on the remaining samples. Counting
 touches only the columns of ``D_w`` (the misclassified samples).
+
+``backend="tensorflow"`` runs the same computation as TensorFlow ops (on a GPU when TensorFlow
+sees one): per chunk, the block of ``D_c`` and the columns of ``D_w`` of all target classes are
+gathered at once, padded to a ``(neurons, classes, samples)`` tensor, and reduced for all neurons
+and all classes in one go; only the (rare) neurons whose bound fails read the rest of ``D_c``.
+It computes in float64 with the same operations, so its values equal the NumPy path's.
 """
 
 from __future__ import annotations
@@ -128,13 +134,15 @@ def theta(
     chunk_size: int = 1024,
     block_size: int = 512,
     neuron_absmax: np.ndarray | None = None,
+    backend: str = "numpy",
 ) -> ThetaResult:
     """Algorithm theta for every (neuron, target class) pair, chunked over neurons.
 
     ``V``: ``(n_neurons, n_samples)`` array or memmap, or an iterable of such row chunks in order;
     ``C``: ``(n_classes, n_samples)`` logits; ``labels`` (L), ``predicted`` (MaxL) and
     ``max_values`` (MaxV): ``(n_samples,)``. ``neuron_absmax`` (optional, e.g. stored with the
-    tables) is ``max_k |V[i][k]|`` per neuron and spares one pass over ``V``.
+    tables) is ``max_k |V[i][k]|`` per neuron and spares one pass over ``V``. ``backend``:
+    ``"numpy"`` or ``"tensorflow"`` (the same values; TensorFlow uses a GPU where there is one).
 
     The thesis's worked example (Fig. 3.2, ``eps1 = 0``, ``eps2 = 0.01``) gives ``<1.39, 1>``:
 
@@ -147,6 +155,8 @@ def theta(
     C, L, MaxL, MaxV, targets = _check_outputs(C, labels, predicted, max_values, targets)
     if chunk_size < 1 or block_size < 1:
         raise ValueError("chunk_size and block_size must be positive integers")
+    if backend not in ("numpy", "tensorflow"):
+        raise ValueError(f"backend must be 'numpy' or 'tensorflow', got {backend!r}")
     n = C.shape[1]
     eps1 = float(eps1)
     eps2 = float(eps2)
@@ -165,6 +175,7 @@ def theta(
     # all classes' columns, gathered once per chunk: a chunk is read once, not once per class
     all_cols = np.concatenate([p[0] for p in plans])
     offsets = np.cumsum([0, *(p[0].size for p in plans)])
+    tf_chunk = _TensorFlowChunk(plans, n, eps1, eps2) if backend == "tensorflow" else None
 
     thresholds, counts = [], []
     seen = 0
@@ -186,6 +197,11 @@ def theta(
             seen += rows
             # |V + eps1| <= |V| + |eps1|, so this bounds every denominator from above.
             den_max = absmax + abs(eps1)
+            if tf_chunk is not None:
+                thr, cnt = tf_chunk(X, den_max)
+                thresholds.append(thr)
+                counts.append(cnt)
+                continue
             thr = np.empty((rows, len(targets)))
             cnt = np.empty((rows, len(targets)), dtype=np.int64)
             gathered = _denominator(X, all_cols, eps1)
@@ -218,6 +234,79 @@ def theta(
         counts=np.concatenate(counts) if counts else np.empty((0, k), dtype=np.int64),
         targets=targets,
     )
+
+
+class _TensorFlowChunk:
+    """Theta on one chunk of ``V`` as TensorFlow ops, all neurons x all target classes at once.
+
+    The per-class column plans of :func:`theta` are padded to common widths (padding reads column
+    0 with numerator ``+inf``, so it gives ``|E| = +inf``: never a minimum, never counted).
+    """
+
+    def __init__(self, plans, n: int, eps1: float, eps2: float):
+        import tensorflow as tf
+
+        self.tf = tf
+        self.eps1, self.eps2 = eps1, eps2
+        k = len(plans)
+        nb = [p[1] for p in plans]
+        nw = [p[0].size - p[1] for p in plans]
+        self.B, self.W = max(nb), max(nw)
+        cols_b = np.zeros((k, self.B), dtype=np.int64)
+        num_b = np.full((k, self.B), np.inf)
+        cols_w = np.zeros((k, self.W), dtype=np.int64)
+        num_w = np.full((k, self.W), np.inf)
+        for t, (cols, b, num, *_rest) in enumerate(plans):
+            cols_b[t, :b], num_b[t, :b] = cols[:b], num[:b]
+            cols_w[t, : nw[t]], num_w[t, : nw[t]] = cols[b:], num[b:]
+        self.k = k
+        self.cols = tf.constant(np.concatenate([cols_b.ravel(), cols_w.ravel()]))
+        self.num_b = tf.constant(num_b[None])
+        self.num_w = tf.constant(num_w[None])
+        # classes whose D_c is larger than the block: (t, rest columns, their numerators, m_B)
+        self.rests = [
+            (t, tf.constant(rest), tf.constant(num_rest), m_b)
+            for t, (_c, _b, _n, rest, num_rest, m_b) in enumerate(plans)
+            if rest.size
+        ]
+        self.m_b = tf.constant(np.array([p[5] for p in plans], dtype=np.float64))
+
+    def _ratio(self, num, den):
+        # |num| / |den| with +inf where den == 0, as _abs_ratio (0/0 included)
+        tf = self.tf
+        return tf.where(den == 0, tf.constant(np.inf, tf.float64), num / den)
+
+    def _den(self, X, cols):
+        tf = self.tf
+        return tf.abs(tf.cast(tf.gather(X, cols, axis=1), tf.float64) + self.eps1)
+
+    def __call__(self, X: np.ndarray, den_max: np.ndarray):
+        tf = self.tf
+        rows, k, B, W = X.shape[0], self.k, self.B, self.W
+        Xt = tf.convert_to_tensor(X)
+        den = self._den(Xt, self.cols)
+        e_b = self._ratio(self.num_b, tf.reshape(den[:, : k * B], (rows, k, B)))
+        e_w = self._ratio(self.num_w, tf.reshape(den[:, k * B :], (rows, k, W)))
+        if B:
+            best = tf.reduce_min(e_b, axis=2)
+        else:
+            best = tf.fill((rows, k), tf.constant(np.inf, tf.float64))
+        if self.rests:
+            dm = tf.constant(den_max, tf.float64)[:, None]
+            # every left-out |E| >= m_B / max|V[i] + eps1|: exact where best <= bound
+            bound = self._ratio(self.m_b[None], dm)
+            todo = best > bound
+            for t, rest, num_rest, _m_b in self.rests:
+                idx = tf.where(todo[:, t])[:, 0]
+                if int(tf.size(idx)):
+                    er = self._ratio(num_rest[None], self._den(tf.gather(Xt, idx), rest))
+                    where = tf.stack([idx, tf.fill(tf.shape(idx), tf.constant(t, tf.int64))], 1)
+                    best = tf.tensor_scatter_nd_min(best, where, tf.reduce_min(er, axis=1))
+        thr = best - self.eps2
+        # inf <= inf would count a padded or silent sample under an unbounded threshold
+        hit = (e_w <= thr[:, :, None]) & tf.math.is_finite(e_w)
+        cnt = tf.reduce_sum(tf.cast(hit, tf.int64), axis=2)
+        return thr.numpy(), cnt.numpy()
 
 
 def theta_reference(V, C, labels, predicted, max_values, i: int, j: int, *, eps1=0.0, eps2=1e-6):

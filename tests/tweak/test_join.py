@@ -82,3 +82,15 @@ def test_errors(fitted, small_model):
 def test_config_round_trip():
     j = SynapticJoin(targets=[2, 0], n_candidates=[3, 1], tolerance=0.002)
     assert SynapticJoin.from_config(j.get_config()).get_config() == j.get_config()
+
+
+def test_tensorflow_backend_gives_the_same_join(fitted):
+    _model, train, val, join, target = fitted
+    tf_join = SynapticJoin(targets=[target], tolerance=0.01, backend="tensorflow")
+    tf_join.fit(train, validation_data=val)
+    np.testing.assert_array_equal(tf_join.theta_.counts, join.theta_.counts)
+    np.testing.assert_array_equal(tf_join.neurons_, join.neurons_)
+    assert (tf_join.n_, tf_join.scale_) == (join.n_, join.scale_)
+    assert SynapticJoin.from_config(tf_join.get_config()).backend == "tensorflow"
+    with pytest.raises(ValueError, match="backend"):
+        SynapticJoin(targets=[0], backend="jax")

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from automl_kit.tweak.theta import theta, theta_reference
+from automl_kit.tweak.thetas import theta, theta_reference
 
 
 def random_tables(seed, neurons=23, classes=4, n=120, density=0.4, negative=False):
@@ -115,3 +115,50 @@ def test_bad_input():
         theta(V, C, L, MaxL, MaxV[:3])
     with pytest.raises(ValueError, match="outside"):
         theta(V, C, L + 5, MaxL, MaxV)
+
+
+def tf_cases():
+    V, C, L, MaxL, MaxV = thesis_example()
+    Vz = V.copy()
+    Vz[0, 3] = Vz[1, 0] = 0.0
+    Vz[2] = 0.0
+    yield "thesis", (V, C, L, MaxL, MaxV), {"targets": [0, 1], "eps2": 0.01}
+    yield "zero activations", (Vz, C, L, MaxL, MaxV), {"targets": [0], "eps2": 0.01}
+    yield "empty D_w", (V, C, MaxL, MaxL, MaxV), {}
+    yield "empty D_c", (V, C, L, np.array([1, 0, 0, 0]), MaxV), {"targets": [0]}
+    for seed in range(3):
+        # block_size 3 < |D_c|: the bound and the rest of D_c are exercised
+        yield f"random {seed}", random_tables(seed, negative=seed == 2), {"block_size": 3}
+    yield "eps1", random_tables(5, negative=True), {"targets": [3, 1], "eps1": 0.25}
+
+
+@pytest.mark.parametrize("case", list(tf_cases()), ids=lambda c: c[0])
+def test_tensorflow_backend_equals_numpy(case):
+    _name, (V, C, L, MaxL, MaxV), kw = case
+    r_np = theta(V, C, L, MaxL, MaxV, chunk_size=7, **kw)
+    r_tf = theta(V, C, L, MaxL, MaxV, chunk_size=7, backend="tensorflow", **kw)
+    finite = np.isfinite(r_np.thresholds)
+    assert np.array_equal(finite, np.isfinite(r_tf.thresholds))
+    np.testing.assert_allclose(r_tf.thresholds[finite], r_np.thresholds[finite], rtol=1e-6)
+    np.testing.assert_array_equal(r_tf.counts, r_np.counts)
+    assert r_tf.counts.dtype == np.int64 and r_tf.targets == r_np.targets
+    targets = r_np.targets
+    thr, cnt = reference(
+        V, C, L, MaxL, MaxV, targets, **{k: v for k, v in kw.items() if k in ("eps1", "eps2")}
+    )
+    np.testing.assert_array_equal(r_tf.counts, cnt)
+
+
+def test_tensorflow_thesis_values_and_bad_backend():
+    V, C, L, MaxL, MaxV = thesis_example()
+    r = theta(V, C, L, MaxL, MaxV, targets=[0], eps2=0.01, backend="tensorflow")
+    assert r.thresholds[0, 0] == pytest.approx(1.39) and r.counts[0, 0] == 1
+    with pytest.raises(ValueError, match="backend"):
+        theta(V, C, L, MaxL, MaxV, backend="torch")
+
+
+def test_module_does_not_shadow_function():
+    import automl_kit.tweak as tweak
+    from automl_kit.tweak import thetas
+
+    assert callable(tweak.theta) and tweak.theta is thetas.theta
