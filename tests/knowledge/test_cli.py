@@ -15,13 +15,21 @@ TINY = ["pkgcn", "--dataset", "digits", "--n-train", "100", "--n-val", "60", "--
 def test_pkgcn_writes_accuracy_table_graph_and_model(tmp_path, capsys):
     out = tmp_path / "run"
     args = [*TINY, "--variant", "2", "--stage1-epochs", "1", "--stage2-epochs", "1", "--soft"]
-    assert main([*args, "--out", str(out), "--quiet"]) == 0
-    assert "original_cnn" in capsys.readouterr().out
+    assert main([*args, "--controls", "dense_control", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "original_cnn" in printed and "gain (points)" in printed
+    assert "stage 1 epoch 1/1" in printed and "stage 2 pkgcn2 epoch 1/1" in printed  # progress
     with open(out / "accuracy.csv") as handle:
         rows = list(csv.DictReader(handle))
-    assert [r["method"] for r in rows] == ["original_cnn", "pkgcn2"]
+    assert [r["method"] for r in rows] == ["original_cnn", "pkgcn2", "dense_control"]
+    assert [r["head"] for r in rows] == ["none", "pkgcn2", "dense_control"]
     assert float(rows[0]["gain_points"]) == 0.0
     results = json.loads((out / "results.json").read_text())
+    # the dense control matches the variant run (PK-GCN-2), not PK-GCN-1
+    assert results["settings"]["control_match"] == "pkgcn2"
+    assert "smoothing" not in results["settings"]  # no label-smoothing head ran
+    params = {head: values["parameters"] for head, values in results["heads"].items()}
+    assert abs(params["dense_control"] - params["pkgcn2"]) / params["pkgcn2"] < 0.02
     assert results["heads"]["pkgcn2"]["test_accuracy"] == pytest.approx(
         float(rows[1]["test_accuracy"]), abs=1e-6
     )
@@ -52,7 +60,7 @@ def test_pkgcn_rejects_bad_options(tmp_path, capsys, args, fragment):
 def test_validation_set_defaults_to_the_training_size():
     from automl_kit.knowledge._cli import Pkgcn
 
-    args = argparse.Namespace(n_train=300, n_val=None, resume=None)
+    args = argparse.Namespace(n_train=300, n_val=None, resume=None, units_l=None, variant=1)
     Pkgcn().validate(args)
     assert args.n_val == 300
 
@@ -65,3 +73,18 @@ def test_pkgcn_refuses_tables_before_writing_anything(tmp_path, capsys):
     assert main(["pkgcn", "--data", str(table), "--out", str(out), "--quiet"]) == 2
     assert "take images" in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_pkgcn_refuses_units_l_with_variant_1(tmp_path, capsys):
+    out = tmp_path / "bad"
+    assert main([*TINY, "--units-l", "8", "--out", str(out), "--quiet"]) == 2
+    assert "PK-GCN-1 has none" in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_pkgcn_help_states_its_own_defaults(capsys):
+    with pytest.raises(SystemExit):
+        main(["pkgcn", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "as large as --n-train, else 10% of the pool" in text
+    assert "default: []" not in text and "initialisation and search" not in text

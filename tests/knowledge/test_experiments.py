@@ -51,6 +51,42 @@ def test_compare_two_stage_checks_its_arguments_before_training():
         compare_two_stage(base, {**data, "y_train": np.arange(4)}, **run)
 
 
+def test_the_dense_control_is_matched_to_the_pkgcn_variant_run():
+    from automl_kit.knowledge.experiments import default_control_match
+
+    assert default_control_match(["none", "pkgcn2", "dense_control"]) == "pkgcn2"
+    assert default_control_match(["pkgcn1", "dense_control"]) == "pkgcn1"
+    assert default_control_match(["pkgcn1", "pkgcn2", "dense_control"]) == "pkgcn1"
+    rng = np.random.default_rng(0)
+    data = {k: rng.random((20, 8, 8, 1), "float32") for k in ("x_train", "x_val", "x_test")}
+    data.update({k: np.arange(20) % 3 for k in ("y_train", "y_val", "y_test")})
+    result = compare_two_stage(
+        lambda: base_cnn((8, 8, 1), 3, hidden=16),
+        data,
+        heads=("pkgcn2", "dense_control"),
+        stage1_epochs=1,
+        stage2_epochs=0,
+    )
+    params = {head: values["parameters"] for head, values in result["heads"].items()}
+    assert abs(params["dense_control"] - params["pkgcn2"]) / params["pkgcn2"] < 0.02
+    assert result["settings"]["control_match"] == "pkgcn2"
+    assert "smoothing" not in result["settings"]
+
+
+def test_compare_two_stage_refuses_string_labels_and_one_output_models():
+    data = {k: np.zeros((4, 8, 8, 1), "float32") for k in ("x_train", "x_val", "x_test")}
+    data.update({k: np.arange(4) % 2 for k in ("y_train", "y_val", "y_test")})
+    run = dict(stage1_epochs=1, stage2_epochs=1)
+    with pytest.raises(ValueError, match="y_train holds <U1 labels.*np.unique"):
+        compare_two_stage(
+            base_cnn((8, 8, 1), 2, hidden=8), {**data, "y_train": list("abab")}, **run
+        )
+    with pytest.raises(ValueError, match=r"Dense\(K>=2\)"):
+        inputs = keras.Input((8, 8, 1))
+        binary = keras.Model(inputs, keras.layers.Dense(1)(keras.layers.Flatten()(inputs)))
+        compare_two_stage(binary, data, **run)
+
+
 @pytest.mark.slow
 def test_same_seed_same_two_stage_result():
     from automl_kit.testing import check_seeded_determinism
