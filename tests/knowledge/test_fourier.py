@@ -10,6 +10,7 @@ from automl_kit.knowledge import (
     class_templates,
     fourier_descriptor,
     fourier_descriptors,
+    printed_digit_templates,
     printed_digits,
     template_distances,
     template_quality,
@@ -103,3 +104,23 @@ def test_template_quality_counts_targets_within_the_k_nearest():
     assert [template_quality(distances, y, k) for k in (1, 2, 3)] == [1 / 3, 2 / 3, 1.0]
     with pytest.raises(ValueError, match="k must be in 1..3"):
         template_quality(distances, y, 4)
+
+
+def test_printed_digit_templates_are_class_first_and_swapped_layouts_are_refused():
+    fonts = ("DejaVu Sans", "DejaVu Serif")
+    templates = printed_digit_templates(8, fonts=fonts)
+    assert templates.shape == (10, 2, 8)
+    images = printed_digits(28, fonts=fonts)
+    np.testing.assert_allclose(templates[3, 1], fourier_descriptors(images[1, 3:4], 8)[0])
+    distances = template_distances(images[0], templates, n_classes=10)
+    np.testing.assert_allclose(np.diag(distances), 0, atol=1e-9)
+    with pytest.raises(ValueError, match=r"axes look swapped: pass templates.transpose\(1, 0, 2\)"):
+        template_distances(images[0], templates.transpose(1, 0, 2), n_classes=10)
+
+
+def test_nan_images_are_not_called_blank():
+    image = np.zeros((12, 12))
+    image[3:8, 3:8] = 1.0
+    image[0, 0] = np.nan
+    with pytest.raises(ValueError, match="NaN or inf pixels"):
+        fourier_descriptor(image)

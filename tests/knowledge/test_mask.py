@@ -102,3 +102,13 @@ def test_training_model_masks_only_when_training(classifier, xy):
     np.testing.assert_allclose(
         trainer([x, distances, y], training=False), classifier(x, training=False), atol=1e-6
     )
+
+
+def test_out_of_range_labels_are_refused():
+    mask = KnowledgeMask("deterministic", k=2)
+    probabilities = np.full((2, 4), 0.25, "float32")
+    distances = np.random.default_rng(0).random((2, 4)).astype("float32")
+    with pytest.raises(ValueError, match=r"labels outside 0..3 \(found 1..12\)"):
+        mask([probabilities, distances, np.array([1, 12])], training=True)
+    with pytest.raises(ValueError, match="outside 0..3"):
+        KnowledgeMask("stochastic", lam=0.5).knowledge_mask(distances, np.array([-1, 0]))
