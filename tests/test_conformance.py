@@ -325,6 +325,8 @@ def test_knowledge_rejects_bad_input():
     check_rejects(lambda: ClassGraphHead([[0.0]], variant=3), "variant must be 1")
     check_rejects(lambda: KnowledgeMask("stochastic", lam=2.0), "lam in")
     check_rejects(lambda: graph_filter(np.zeros((2, 2)), "sideways"), "unknown graph direction")
+    mask = KnowledgeMask("deterministic", k=1)
+    check_rejects(lambda: mask.knowledge_mask(np.zeros((1, 3)), np.array([5])), "outside 0..2")
 
 
 # ------------------------------------------------------------------------------------- ehr

@@ -280,8 +280,10 @@ def graph_filter(
 ) -> np.ndarray:
     """The adjacency handed to ``GCNConv``: oriented graph + self-loops, normalised (Eq. 4.1).
 
-    ``direction`` picks which classes node ``i`` aggregates from (row ``i``, see the module
-    docstring). ``normalization`` (default: ``"symmetric"`` for the symmetric direction, else
+    ``direction`` picks which classes node ``i`` aggregates from (``GCNConv`` computes
+    ``A @ X @ W``, so node ``i`` draws on the nodes ``j`` with ``A[i, j] > 0``): ``"directed"``
+    (``A = G``: the classes ``i`` is mistaken for), ``"transposed"`` (``A = G.T``: the classes
+    mistaken as ``i``) or ``"symmetric"`` (``(G + G.T) / 2``). ``normalization`` (default: ``"symmetric"`` for the symmetric direction, else
     ``"row"``) is Spektral's ``gcn_filter``: self-loops added, then ``D^-1/2 A D^-1/2`` or
     ``D^-1 A`` with ``D`` the row sums. Row normalisation keeps each node's output a weighted
     mean of its own and its neighbours' features, whatever the direction.

@@ -8,6 +8,13 @@ from pathlib import Path
 import numpy as np
 
 
+def drawn_edges(graph: np.ndarray, threshold: float = 0.0) -> np.ndarray:
+    """The weights :func:`plot_class_graph` draws: off-diagonal entries above ``threshold``, else 0."""
+    graph = np.asarray(graph, dtype=np.float64)
+    off = graph * (1 - np.eye(len(graph)))
+    return np.where(off > threshold, off, 0.0)
+
+
 def plot_class_graph(
     graph: np.ndarray,
     path: str | Path,
@@ -15,12 +22,14 @@ def plot_class_graph(
     class_names: Sequence[str] | None = None,
     title: str | None = None,
     max_width: float = 8.0,
+    threshold: float = 0.0,
 ) -> Path:
     """Save ``graph`` (edge ``i -> j``: class ``i`` predicted as ``j``) as a PNG at ``path``.
 
     Classes sit on a circle; each edge is an arrow from the true to the predicted class whose
     width is proportional to its weight (the heaviest gets ``max_width`` points); the two
-    directions of a pair curve apart so both stay visible.
+    directions of a pair curve apart so both stay visible. Edges of weight ``<= threshold`` are
+    not drawn (a soft-count graph is complete; ``threshold=0.01`` keeps rates above 1%).
     """
     import matplotlib
 
@@ -31,13 +40,15 @@ def plot_class_graph(
     from automl_kit.knowledge.graph import check_graph
 
     graph = check_graph(graph)
+    if not np.isfinite(threshold) or threshold < 0:
+        raise ValueError(f"threshold must be a weight >= 0, got {threshold!r}.")
     k = len(graph)
     names = [str(c) for c in (class_names if class_names is not None else range(k))]
     if len(names) != k:
         raise ValueError(f"{len(names)} class names for a {k}-node graph; pass one name per class.")
     angles = np.pi / 2 - 2 * np.pi * np.arange(k) / k
     xy = np.column_stack([np.cos(angles), np.sin(angles)])
-    off = graph * (1 - np.eye(k))
+    off = drawn_edges(graph, threshold)
     heaviest = off.max() if off.max() > 0 else 1.0
     figure, axes = plt.subplots(figsize=(6, 6))
     for i in range(k):
@@ -67,6 +78,8 @@ def plot_class_graph(
     axes.axis("off")
     edges = int(np.sum(off > 0))
     caption = f"arrow i -> j: class i predicted as j; width ~ weight (widest {heaviest:.3g})"
+    if threshold > 0:
+        caption += f"; weights <= {threshold:g} not drawn"
     axes.set_title(f"{title or f'misclassification graph ({edges} edges)'}\n{caption}", fontsize=10)
     path = Path(path)
     figure.savefig(path, dpi=100, bbox_inches="tight")

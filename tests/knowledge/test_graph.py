@@ -171,3 +171,15 @@ def test_sigmoid_heads_warn_and_pkgcn_models_are_accepted(xy):
         misclassification_graph(lambda batch: batch, x, y)
     with pytest.raises(ValueError, match="soft must be True or False"):
         graph_from_predictions(y, probabilities, soft="yes")
+
+
+def test_the_graph_picture_can_leave_out_light_edges(tmp_path):
+    from automl_kit.knowledge import plot_class_graph
+    from automl_kit.knowledge.plots import drawn_edges
+
+    soft = np.full((3, 3), 0.004) + np.diag([0.9] * 3)
+    soft[0, 1] = 0.2
+    assert count_edges(drawn_edges(soft)) == 6 and count_edges(drawn_edges(soft, 0.01)) == 1
+    assert plot_class_graph(soft, tmp_path / "g.png", threshold=0.01).stat().st_size > 0
+    with pytest.raises(ValueError, match="threshold must be a weight >= 0"):
+        plot_class_graph(soft, tmp_path / "h.png", threshold=-1)
