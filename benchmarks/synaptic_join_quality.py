@@ -15,7 +15,11 @@ Methods: synaptic join (Kim, Ch. 3); prior calibration (target probability x mu,
 tau-normalisation (Kang et al. 2020: head weight vectors divided by their norm^tau); weighted-loss
 retraining (the whole model fine-tuned with a x2 loss on the target; test per-class accuracy at
 every epoch checkpoint, the thesis's Fig. 3.7 point that retraining moves other classes
-unpredictably). ``max_offtarget_drop``: the largest loss of any off-target class's test accuracy.
+unpredictably); target oversampling (the same fine-tuning, the target's training images repeated
+twice instead of a x2 loss); cRT (Kang et al. 2020: a new linear head re-trained from scratch on
+the frozen features with class-balanced sampling, 10 epochs); synaptic retraining (Kim 3.2.4:
+only the join's synapse weights trained, from the tables, as many epochs as the fine-tuning).
+``max_offtarget_drop``: the largest loss of any off-target class's test accuracy.
 
     AUTOML_KIT_DATA=../shared/data python -m benchmarks.synaptic_join_quality   # ~6 min, 2 cores
     AUTOML_KIT_DATA=../shared/data python -m benchmarks.synaptic_join_quality --part aan  # AAN vs DA
@@ -99,7 +103,7 @@ def run_seed(cell: dict, budget: dict) -> dict:
     import keras
 
     from automl_kit import datasets
-    from automl_kit.tweak import SynapticJoin, extract_tables
+    from automl_kit.tweak import SynapticJoin, SynapticRetraining, extract_tables
     from automl_kit.utils.models import classification_head, penultimate_model
 
     seed = cell["seed"]
@@ -170,6 +174,19 @@ def run_seed(cell: dict, budget: dict) -> dict:
         train, validation_data=val
     )
     join_s = time.perf_counter() - t0
+    # synaptic retraining starts from the chosen join (before the sweep below changes n and scale)
+    t0 = time.perf_counter()
+    sr = SynapticRetraining([target], epochs=budget["retrain_epochs"], seed=seed)
+    sr.fit(train, val, join=join)
+    out["synaptic_retraining_s"] = time.perf_counter() - t0
+    zs = sr.add_to_logits(test).T
+    ov, tg = accuracies(zs, yt, target)
+    synaptic_retraining = {
+        "overall": ov,
+        "target": tg,
+        "knob": f"n={join.n_}, {budget['retrain_epochs']} epochs",
+        "per_class": per_class(zs, yt),
+    }
     zj = join.add_to_logits(test).T
     ov, tg = accuracies(zj, yt, target)
     results["synaptic_join"] = {
@@ -188,6 +205,7 @@ def run_seed(cell: dict, budget: dict) -> dict:
             front.append({"knob": f"n={n}, scale={s}", "overall": ov, "target": tg})
     fronts["synaptic_join"] = front
     out["join_fit_s"] = join_s
+    results["synaptic_retraining"] = synaptic_retraining
 
     def calibrate(z, mu):
         z = z.copy()
@@ -212,6 +230,31 @@ def run_seed(cell: dict, budget: dict) -> dict:
 
     sweep("tau_normalisation", TAU_NORM, tau_norm)
 
+    # cRT: a new linear head from scratch on the frozen features, class-balanced sampling
+    ftr = feats.predict(data.x_train, batch_size=512, verbose=0)
+    keras.utils.set_random_seed(seed)
+    crt = keras.Sequential([keras.Input((ftr.shape[1],)), keras.layers.Dense(data.num_classes)])
+    crt.compile(
+        keras.optimizers.Adam(1e-3),
+        keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+    )
+    rng = np.random.default_rng(seed)
+    by_class = [np.flatnonzero(data.y_train == k) for k in range(data.num_classes)]
+    t0 = time.perf_counter()
+    for _ in range(10):  # each epoch: as many samples as D, classes drawn uniformly
+        cls = rng.integers(0, data.num_classes, len(data.y_train))
+        idx = np.array([by_class[c][rng.integers(len(by_class[c]))] for c in cls])
+        crt.fit(ftr[idx], data.y_train[idx], epochs=1, batch_size=128, verbose=0)
+    out["crt_s"] = time.perf_counter() - t0
+    zc = crt.predict(ft.astype(np.float32), batch_size=1024, verbose=0).astype(np.float64)
+    ov, tg = accuracies(zc, yt, target)
+    results["crt"] = {
+        "overall": ov,
+        "target": tg,
+        "knob": "10 epochs, class-balanced",
+        "per_class": per_class(zc, yt),
+    }
+
     # weighted-loss retraining: the whole model fine-tuned with x2 loss on the target, test
     # per-class accuracy recorded at every checkpoint (one per epoch) to show its fluctuation
     retrained = keras.models.clone_model(model)
@@ -235,6 +278,28 @@ def run_seed(cell: dict, budget: dict) -> dict:
         "per_class": checkpoints[-1],
     }
     out["retraining_checkpoints"] = checkpoints
+
+    # target oversampling: the same fine-tuning, the target's images twice in every epoch
+    keras.utils.set_random_seed(seed)
+    over = keras.models.clone_model(model)
+    over.set_weights(model.get_weights())
+    over.compile(keras.optimizers.Adam(1e-4), "sparse_categorical_crossentropy")
+    idx = np.concatenate([np.arange(len(data.y_train)), np.flatnonzero(data.y_train == target)])
+    over_checkpoints = []
+    t0 = time.perf_counter()
+    for _ in range(budget["retrain_epochs"]):
+        over.fit(data.x_train[idx], data.y_train[idx], epochs=1, batch_size=128, verbose=0)
+        zo = over.predict(data.x_test, batch_size=512, verbose=0)
+        over_checkpoints.append(per_class(zo, yt))
+    out["oversampling_s"] = time.perf_counter() - t0
+    ov, tg = accuracies(zo, yt, target)
+    results["target_oversampling"] = {
+        "overall": ov,
+        "target": tg,
+        "knob": f"x2, {budget['retrain_epochs']} epochs",
+        "per_class": over_checkpoints[-1],
+    }
+    out["oversampling_checkpoints"] = over_checkpoints
     for m in results.values():
         off = [
             b - a
@@ -376,10 +441,37 @@ def run_aan(cell: dict, budget: dict) -> dict:
     da_s = time.perf_counter() - t0
     da_acc = float(da.evaluate(data.x_test, data.y_test, verbose=0)[1])
     head_params = model.layers[-1].count_params()
+
+    # WA: a new Dense(512) beside the head on the same features, its (zero-initialised) class
+    # scores added to the old head's logits, so it starts as the base model; all fine-tuned
+    keras.utils.set_random_seed(seed)
+    clone = keras.models.clone_model(model)
+    clone.set_weights(model.get_weights())
+
+    def wa_head(x):
+        old = keras.layers.Dense(data.num_classes, name="wa_old_head")(x)
+        hidden = keras.layers.Dense(512, activation="relu", name="wa_hidden")(x)
+        new = keras.layers.Dense(data.num_classes, kernel_initializer="zeros", name="wa_out")(
+            hidden
+        )
+        return keras.layers.Activation("softmax")(keras.layers.Add()([old, new]))
+
+    wa = replace_head(clone, wa_head)
+    wa.get_layer("wa_old_head").set_weights(model.layers[-1].get_weights())
+    wa.compile(keras.optimizers.Adam(1e-4), "sparse_categorical_crossentropy", metrics=["accuracy"])
+    wa_start = float(wa.evaluate(data.x_test, data.y_test, verbose=0)[1])
+    t0 = time.perf_counter()
+    wa.fit(data.x_train, data.y_train, epochs=epochs, batch_size=batch, verbose=0)
+    wa_s = time.perf_counter() - t0
+    wa_acc = float(wa.evaluate(data.x_test, data.y_test, verbose=0)[1])
     return {
         "base_accuracy": base,
         "aan_accuracy": aan_acc,
         "da_accuracy": da_acc,
+        "wa_accuracy": wa_acc,
+        "wa_start_accuracy": wa_start,
+        "wa_parameters": wa.count_params() - model.count_params(),
+        "wa_s_per_1k_iterations": 1000 * wa_s / iterations,
         "aan_parameters": aan.added_parameters,
         "da_parameters": da.count_params() - (model.count_params() - head_params),
         "aan_s_per_1k_iterations": 1000 * aan_s / iterations,
@@ -404,8 +496,9 @@ def main(argv=None) -> dict:
             resume=args.resume,
             budget=args.budget,
         )
-        columns = ["seed", "base_accuracy", "aan_accuracy", "da_accuracy", "aan_parameters"]
-        columns += ["da_parameters", "aan_s_per_1k_iterations", "da_s_per_1k_iterations"]
+        columns = ["seed", "base_accuracy", "aan_accuracy", "da_accuracy", "wa_accuracy"]
+        columns += ["aan_parameters", "da_parameters", "wa_parameters"]
+        columns += ["aan_s_per_1k_iterations", "da_s_per_1k_iterations", "wa_s_per_1k_iterations"]
         print(table(grid.rows, columns))
         return {"runs": grid.rows}
     out = args.out or RESULTS / f"synaptic_join_quality-{args.budget}.json"

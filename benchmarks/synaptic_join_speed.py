@@ -12,10 +12,15 @@ both agree.
 
     python -m benchmarks.synaptic_join_speed                 # full SVHN size, ~2-3 min on 2 cores
     python -m benchmarks.synaptic_join_speed --neurons 4096  # a quick look
+    python -m benchmarks.synaptic_join_speed --backends tensorflow  # TensorFlow only (GPU if any)
+
+Each backend (``numpy``, ``tensorflow``) runs in its own spawned process, on the same generated
+tables, so its peak memory is its own; the two results are checked equal.
 """
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import resource
 import time
@@ -43,7 +48,7 @@ def make_chunk(rows: int, n: int, seed: int) -> np.ndarray:
     return x
 
 
-def run_full(neurons: int, n: int, classes: int, chunk: int, seed: int) -> dict:
+def run_full(neurons: int, n: int, classes: int, chunk: int, seed: int, backend: str) -> dict:
     C, labels = make_outputs(n, classes, seed)
     predicted, max_values = C.argmax(0), C.max(0)
     gen_time = gen_cpu = 0.0
@@ -66,16 +71,34 @@ def run_full(neurons: int, n: int, classes: int, chunk: int, seed: int) -> dict:
         def __len__(self):
             return sum(len(a) for a in absmax)
 
+    if backend == "tensorflow":  # import and start TensorFlow outside the timed part
+        import tensorflow as tf
+
+        tf.constant(0.0) + 1.0
     t0, c0 = time.perf_counter(), time.process_time()
     r = theta(
-        chunks(), C, labels, predicted, max_values, chunk_size=chunk, neuron_absmax=LazyAbsmax()
+        chunks(),
+        C,
+        labels,
+        predicted,
+        max_values,
+        chunk_size=chunk,
+        neuron_absmax=LazyAbsmax(),
+        backend=backend,
     )
     total, total_cpu = time.perf_counter() - t0, time.process_time() - c0
     counts = r.counts
+    devices = "cpu"
+    if backend == "tensorflow":
+        devices = ",".join(d.device_type for d in tf.config.list_logical_devices())
     return {
+        "backend": backend,
+        "devices": devices,
         "neurons": neurons,
         "classes": classes,
         "samples": n,
+        "_thresholds": r.thresholds,
+        "_counts": counts,
         "train_accuracy": float((predicted == labels).mean()),
         "theta_s": total - gen_time,
         # CPU seconds of this process: less sensitive than wall clock to the other jobs sharing
@@ -96,6 +119,10 @@ def run_small(neurons: int, n: int, classes: int, seed: int) -> dict:
     t0 = time.perf_counter()
     r = theta(V, C, labels, P, M)
     fast = time.perf_counter() - t0
+    theta(V, C, labels, P, M, backend="tensorflow")  # warm-up: TensorFlow's first call traces
+    t0 = time.perf_counter()
+    r_tf = theta(V, C, labels, P, M, backend="tensorflow")
+    fast_tf = time.perf_counter() - t0
     t0 = time.perf_counter()
     thr = np.empty((neurons, classes))
     cnt = np.empty((neurons, classes), dtype=np.int64)
@@ -104,15 +131,23 @@ def run_small(neurons: int, n: int, classes: int, seed: int) -> dict:
             thr[i, j], cnt[i, j] = theta_reference(V, C, labels, P, M, i, j)
     slow = time.perf_counter() - t0
     ok = bool(np.array_equal(cnt, r.counts) and np.allclose(thr, r.thresholds, rtol=1e-6))
+    ok_tf = bool(np.array_equal(cnt, r_tf.counts) and np.allclose(thr, r_tf.thresholds, rtol=1e-6))
     return {
         "neurons": neurons,
         "classes": classes,
         "samples": n,
         "theta_s": fast,
+        "theta_tensorflow_s": fast_tf,
         "per_pair_loop_s": slow,
         "speedup": slow / fast,
+        "speedup_tensorflow": slow / fast_tf,
         "equal": ok,
+        "equal_tensorflow": ok_tf,
     }
+
+
+def _full_in_child(args: tuple) -> dict:
+    return run_full(*args)
 
 
 def main(argv=None) -> dict:
@@ -122,22 +157,43 @@ def main(argv=None) -> dict:
     p.add_argument("--classes", type=int, default=10)
     p.add_argument("--chunk", type=int, default=2048, help="neurons per streamed chunk")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--backends", default="numpy,tensorflow", help="comma-separated")
     args = p.parse_args(argv)
+    backends = [b.strip() for b in args.backends.split(",") if b.strip()]
     load_before = os.getloadavg()
     small = run_small(64, 2000, args.classes, args.seed)
-    full = run_full(args.neurons, args.samples, args.classes, args.chunk, args.seed)
+    runs = []
+    ctx = multiprocessing.get_context("spawn")  # a fresh process: its own peak RSS
+    for backend in backends:
+        job = (args.neurons, args.samples, args.classes, args.chunk, args.seed, backend)
+        with ctx.Pool(1) as pool:
+            runs.append(pool.apply(_full_in_child, (job,)))
+        runs[-1]["load_average_after"] = os.getloadavg()
+    for r in runs[1:]:
+        finite = np.isfinite(runs[0]["_thresholds"])
+        r["equal_to_" + runs[0]["backend"]] = bool(
+            np.array_equal(r["_counts"], runs[0]["_counts"])
+            and np.array_equal(finite, np.isfinite(r["_thresholds"]))
+            and np.allclose(r["_thresholds"][finite], runs[0]["_thresholds"][finite], rtol=1e-6)
+        )
+    for r in runs:
+        del r["_thresholds"], r["_counts"]
     figures = {
-        "full": full,
+        "full": runs,
         "small": small,
         "load_average_before": load_before,
         "load_average_after": os.getloadavg(),
-        "gpu": "not run (no GPU on this machine)",
+        "gpu": "not run (no GPU on this machine)"
+        if all(r["devices"] == "CPU" or r["devices"] == "cpu" for r in runs)
+        else "see devices",
     }
     save("synaptic_join_speed", args.budget, figures, args.out)
     print(
         table(
-            [full],
+            runs,
             [
+                "backend",
+                "devices",
                 "neurons",
                 "classes",
                 "samples",
@@ -152,7 +208,16 @@ def main(argv=None) -> dict:
     print(
         table(
             [small],
-            ["neurons", "classes", "samples", "theta_s", "per_pair_loop_s", "speedup", "equal"],
+            [
+                "neurons",
+                "samples",
+                "theta_s",
+                "theta_tensorflow_s",
+                "per_pair_loop_s",
+                "speedup",
+                "equal",
+                "equal_tensorflow",
+            ],
         )
     )
     print("load average before/after:", load_before, os.getloadavg())
