@@ -171,6 +171,12 @@ def test_sigmoid_heads_warn_and_pkgcn_models_are_accepted(xy):
         misclassification_graph(lambda batch: batch, x, y)
     with pytest.raises(ValueError, match="soft must be True or False"):
         graph_from_predictions(y, probabilities, soft="yes")
+    with pytest.raises(ValueError, match=r"y_true holds labels .* the probabilities have 4"):
+        graph_from_predictions(y + 4, probabilities)
+    inputs = keras.Input((3, 3, 2))
+    per_pixel = keras.Model(inputs, keras.layers.Dense(4, activation="softmax")(inputs))
+    with pytest.raises(ValueError, match="acts on a feature map; add keras.layers.Flatten"):
+        misclassification_graph(per_pixel, np.zeros((4, 3, 3, 2)), np.arange(4))
 
 
 def test_the_graph_picture_can_leave_out_light_edges(tmp_path):

@@ -146,7 +146,7 @@ def test_the_users_model_is_left_untouched_unless_sharing_is_asked_for(xy):
         np.testing.assert_array_equal(new, old)
     model = add_class_similarity_head(base, GRAPH)
     model.compile(keras.optimizers.Adam(0.05), "sparse_categorical_crossentropy")
-    model.fit(x, y, epochs=2, verbose=0)
+    model.fit(x, y, epochs=1, verbose=0)
     for old, new in zip(before, base.get_weights()):
         np.testing.assert_array_equal(old, new)
     shared = add_class_similarity_head(base, GRAPH, copy=False)
@@ -160,3 +160,10 @@ def test_single_output_models_get_no_one_class_head():
     regression = keras.Model(inputs, keras.layers.Dense(1)(inputs))
     with pytest.raises(ValueError, match=r"Dense\(K>=2\).*regression or binary"):
         add_class_similarity_head(regression, np.zeros((1, 1)))
+
+
+def test_a_sigmoid_head_is_replaced_with_a_warning():
+    from tests.knowledge.conftest import tiny_classifier
+
+    with pytest.warns(UserWarning, match="PK-GCN's new head uses a softmax"):
+        add_class_similarity_head(tiny_classifier(5, "sigmoid"), GRAPH)
