@@ -34,7 +34,14 @@ class Pkgcn(Job):
         "example:\n  automl-kit pkgcn --dataset mnist --n-train 500 --variant 2"
     )
     default_dataset = "mnist"
-    outputs = ("results.json", "accuracy.csv", "graph.png", "graph.json", "model.keras")
+    outputs = (
+        "results.json",
+        "accuracy.csv",
+        "two_stage.json",
+        "graph.png",
+        "graph.json",
+        "model.keras",
+    )
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         parser.add_argument("--variant", type=int, choices=(1, 2), default=1, help="PK-GCN-1 or -2")

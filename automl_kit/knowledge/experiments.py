@@ -194,10 +194,18 @@ class TwoStageResult(dict):
         ]
 
     def save(
-        self, run_dir, *, class_names: Sequence[str] | None = None, models: bool = False
+        self,
+        run_dir,
+        *,
+        class_names: Sequence[str] | None = None,
+        models: bool = False,
+        plot_threshold: float | None = None,
     ) -> None:
         """Write ``two_stage.json`` (the summary), ``accuracy.csv``, ``graph.json``, ``graph.png``
-        (Figure 4.6) and, with ``models=True``, ``model-<head>.keras``, into ``run_dir``."""
+        (Figure 4.6) and, with ``models=True``, ``model-<head>.keras``, into ``run_dir``.
+
+        ``plot_threshold``: edges of weight ``<=`` it are left out of the picture (default 0.01
+        for a soft-count graph, which is complete, else 0); ``graph.json`` keeps every edge."""
         import os
         from pathlib import Path
 
@@ -225,6 +233,9 @@ class TwoStageResult(dict):
             root / "graph.png",
             class_names=class_names,
             title=f"misclassification graph ({self['graph_edges']} edges)",
+            threshold=plot_threshold
+            if plot_threshold is not None
+            else (0.01 if self["settings"]["soft"] else 0.0),
         )
         if models:
             for head, model in self.get("models", {}).items():

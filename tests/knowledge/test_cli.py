@@ -36,6 +36,7 @@ def test_pkgcn_writes_accuracy_table_graph_and_model(tmp_path, capsys):
     assert results["dataset"]["n_val"] == 60
     graph = json.loads((out / "graph.json").read_text())
     assert len(graph["graph"]) == 10 and graph["edges"] == results["graph_edges"] > 0  # soft counts
+    assert json.loads((out / "two_stage.json").read_text())["settings"] == results["settings"]
     for name in ("graph.png", "model.keras"):
         assert (out / name).stat().st_size > 0, name
     assert json.loads((out / "run.json").read_text())["status"] == "finished"
