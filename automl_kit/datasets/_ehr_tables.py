@@ -272,7 +272,7 @@ def _rows(mask: np.ndarray) -> str:
     return f"{rows.size} row(s), first rows {rows[:5].tolist()}{' ...' if rows.size > 5 else ''}"
 
 
-def _dates(frame, column: str, where: str):
+def _dates(frame, column: str, where: str, date_format: str | None = None, dayfirst: bool = False):
     import pandas as pd
 
     values = frame[column]
@@ -281,13 +281,54 @@ def _dates(frame, column: str, where: str):
             f"{where}: column {column!r} has missing dates in {_rows(values.isna().to_numpy())}; "
             "fill or drop those rows."
         )
-    parsed = pd.to_datetime(values, errors="coerce")
+    if values.dtype.kind == "M":
+        parsed = values
+    else:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            parsed = pd.to_datetime(values, errors="coerce", format=date_format, dayfirst=dayfirst)
+        for w in caught:  # pandas' own note that it read dates day-first: say it in our words
+            if "dayfirst" in str(w.message):
+                warnings.warn(
+                    f"{where}: column {column!r} was read day-first (e.g. {values.iloc[0]!r} as "
+                    f"{parsed.iloc[0]:%Y-%m-%d}); pass dayfirst=True or date_format= to confirm, "
+                    "or write ISO dates such as 2019-04-30.",
+                    DataWarning,
+                    stacklevel=3,
+                )
+                break
     bad = parsed.isna().to_numpy()
     if bad.any():
         example = values[bad].iloc[0]
+        if date_format is None and not dayfirst:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", UserWarning)
+                as_day_first = pd.to_datetime(values, errors="coerce", dayfirst=True)
+            if as_day_first.notna().all():
+                raise ValueError(
+                    f"{where}: column {column!r} reads as day-first dates only (e.g. "
+                    f"{example!r} in {_rows(bad)}); pass dayfirst=True or "
+                    "date_format='%d/%m/%Y', or write ISO dates such as 2019-04-30."
+                )
+        if date_format is None:
+            # pandas infers one format from the first row; if the failures parse on their own,
+            # the column mixes formats (e.g. one ISO row among US dates)
+            alone = pd.to_datetime(values[bad], errors="coerce", format="mixed", dayfirst=dayfirst)
+            if alone.notna().all():
+                raise ValueError(
+                    f"{where}: column {column!r} mixes date formats: {values.iloc[0]!r} (first "
+                    f"row) and {example!r} ({_rows(bad)}); write every date in one format "
+                    "(ISO 2019-04-30 is safest) or pass date_format= (e.g. '%m/%d/%Y') and "
+                    "dayfirst=."
+                )
         raise ValueError(
             f"{where}: column {column!r} has unparseable dates in {_rows(bad)} (e.g. "
-            f"{example!r}); write them as ISO dates such as 2019-04-30."
+            f"{example!r}); write them as ISO dates such as 2019-04-30"
+            + (
+                f" or fix date_format={date_format!r}."
+                if date_format
+                else ", or pass date_format=."
+            )
         )
     if getattr(parsed.dt, "tz", None) is not None:
         parsed = parsed.dt.tz_convert(None)
@@ -302,6 +343,8 @@ def check_ehr_tables(
     n_windows: int = 3,
     on_outside: str = "exclude",
     description: str = "",
+    date_format: str | None = None,
+    dayfirst: bool = False,
 ) -> EHRTables:
     """Check an event and a patient table and return them as :class:`EHRTables`.
 
@@ -319,6 +362,11 @@ def check_ehr_tables(
       ``on_outside="exclude"``, an error with ``on_outside="raise"``;
     * events of patients not in the patient table: excluded (they have no label);
     * patients without events (after the exclusions): kept, their counts all zero.
+
+    Dates: ``date_format`` (e.g. ``"%m/%d/%Y"``, for both tables) and ``dayfirst`` go to
+    ``pandas.to_datetime``; without them the format is inferred from the first row, and a
+    column mixing formats is an error naming both. An error also when no events remain, or
+    when most events belong to no listed patient (the ids of the two tables do not match).
 
     If one table's ids are numbers and the other's text (as CSV files easily make them), both
     are compared as text. Events come back sorted by patient and date.
@@ -338,6 +386,11 @@ def check_ehr_tables(
         raise ValueError(f"lookback_days must be a positive int (days), got {lookback_days}.")
     if isinstance(n_windows, bool) or not isinstance(n_windows, int | np.integer) or n_windows < 1:
         raise ValueError(f"n_windows must be a positive int, got {n_windows!r}.")
+    if lookback_days < n_windows:
+        raise ValueError(
+            f"lookback_days={lookback_days} is shorter than n_windows={n_windows}: windows would "
+            "be shorter than a day, finer than the dates; use lookback_days >= n_windows."
+        )
     if on_outside not in ("exclude", "raise"):
         raise ValueError(f"on_outside must be 'exclude' or 'raise', got {on_outside!r}.")
     events, ewhere = _read(events, "events")
@@ -346,6 +399,16 @@ def check_ehr_tables(
     _require(patients, PATIENT_COLUMNS, pwhere, "patient")
     events = events.reset_index(drop=True)
     patients = patients.reset_index(drop=True)
+    if not len(patients):
+        raise ValueError(
+            f"{pwhere}: the patient table is empty; it needs one row per patient "
+            "(patient_id, index_date, label)."
+        )
+    if not len(events):
+        raise ValueError(
+            f"{ewhere}: the event table is empty; it needs one row per diagnosis, procedure or "
+            "prescription (patient_id, date, code, code_type)."
+        )
 
     # ids
     for frame, where in ((events, ewhere), (patients, pwhere)):
@@ -400,11 +463,23 @@ def check_ehr_tables(
             "entity, so prefix codes by their type (e.g. 'dx:250.01', 'rx:insulin')."
         )
 
-    events["date"] = _dates(events, "date", ewhere)
-    patients["index_date"] = _dates(patients, "index_date", pwhere)
+    events["date"] = _dates(events, "date", ewhere, date_format, dayfirst)
+    patients["index_date"] = _dates(patients, "index_date", pwhere, date_format, dayfirst)
 
     exclusions: dict[str, int] = {}
     known = events["patient_id"].isin(patients["patient_id"]).to_numpy()
+    if known.mean() < 0.5:
+        # most events belong to no patient: the ids of the two tables do not match, and going
+        # on would train on (almost) all-zero counts
+        example_event = events["patient_id"][~known].iloc[0]
+        example_patient = patients["patient_id"].iloc[0]
+        raise ValueError(
+            f"{int((~known).sum())} of {len(events)} events ({(~known).mean():.0%}) belong to no "
+            f"patient of the patient table (e.g. event id {example_event!r}, patient id "
+            f"{example_patient!r}): the patient ids of the two tables do not match. Check case, "
+            "whitespace, leading zeros and number-vs-text ids, or drop the events of other "
+            "patients first."
+        )
     if not known.all():
         exclusions[UNKNOWN] = int((~known).sum())
         events = events[known].reset_index(drop=True)
@@ -426,6 +501,12 @@ def check_ehr_tables(
             )
         exclusions[OUTSIDE] = int(outside.sum())
         events = events[~outside].reset_index(drop=True)
+        if not len(events):
+            raise ValueError(
+                f"{ewhere}: all {int(outside.sum())} events lie outside their patient's window "
+                f"(index_date - {lookback_days} days, index_date], so none remain; check the "
+                "index dates and the date format, or widen lookback_days."
+            )
     empty = ~patients["patient_id"].isin(events["patient_id"]).to_numpy()
     if empty.any():
         exclusions[EMPTY] = int(empty.sum())
@@ -437,7 +518,7 @@ def check_ehr_tables(
         warnings.warn(
             "EHR tables: "
             + "; ".join(f"{v} {k}" for k, v in exclusions.items())
-            + " (see EHRTables.exclusions).",
+            + " (counted in EHRTables.exclusions and in summary()['exclusions']).",
             DataWarning,
             stacklevel=2,
         )

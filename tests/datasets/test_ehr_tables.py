@@ -238,3 +238,49 @@ def test_summary_is_json_able():
     summary = _check(*_tables()).summary()
     assert json.loads(json.dumps(summary))["events"] == {"dx": 3, "px": 1, "rx": 2}
     assert summary["exclusions"] == {EMPTY: 1} and isinstance(_check(*_tables()), EHRTables)
+
+
+def test_empty_tables_and_mismatched_ids_are_errors_naming_the_fix():
+    events, patients = _tables()
+    with pytest.raises(ValueError, match="the patient table is empty"):
+        check_ehr_tables(events, patients.iloc[:0], lookback_days=90)
+    with pytest.raises(ValueError, match="the event table is empty"):
+        check_ehr_tables(events.iloc[:0], patients, lookback_days=90)
+    upper = events.assign(patient_id=events["patient_id"].str.upper())  # "A" vs "a"
+    with pytest.raises(ValueError, match=r"6 of 6 events .*do not match.*case, whitespace"):
+        check_ehr_tables(upper, patients, lookback_days=90)
+    late = events.assign(date="2021-01-01")  # every event after the index date
+    with pytest.raises(ValueError, match="none remain"):
+        _check(late, patients)
+
+
+def test_sub_day_windows_are_refused():
+    events, patients = _tables()
+    with pytest.raises(ValueError, match="lookback_days=2 is shorter than n_windows=3"):
+        check_ehr_tables(events, patients, lookback_days=2, n_windows=3)
+
+
+def test_mixed_and_day_first_date_formats_are_named_and_date_format_reads_them():
+    events, patients = _tables()
+    us = pd.to_datetime(events["date"]).dt.strftime("%m/%d/%Y")
+    mixed = events.assign(date=["2020-01-05", *us.iloc[1:]])
+    with pytest.raises(ValueError, match=r"mixes date formats.*'2020-01-05'.*date_format="):
+        _check(mixed, patients)
+    reference = _check(events, patients).counts()[0]
+    assert np.array_equal(_check(events.assign(date=us), patients).counts()[0], reference)
+    day_first = events.assign(date=pd.to_datetime(events["date"]).dt.strftime("%d/%m/%Y"))
+    with pytest.raises(ValueError, match=r"day-first dates only .*'31/03/2020'.*dayfirst=True"):
+        check_ehr_tables(day_first, patients, lookback_days=90)  # 05/01 would read as May 1
+    later = day_first.assign(date=["31/01/2020", *day_first["date"].iloc[1:]])
+    with pytest.warns(DataWarning, match="read day-first.*dayfirst=True"):
+        check_ehr_tables(later, patients, lookback_days=90)  # the first row says it
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        warnings.simplefilter("ignore", DataWarning)  # the patient without events
+        tables = check_ehr_tables(
+            day_first,
+            patients.assign(index_date="31/03/2020"),  # date_format is for both tables
+            lookback_days=90,
+            date_format="%d/%m/%Y",
+        )
+    assert np.array_equal(tables.counts()[0], reference)
