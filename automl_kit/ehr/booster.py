@@ -42,6 +42,11 @@ from automl_kit.ehr.mapper import counts_to_images
 
 COMBINES = ("rank_average", "stacker")
 _SCORE_BATCH = 256
+# sklearn's check_non_negative says "Negative values in data passed to <who>"
+_COUNTS_WHO = (
+    "CNNBoostedClassifier (the leading columns are event counts: pass raw counts, e.g. "
+    "EHRImageMapper.to_X(tables), not scaled or centred ones)"
+)
 
 
 def _percentile(reference: np.ndarray, values: np.ndarray) -> np.ndarray:
@@ -68,8 +73,22 @@ class CNNBoostedClassifier(ClassifierMixin, BaseEstimator):
     columns; default: every column is a count), ``combine``/``weight``, the CNN's
     ``cnn_epochs``, ``cnn_filters``, ``batch_size``, ``learning_rate``; augmentation
     ``balance`` (share of positives after Eq. 5.2; ``None`` for none) and ``overlay_p`` (the
-    mask's probability); ``n_confusing`` (Alg. 4); ``validation_fraction`` (stacker); ``seed``;
-    ``verbose``.
+    mask's probability); ``n_confusing`` (Alg. 4); ``validation_fraction`` (the internal
+    validation split of the stacker and of early stopping); ``early_stopping``/``patience``
+    (stop the CNN when the validation AUPRC has not improved for ``patience`` epochs and keep
+    its best epoch, ``cnn_epochs_``; the split is held out from the CNN only, the base model
+    trains on every row; skipped, with all ``cnn_epochs``, when the split would hold fewer than
+    two patients of a class; with ``combine="stacker"`` the stacker's split serves both);
+    ``seed``; ``verbose`` (1: a line per CNN epoch).
+
+    Build ``X`` with ``EHRImageMapper.to_X(tables)`` (counts of the mapper's codes, then the
+    demographics): with ``mapper=`` ``X`` must have exactly those columns (or the counts only).
+    Without a mapper nothing tells the counts from other columns but ``n_image_features``:
+    demographics appended to ``X`` without it would be read as image codes. Pass raw counts,
+    not scaled ones (the images scale them). ``predict`` thresholds the combined score at 0.5,
+    which a rank average on a rare outcome seldom exceeds: rank patients by
+    ``predict_proba(X)[:, 1]`` or ``scores(X)`` instead. ``save(dir)`` / ``load(dir)`` keep a
+    fitted model without pickle (see :meth:`save`).
     """
 
     def __init__(
@@ -91,6 +110,8 @@ class CNNBoostedClassifier(ClassifierMixin, BaseEstimator):
         overlay_p: float = 0.5,
         n_confusing: int = 0,
         validation_fraction: float = 0.2,
+        early_stopping: bool = True,
+        patience: int = 3,
         seed: int = 0,
         verbose: int = 0,
     ):
@@ -110,6 +131,8 @@ class CNNBoostedClassifier(ClassifierMixin, BaseEstimator):
         self.overlay_p = overlay_p
         self.n_confusing = n_confusing
         self.validation_fraction = validation_fraction
+        self.early_stopping = early_stopping
+        self.patience = patience
         self.seed = seed
         self.verbose = verbose
 
@@ -129,7 +152,7 @@ class CNNBoostedClassifier(ClassifierMixin, BaseEstimator):
             raise ValueError(
                 f"weight (the base model's share) must be in [0, 1], got {self.weight}."
             )
-        for name in ("cnn_epochs", "cnn_filters", "batch_size", "n_windows"):
+        for name in ("cnn_epochs", "cnn_filters", "batch_size", "n_windows", "patience"):
             value = getattr(self, name)
             if isinstance(value, bool) or int(value) != value or value < 1:
                 raise ValueError(f"{name} must be a whole number >= 1, got {value!r}.")
@@ -193,6 +216,16 @@ class CNNBoostedClassifier(ClassifierMixin, BaseEstimator):
             raise ValueError(
                 f"n_image_features={self.n_image_features} but the layout places {n_codes} codes."
             )
+        names = getattr(self.mapper, "demographic_names_", None) if self.mapper else None
+        if self.mapper is not None and names is not None:
+            allowed = {n_codes * windows, n_codes * windows + len(names)}
+            if n_columns not in allowed:
+                raise ValueError(
+                    f"X has {n_columns} columns, but the mapper's tables give {n_codes} codes x "
+                    f"{windows} windows = {n_codes * windows} count columns plus {len(names)} "
+                    f"demographic columns; build X with mapper.to_X(tables) (counts only: "
+                    "to_X(tables, demographics=False))."
+                )
         if n_codes * windows > n_columns:
             raise ValueError(
                 f"X has {n_columns} columns but the images need {n_codes} codes x {windows} "
@@ -220,7 +253,7 @@ class CNNBoostedClassifier(ClassifierMixin, BaseEstimator):
             )
         self.classes_ = classes
         n_codes, windows, layout, shape, scale = self._image_spec(X.shape[1])
-        check_non_negative(X[:, : n_codes * windows], "CNNBoostedClassifier (event counts)")
+        check_non_negative(X[:, : n_codes * windows], _COUNTS_WHO)
         self.n_codes_, self.n_windows_, self.layout_, self.grid_shape_ = (
             n_codes,
             windows,
@@ -247,7 +280,17 @@ class CNNBoostedClassifier(ClassifierMixin, BaseEstimator):
         if self.n_confusing:
             cnn_rows = train[self._keep_unconfusing(base, X[train], target[train])]
         images = self._images(X)
-        self.cnn_ = self._train_cnn(images[cnn_rows], target[cnn_rows])
+        monitor = None
+        if self.early_stopping:
+            if self.combine == "stacker":
+                monitor = valid
+            else:
+                cnn_rows, monitor = self._early_split(cnn_rows, target)
+        self.cnn_, self.cnn_epochs_ = self._train_cnn(
+            images[cnn_rows],
+            target[cnn_rows],
+            None if monitor is None else (images[monitor], target[monitor]),
+        )
         base_scores = self._base_scores(X[train])
         cnn_scores = self._cnn_scores(images[train])
         self.base_reference_ = np.sort(base_scores)
@@ -278,6 +321,19 @@ class CNNBoostedClassifier(ClassifierMixin, BaseEstimator):
         )
         return np.sort(train), np.sort(valid)
 
+    def _early_split(self, rows: np.ndarray, target: np.ndarray):
+        """(CNN training rows, validation rows or None): a stratified split of ``rows``."""
+        from sklearn.model_selection import train_test_split
+
+        n_valid = int(round(self.validation_fraction * len(rows)))
+        per_class = np.bincount(target[rows], minlength=2)
+        if n_valid < 4 or (per_class * self.validation_fraction).min() < 2:
+            return rows, None  # too small to tell epochs apart: train all cnn_epochs
+        train, valid = train_test_split(
+            rows, test_size=n_valid, random_state=self.seed, stratify=target[rows]
+        )
+        return np.sort(train), np.sort(valid)
+
     def _keep_unconfusing(self, base, X: np.ndarray, target: np.ndarray) -> np.ndarray:
         from sklearn.model_selection import StratifiedKFold, cross_val_predict
 
@@ -291,7 +347,8 @@ class CNNBoostedClassifier(ClassifierMixin, BaseEstimator):
         oof = cross_val_predict(clone(base), X, target, cv=cv, method="predict_proba")[:, 1]
         return drop_confusing(target, oof, min(int(self.n_confusing), len(target) - 2))
 
-    def _train_cnn(self, images: np.ndarray, target: np.ndarray):
+    def _train_cnn(self, images: np.ndarray, target: np.ndarray, validation=None):
+        """The trained CNN and the number of epochs it kept (the best on ``validation``)."""
         import keras
 
         keras.utils.set_random_seed(int(self.seed))
@@ -308,17 +365,46 @@ class CNNBoostedClassifier(ClassifierMixin, BaseEstimator):
         model.compile(
             keras.optimizers.Adam(self.learning_rate),
             loss="binary_crossentropy",
+            metrics=[keras.metrics.AUC(curve="PR", name="auprc")] if validation else None,
             jit_compile=False,
         )
-        model.fit(
+        callbacks = []
+        stopper = None
+        if validation is not None:
+            stopper = keras.callbacks.EarlyStopping(
+                monitor="val_auprc",
+                mode="max",
+                patience=int(self.patience),
+                restore_best_weights=True,
+            )
+            callbacks.append(stopper)
+        if self.verbose:
+            epochs = int(self.cnn_epochs)
+
+            def report(epoch, logs):
+                extra = f", validation AUPRC {logs['val_auprc']:.3f}" if "val_auprc" in logs else ""
+                print(f"cnn epoch {epoch + 1}/{epochs}: loss {logs['loss']:.4f}{extra}", flush=True)
+
+            callbacks.append(keras.callbacks.LambdaCallback(on_epoch_end=report))
+        history = model.fit(
             images,
             target.astype(np.float32),
             epochs=int(self.cnn_epochs),
             batch_size=int(self.batch_size),
             shuffle=True,
-            verbose=2 if self.verbose else 0,
+            validation_data=(
+                None if validation is None else (validation[0], validation[1].astype(np.float32))
+            ),
+            callbacks=callbacks,
+            verbose=0,
         )
-        return model
+        kept = len(history.history["loss"])
+        if stopper is not None:
+            scores = history.history.get("val_auprc", [])
+            kept = int(np.argmax(scores)) + 1 if scores else kept
+            if self.verbose:
+                print(f"cnn: kept epoch {kept} (best validation AUPRC {max(scores):.3f})")
+        return model, kept
 
     def _base_scores(self, X: np.ndarray) -> np.ndarray:
         proba = self.base_estimator_.predict_proba(X)
@@ -344,9 +430,7 @@ class CNNBoostedClassifier(ClassifierMixin, BaseEstimator):
         """The positive-class scores of the base model, the CNN and their combination."""
         check_is_fitted(self, "cnn_")
         X = validate_data(self, X, reset=False, dtype=np.float64)
-        check_non_negative(
-            X[:, : self.n_codes_ * self.n_windows_], "CNNBoostedClassifier (event counts)"
-        )
+        check_non_negative(X[:, : self.n_codes_ * self.n_windows_], _COUNTS_WHO)
         base, cnn = self._base_scores(X), self._cnn_scores(self._images(X))
         if self.stacker_ is not None:
             combined = self.stacker_.predict_proba(np.column_stack([_logit(base), _logit(cnn)]))[
@@ -365,9 +449,139 @@ class CNNBoostedClassifier(ClassifierMixin, BaseEstimator):
         return np.column_stack([1.0 - s, s])
 
     def predict(self, X) -> np.ndarray:
-        """``classes_[1]`` where the combined score exceeds 0.5."""
+        """``classes_[1]`` where the combined score exceeds 0.5 (few patients for a rare
+        outcome: to rank patients use ``predict_proba(X)[:, 1]`` or :meth:`scores`)."""
         check_is_fitted(self, "cnn_")
         return self.classes_[(self.predict_proba(X)[:, 1] > 0.5).astype(int)]
+
+    # ---- saving --------------------------------------------------------------------------
+    def save(self, directory) -> list[str]:
+        """Write the fitted model to ``directory`` without pickle; returns the files written.
+
+        ``cnn.keras`` (the CNN), ``booster.json`` (parameters, layout, scales, reference scores,
+        stacker coefficients), and the base model in its library's own format where it has
+        one: ``base_model.json`` (XGBoost ``save_model``), ``base_model.cbm`` (CatBoost).
+        scikit-learn models (the default random forest) have no format but pickle, so they are
+        NOT saved: ``booster.json`` says so and :meth:`load` then needs the fitted base model
+        as ``base_estimator=``.
+        """
+        from pathlib import Path
+
+        from automl_kit.utils.io import write_json
+
+        check_is_fitted(self, "cnn_")
+        root = Path(directory)
+        root.mkdir(parents=True, exist_ok=True)
+        written = []
+        self.cnn_.save(root / "cnn.keras")
+        written.append("cnn.keras")
+        base = self.base_estimator_
+        module = type(base).__module__.split(".")[0]
+        base_file = None
+        if module == "xgboost":
+            base_file = "base_model.json"
+            base.save_model(root / base_file)
+        elif module == "catboost":
+            base_file = "base_model.cbm"
+            base.save_model(str(root / base_file))
+        if base_file:
+            written.append(base_file)
+        params = {
+            k: v
+            for k, v in self.get_params(deep=False).items()
+            if k not in ("base_estimator", "mapper", "layout", "grid_shape")
+        }
+        state = {
+            "params": params,
+            "base_model": {
+                "class": f"{type(base).__module__}.{type(base).__name__}",
+                "file": base_file,
+                "note": None
+                if base_file
+                else "not saved: scikit-learn models have no non-pickle format; pass the fitted "
+                "model to CNNBoostedClassifier.load(..., base_estimator=)",
+            },
+            "classes": self.classes_.tolist(),
+            "n_features_in": int(self.n_features_in_),
+            "n_codes": int(self.n_codes_),
+            "n_windows": int(self.n_windows_),
+            "layout": np.asarray(self.layout_).tolist(),
+            "grid_shape": list(self.grid_shape_),
+            "scale": self.scale_.tolist(),
+            "cnn_epochs_kept": int(self.cnn_epochs_),
+            "base_reference": self.base_reference_.tolist(),
+            "cnn_reference": self.cnn_reference_.tolist(),
+            "stacker": None
+            if self.stacker_ is None
+            else {
+                "coef": self.stacker_.coef_.tolist(),
+                "intercept": self.stacker_.intercept_.tolist(),
+            },
+        }
+        write_json(root / "booster.json", state)
+        written.append("booster.json")
+        return written
+
+    @classmethod
+    def load(cls, directory, base_estimator=None) -> CNNBoostedClassifier:
+        """A fitted model from :meth:`save`'s files; ``base_estimator``: the fitted base model
+        when it was not saved (scikit-learn) or to use instead of the saved one."""
+        from pathlib import Path
+
+        import keras
+
+        from automl_kit.utils.io import read_json
+
+        root = Path(directory)
+        if not (root / "booster.json").is_file() or not (root / "cnn.keras").is_file():
+            raise ValueError(
+                f"{root} lacks booster.json or cnn.keras: not a directory written by "
+                "CNNBoostedClassifier.save (or an `automl-kit ehr` run's model/ folder)."
+            )
+        state = read_json(root / "booster.json")
+        base_info = state["base_model"]
+        if base_estimator is None:
+            if not base_info["file"]:
+                raise ValueError(
+                    f"the base model ({base_info['class']}) was not saved: scikit-learn models "
+                    "have no format but pickle. Pass the fitted model as base_estimator=, or "
+                    "use an XGBoost/CatBoost base model, which are saved in their own formats."
+                )
+            if base_info["file"].endswith(".json"):
+                from xgboost import XGBClassifier
+
+                base_estimator = XGBClassifier()
+                base_estimator.load_model(root / base_info["file"])
+            else:
+                from catboost import CatBoostClassifier
+
+                base_estimator = CatBoostClassifier()
+                base_estimator.load_model(str(root / base_info["file"]))
+        elif not hasattr(base_estimator, "predict_proba"):
+            raise ValueError("base_estimator must be a fitted classifier with predict_proba.")
+        model = cls(**state["params"])
+        model.base_estimator_ = base_estimator
+        model.cnn_ = keras.models.load_model(root / "cnn.keras", compile=False)
+        model.classes_ = np.asarray(state["classes"])
+        model.n_features_in_ = int(state["n_features_in"])
+        model.n_codes_, model.n_windows_ = int(state["n_codes"]), int(state["n_windows"])
+        model.layout_ = np.asarray(state["layout"], dtype=np.int64)
+        model.grid_shape_ = tuple(state["grid_shape"])
+        model.scale_ = np.asarray(state["scale"], dtype=np.float32)
+        model.cnn_epochs_ = int(state["cnn_epochs_kept"])
+        model.base_reference_ = np.asarray(state["base_reference"], dtype=np.float64)
+        model.cnn_reference_ = np.asarray(state["cnn_reference"], dtype=np.float64)
+        model.stacker_ = None
+        if state["stacker"] is not None:
+            from sklearn.linear_model import LogisticRegression
+
+            stacker = LogisticRegression()
+            stacker.coef_ = np.asarray(state["stacker"]["coef"])
+            stacker.intercept_ = np.asarray(state["stacker"]["intercept"])
+            stacker.classes_ = np.array([0, 1])
+            stacker.n_features_in_ = 2
+            model.stacker_ = stacker
+        return model
 
 
 def _default_base(seed: int):

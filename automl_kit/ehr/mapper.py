@@ -21,6 +21,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+from sklearn.base import BaseEstimator
 
 from automl_kit.ehr.fitness import check_layout
 from automl_kit.ehr.layouts.base import (
@@ -31,7 +32,8 @@ from automl_kit.ehr.layouts.base import (
     grid_shape,
 )
 from automl_kit.ehr.relations import SCOPES, conditional_probabilities
-from automl_kit.utils.io import write_json
+from automl_kit.utils.io import read_json, write_json
+from automl_kit.utils.validation import DataWarning
 
 
 def counts_to_images(
@@ -60,7 +62,7 @@ def counts_to_images(
     return flat.reshape(n, shape[0], shape[1], windows)
 
 
-class EHRImageMapper:
+class EHRImageMapper(BaseEstimator):
     """Map EHR tables to images: ``fit(tables)``, ``transform(tables) -> (N, H, W, windows)``.
 
     ``width``/``height``: the grid (default: the smallest square holding every code);
@@ -70,7 +72,15 @@ class EHRImageMapper:
     of a treatment without an adjacent related diagnosis. Fitted: ``features_`` (codes, in
     feature order), ``shape_``, ``layout_`` (cells: feature index or -1), ``scale_``,
     ``relations_``, ``fitness_`` (the layout's fitness), ``fitness_history_`` (the GA's best
-    fitness so far per generation), ``layout_result_``.
+    fitness so far per generation), ``layout_result_``, ``demographic_names_`` (the encoded
+    demographic columns of the training tables).
+
+    :meth:`to_X` gives the model input of :class:`CNNBoostedClassifier` (counts of
+    ``features_`` feature-major, then the demographics encoded as in training); :meth:`save`
+    and :meth:`load` keep a fitted mapper as JSON + ``.npy``. A scikit-learn estimator
+    (``clone``, ``get_params``); note that it is label-free, so a mapper fitted on all patients
+    and reused inside cross-validation has seen the folds' test patients' codes (a small leak:
+    fit it on the training patients, as ``to_X`` of a split does).
     """
 
     def __init__(
@@ -93,14 +103,14 @@ class EHRImageMapper:
         if not isinstance(layout, LayoutMaker):
             LAYOUTS.get(layout)  # an unknown name: the registry's one wording, before any work
         self.width, self.height, self.layout = width, height, layout
-        self.layout_options = dict(layout_options or {})
+        self.layout_options = layout_options  # as given (sklearn's clone checks identity)
         self.scope, self.n_neighbours, self.penalty = scope, int(n_neighbours), penalty
         self.seed, self.verbose = int(seed), int(verbose)
         grid_shape(1, width, height)  # width/height checked now
 
     def get_config(self) -> dict:
         layout = self.layout if isinstance(self.layout, str) else self.layout.name
-        options = self.layout_options
+        options = dict(self.layout_options or {})
         if isinstance(self.layout, LayoutMaker):
             options = {k: v for k, v in self.layout.get_config().items() if k not in ("seed",)}
         return {
@@ -124,8 +134,22 @@ class EHRImageMapper:
 
         if isinstance(self.layout, LayoutMaker):
             return self.layout
-        options = {"verbose": self.verbose, **self.layout_options, "seed": self.seed}
-        return LAYOUTS.create(self.layout, **options)
+        options = {"verbose": self.verbose, **(self.layout_options or {}), "seed": self.seed}
+        try:
+            return LAYOUTS.create(self.layout, **options)
+        except TypeError as error:  # a misspelled option: name the valid ones
+            import inspect
+
+            maker = LAYOUTS.get(self.layout)
+            valid = [
+                n
+                for n in inspect.signature(maker).parameters
+                if n not in ("self", "seed", "verbose", "args", "kwargs")
+            ]
+            raise ValueError(
+                f"layout_options {sorted(self.layout_options or {})} do not fit layout "
+                f"{self.layout!r} ({error}); its options are {valid}."
+            ) from None
 
     # ---- fitting -------------------------------------------------------------------------
     def fit(
@@ -180,6 +204,10 @@ class EHRImageMapper:
         self.fitness_history_ = [row["best_so_far"] for row in result.history]
         self.scale_ = np.maximum(counts.max(axis=(0, 2)), 1.0).astype(np.float32)
         self._fitness = problem.fitness
+        try:
+            self.demographic_names_ = tables.demographics()[1]
+        except ValueError:  # e.g. missing ages: to_X(demographics=True) names the problem
+            self.demographic_names_ = None
         return self
 
     def set_layout(self, layout: np.ndarray) -> EHRImageMapper:
@@ -217,20 +245,73 @@ class EHRImageMapper:
         """Images ``(N, height, width, n_windows)`` float32 in [0, 1], in patient-table order.
 
         ``tables`` may also be the ``(N, features, windows)`` counts of :attr:`features_`.
-        Codes unseen in training are not part of the image (their events are not counted).
+        Codes unseen in training are not part of the image: their events are not counted, and a
+        ``DataWarning`` gives their number.
         """
         self._check_fitted()
         if isinstance(tables, np.ndarray):
             counts = tables
         else:
             tables = self._tables(tables, patients, lookback_days, n_windows)
-            counts, _ = tables.counts(codes=self.features_)
+            counts = self._counts(tables)
         if counts.ndim == 3 and counts.shape[2] != self.n_windows_:
             raise ValueError(
                 f"the mapper was fitted on {self.n_windows_} windows, these counts have "
                 f"{counts.shape[2]}; build both with the same n_windows."
             )
         return counts_to_images(counts, self.layout_, self.shape_, self.scale_)
+
+    def _counts(self, tables) -> np.ndarray:
+        """Counts of ``features_``, warning about events of codes the mapper has not seen."""
+        counts, _ = tables.counts(codes=self.features_)
+        unseen = ~tables.events["code"].isin(self.features_).to_numpy()
+        if unseen.any():
+            import warnings
+
+            codes = tables.events["code"][unseen].unique()
+            warnings.warn(
+                f"{int(unseen.sum())} event(s) of {len(codes)} code(s) not seen when the mapper "
+                f"was fitted (e.g. {[str(c) for c in codes[:3]]}) are not part of the images; "
+                "fit the mapper on data holding them to use them.",
+                DataWarning,
+                stacklevel=3,
+            )
+        return counts
+
+    def to_X(self, tables, *, demographics: bool = True) -> tuple[np.ndarray, list[str]]:
+        """The input of :class:`CNNBoostedClassifier`: ``(X float32, column names)``.
+
+        Columns: the counts of :attr:`features_` feature-major (``"<code>@w<window>"``, column
+        ``f * n_windows + w``), then (``demographics=True``) the patient table's demographics
+        encoded with the training tables' names (a category missing from a split is a zero
+        column, one new to it gets none). Pass raw counts: the booster scales them itself.
+
+        >>> from automl_kit.datasets import ehr_example
+        >>> mapper = EHRImageMapper(layout="random").fit(ehr_example())
+        >>> X, names = mapper.to_X(ehr_example())
+        >>> X.shape, names[:2], names[-3:]
+        ((3, 12), ['dx:a@w0', 'dx:a@w1'], ['age', 'sex=F', 'sex=M'])
+        """
+        self._check_fitted()
+        tables = self._tables(tables, None, None, self.n_windows_)
+        if tables.n_windows != self.n_windows_:
+            raise ValueError(
+                f"the mapper was fitted on {self.n_windows_} windows, these tables have "
+                f"{tables.n_windows}; build both with the same n_windows."
+            )
+        counts = self._counts(tables)
+        names = [f"{c}@w{w}" for c in self.features_ for w in range(self.n_windows_)]
+        parts = [counts.reshape(len(counts), -1)]
+        if demographics:
+            encoded, demo_names = tables.demographics(names=self.demographic_names_)
+            if self.demographic_names_ is None and demo_names:
+                raise ValueError(
+                    "the mapper's training tables had no usable demographics; pass "
+                    "demographics=False or refit the mapper."
+                )
+            parts.append(encoded)
+            names += demo_names
+        return np.hstack(parts).astype(np.float32), names
 
     def fit_transform(self, tables, patients=None, **kwargs) -> np.ndarray:
         return self.fit(tables, patients, **kwargs).transform(
@@ -251,7 +332,13 @@ class EHRImageMapper:
         }
 
     def save(self, run_dir) -> None:
-        """``layout.json`` (+ ``layout_history.csv``) and ``image_scale.json`` in ``run_dir``."""
+        """Write the fitted mapper to ``run_dir`` (JSON and ``.npy``, no pickle).
+
+        ``layout.json`` (cells, codes, grid of code names, summary), ``layout_history.csv``
+        (GA), ``image_scale.json`` (codes, scales, config, demographic names) and
+        ``relations.npy`` (P(treatment | diagnosis), rows/columns named in ``image_scale.json``);
+        :meth:`load` reads them back.
+        """
         self._check_fitted()
         root = Path(run_dir)
         result = LayoutResult(
@@ -265,14 +352,81 @@ class EHRImageMapper:
             self.layout_result_.stop_reason,
         )
         result.save(root)
+        np.save(root / "relations.npy", self.relations_.to_numpy(np.float64), allow_pickle=False)
         write_json(
             root / "image_scale.json",
             {
                 "features": self.features_,
+                "kinds": self.kinds_,
                 "scale": self.scale_.tolist(),
+                "n_windows": self.n_windows_,
+                "demographic_names": self.demographic_names_,
+                "relations_rows": [str(c) for c in self.relations_.index],
+                "relations_columns": [str(c) for c in self.relations_.columns],
                 "config": self.get_config(),
             },
         )
+
+    @classmethod
+    def load(cls, run_dir) -> EHRImageMapper:
+        """A fitted mapper from the files :meth:`save` wrote (``transform``/``to_X`` ready).
+
+        >>> import tempfile
+        >>> from automl_kit.datasets import ehr_example
+        >>> mapper = EHRImageMapper(layout="random").fit(ehr_example())
+        >>> with tempfile.TemporaryDirectory() as d:
+        ...     mapper.save(d)
+        ...     again = EHRImageMapper.load(d)
+        >>> bool((again.transform(ehr_example()) == mapper.transform(ehr_example())).all())
+        True
+        """
+        import pandas as pd
+
+        root = Path(run_dir)
+        missing = [
+            n
+            for n in ("layout.json", "image_scale.json", "relations.npy")
+            if not (root / n).is_file()
+        ]
+        if missing:
+            raise ValueError(
+                f"{root} lacks {missing}: it is not a directory written by EHRImageMapper.save "
+                "(or an `automl-kit ehr` run directory)."
+            )
+        info = read_json(root / "image_scale.json")
+        layout_json = read_json(root / "layout.json")
+        history = []
+        if (root / "layout_history.csv").is_file():
+            history = pd.read_csv(root / "layout_history.csv").to_dict("records")
+        mapper = cls.from_config(info["config"])
+        relations = pd.DataFrame(
+            np.load(root / "relations.npy", allow_pickle=False),
+            index=info["relations_rows"],
+            columns=info["relations_columns"],
+        )
+        problem = LayoutProblem.from_relations(
+            relations,
+            shape=tuple(layout_json["shape"]),
+            n_neighbours=mapper.n_neighbours,
+            penalty=mapper.penalty,
+            extra=info["features"],
+        )
+        if list(problem.features) != list(info["features"]):
+            raise ValueError(f"{root}: relations.npy and image_scale.json disagree on the codes.")
+        result = LayoutResult.from_json(layout_json, history)
+        mapper.relations_ = relations
+        mapper.features_ = list(info["features"])
+        mapper.kinds_ = list(info["kinds"])
+        mapper.shape_ = tuple(int(v) for v in layout_json["shape"])
+        mapper.n_windows_ = int(info["n_windows"])
+        mapper.layout_result_ = result
+        mapper.layout_ = check_layout(result.layout, len(mapper.features_), problem.cells)
+        mapper.fitness_ = result.fitness
+        mapper.fitness_history_ = [row["best_so_far"] for row in history if "best_so_far" in row]
+        mapper.scale_ = np.asarray(info["scale"], dtype=np.float32)
+        mapper.demographic_names_ = info["demographic_names"]
+        mapper._fitness = problem.fitness
+        return mapper
 
 
 __all__ = ["EHRImageMapper", "counts_to_images"]

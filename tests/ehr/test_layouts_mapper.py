@@ -149,7 +149,11 @@ def test_mapper_accepts_raw_tables_and_refuses_bad_input(example, tmp_path):
     with pytest.raises(ValueError, match=">= 0"):
         mapper.transform(-np.ones((2, 3, 3)))
     mapper.save(tmp_path)
-    assert {p.name for p in tmp_path.iterdir()} == {"layout.json", "image_scale.json"}
+    assert {p.name for p in tmp_path.iterdir()} == {
+        "layout.json",
+        "image_scale.json",
+        "relations.npy",
+    }
     assert EHRImageMapper.from_config(mapper.get_config()).get_config() == mapper.get_config()
 
 
