@@ -23,6 +23,7 @@ only the join's synapse weights trained, from the tables, as many epochs as the 
 
     AUTOML_KIT_DATA=../shared/data python -m benchmarks.synaptic_join_quality   # ~6 min, 2 cores
     AUTOML_KIT_DATA=../shared/data python -m benchmarks.synaptic_join_quality --part aan  # AAN vs DA
+    AUTOML_KIT_DATA=../shared/data python -m benchmarks.synaptic_join_quality --dataset cifar10
 """
 
 from __future__ import annotations
@@ -108,7 +109,7 @@ def run_seed(cell: dict, budget: dict) -> dict:
 
     seed = cell["seed"]
     data = datasets.load(
-        "fashion_mnist",
+        cell["dataset"],
         n_train=budget["n_train"],
         n_val=budget["n_val"],
         n_test=budget["n_test"],
@@ -395,7 +396,7 @@ def run_aan(cell: dict, budget: dict) -> dict:
 
     seed = cell["seed"]
     data = datasets.load(
-        "fashion_mnist",
+        cell["dataset"],
         n_train=budget["n_train"],
         n_val=budget["n_val"],
         n_test=budget["n_test"],
@@ -485,14 +486,19 @@ def main(argv=None) -> dict:
     p = parser(__doc__.splitlines()[0])
     p.add_argument("--resume", action="store_true")
     p.add_argument("--part", choices=("tweak", "aan"), default="tweak", help="aan: AAN against DA")
+    p.add_argument("--dataset", choices=("fashion_mnist", "cifar10"), default="fashion_mnist")
+    p.add_argument("--seeds", type=int, default=None, help="run only the first N seeds")
     args = p.parse_args(argv)
-    budget = BUDGETS[args.budget]
+    budget = dict(BUDGETS[args.budget])
+    if args.seeds:
+        budget["seeds"] = budget["seeds"][: args.seeds]
+    suffix = "" if args.dataset == "fashion_mnist" else f"_{args.dataset}"
     if args.part == "aan":
         grid = run_grid(
             "synaptic_join_quality_aan",
-            [{"dataset": "fashion_mnist", "seed": s} for s in budget["seeds"]],
+            [{"dataset": args.dataset, "seed": s} for s in budget["seeds"]],
             lambda cell: run_aan(cell, budget),
-            out=args.out or RESULTS / f"synaptic_join_quality_aan-{args.budget}.json",
+            out=args.out or RESULTS / f"synaptic_join_quality_aan{suffix}-{args.budget}.json",
             resume=args.resume,
             budget=args.budget,
         )
@@ -501,8 +507,8 @@ def main(argv=None) -> dict:
         columns += ["aan_s_per_1k_iterations", "da_s_per_1k_iterations", "wa_s_per_1k_iterations"]
         print(table(grid.rows, columns))
         return {"runs": grid.rows}
-    out = args.out or RESULTS / f"synaptic_join_quality-{args.budget}.json"
-    cells = [{"dataset": "fashion_mnist", "seed": s} for s in budget["seeds"]]
+    out = args.out or RESULTS / f"synaptic_join_quality{suffix}-{args.budget}.json"
+    cells = [{"dataset": args.dataset, "seed": s} for s in budget["seeds"]]
     grid = run_grid(
         "synaptic_join_quality",
         cells,
@@ -516,7 +522,7 @@ def main(argv=None) -> dict:
     print(table(result["summary"], ["method", "seeds", "overall", "target", "max_offtarget_drop"]))
     print(table(result["differences_points"], ["method", "metric", *DIFFERENCE_COLUMNS]))
     if grid.rows:
-        plot_fronts(grid.rows, RESULTS / f"synaptic_join_quality-{args.budget}-fronts.png")
+        plot_fronts(grid.rows, RESULTS / f"synaptic_join_quality{suffix}-{args.budget}-fronts.png")
     return result
 
 
