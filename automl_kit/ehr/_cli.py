@@ -17,7 +17,10 @@ class EHR(Job):
     description = (
         "Xiao, thesis Part 5: relations P(rx|dx), a permutation GA that puts treatments beside\n"
         "their diagnoses, patient images (windows as channels), a CNN combined with a tree model.\n"
-        "Writes the layout, the GA fitness curve, example patient images and a results table.\n\n"
+        "Writes the layout (layout.json, layout.png), the GA fitness curve, example patient\n"
+        "images, a results table, and the models: EHRImageMapper.load(run_dir) and\n"
+        "CNNBoostedClassifier.load(run_dir/'model') (the CNN as .keras; an XGBoost/CatBoost\n"
+        "base model in its own format; a random forest (--base rf) is not saved).\n\n"
         "examples:\n"
         "  automl-kit ehr --simulate 5000 --generations 500\n"
         "  automl-kit ehr --diabetes --base cat\n"
@@ -32,6 +35,11 @@ class EHR(Job):
         "layout_history.csv",
         "fitness.png",
         "patients.png",
+        "layout.png",
+        "image_scale.json",
+        "relations.npy",
+        "model/cnn.keras",
+        "model/booster.json",
     )
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
@@ -121,16 +129,27 @@ class EHR(Job):
     def run(self, args: argparse.Namespace, run, data) -> dict:
 
         from automl_kit.ehr import CNNBoostedClassifier, EHRImageMapper
-        from automl_kit.ehr.plots import plot_fitness, plot_patients
+        from automl_kit.ehr.plots import plot_fitness, plot_layout, plot_patients
 
+        say = (lambda *a: print(*a, flush=True)) if args.verbose else (lambda *a: None)
+        say(f"ehr: loading {self._source(args)} ...")
         tables = self._tables(args)
         train, test = tables.split(test_size=args.test_size, seed=args.seed)
         if train.labels.min() == train.labels.max() or test.labels.min() == test.labels.max():
             raise ValueError(
                 "the train or test split holds one class only; use more patients or --test-size."
             )
-        say = print if args.verbose else (lambda *a, **k: None)
-        say(f"ehr: {len(train)} training, {len(test)} test patients; {tables.description}")
+        say(
+            f"ehr: {len(train)} training, {len(test)} test patients "
+            f"({tables.labels.mean():.1%} positive); {tables.description or self._source(args)}"
+        )
+        for reason, count in tables.exclusions.items():
+            say(f"  excluded/noted: {count} {reason} (results.json data.exclusions)")
+        if args.diabetes:
+            say(
+                "  note: most diabetes patients have a single encounter, so their images use one "
+                "window only (patients.png looks mostly blue)."
+            )
         options = {}
         if args.layout == "ga":
             options = {
@@ -147,6 +166,7 @@ class EHR(Job):
             seed=args.seed,
             verbose=args.verbose,
         )
+        say(f"ehr: relations P(treatment | diagnosis) and the {args.layout} layout ...")
         mapper.fit(train, run_dir=run, resume=bool(args.resume))
         mapper.save(run.root)
         summary = mapper.summary()
@@ -161,8 +181,20 @@ class EHR(Job):
                 run.path("fitness.png"),
                 lower_bound=summary["lower_bound"],
             )
-        plot_patients(mapper.transform(test), test.labels, run.path("patients.png"), seed=args.seed)
-        x_train, x_test, names = self._features(train, test, mapper)
+        plot_layout(mapper.layout_result_.grid(), path=run.path("layout.png"))
+        plot_patients(
+            mapper.transform(test),
+            test.labels,
+            run.path("patients.png"),
+            seed=args.seed,
+            ids=test.patients["patient_id"].to_numpy(),
+        )
+        x_train, names = mapper.to_X(train)
+        x_test, _ = mapper.to_X(test)
+        say(
+            f"ehr: training the {args.base} base model and the CNN ({args.cnn_epochs} epochs at "
+            "most, early stopping on a validation split) ..."
+        )
         booster = CNNBoostedClassifier(
             _base(args.base, args.seed),
             mapper=mapper,
@@ -171,26 +203,51 @@ class EHR(Job):
             balance=args.balance,
             n_confusing=args.n_confusing,
             seed=args.seed,
-            verbose=max(0, args.verbose - 1),
+            verbose=args.verbose,
         ).fit(x_train, train.labels)
+        saved = booster.save(run.path("model"))
+        say(f"ehr: models saved in {run.root / 'model'}: {', '.join(saved)}")
         scores = booster.scores(x_test)
         rows = [
             _metrics(f"{args.base}", test.labels, scores["base"]),
             _metrics("cnn", test.labels, scores["cnn"]),
             _metrics(f"cnn-boosted-{args.base}", test.labels, scores["combined"]),
         ]
+        for row in rows:
+            row["combine"] = args.combine if row["model"].startswith("cnn-boosted") else ""
         run.write_table("results.csv", rows)
         for row in rows:
-            cells = ", ".join(f"{k} {v:.3f}" for k, v in row.items() if k != "model")
-            print(f"{row['model']:>18}: {cells}")
+            cells = ", ".join(
+                f"{k} {v:.3f}" for k, v in row.items() if k not in ("model", "combine")
+            )
+            label = f"{row['model']} ({row['combine']})" if row["combine"] else row["model"]
+            print(f"{label:>32}: {cells}")
+        n_counts = len(mapper.features_) * mapper.n_windows_
         return {
             "data": tables.summary(),
             "train_patients": len(train),
             "test_patients": len(test),
             "layout": summary,
-            "features": len(names),
+            "model_columns": {
+                "counts": n_counts,
+                "codes": len(mapper.features_),
+                "windows": mapper.n_windows_,
+                "demographics": len(names) - n_counts,
+                "total": len(names),
+            },
+            "combine": args.combine,
+            "cnn_epochs_kept": booster.cnn_epochs_,
+            "saved_models": [f"model/{f}" for f in saved],
             "results": rows,
         }
+
+    @staticmethod
+    def _source(args) -> str:
+        if args.simulate is not None:
+            return f"a simulated cohort of {args.simulate} patients"
+        if args.diabetes:
+            return "the UCI diabetes data"
+        return f"events {args.events}, patients {args.patients}"
 
     @staticmethod
     def _tables(args):
@@ -203,18 +260,6 @@ class EHR(Job):
         return check_ehr_tables(
             args.events, args.patients, lookback_days=args.lookback_days, n_windows=args.n_windows
         )
-
-    @staticmethod
-    def _features(train, test, mapper):
-        """Counts of the mapper's codes (feature-major), then the demographics."""
-        import numpy as np
-
-        parts, names = [], []
-        for tables in (train, test):
-            counts, _ = tables.counts(codes=mapper.features_)
-            demo, names = tables.demographics(names=names or None)
-            parts.append(np.hstack([counts.reshape(len(counts), -1), demo]))
-        return parts[0], parts[1], [*mapper.features_, *names]
 
 
 def _base(name: str, seed: int):

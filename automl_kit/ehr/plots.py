@@ -36,9 +36,11 @@ def plot_patients(
     *,
     per_class: int = 4,
     seed: int = 0,
+    ids=None,
 ):
     """Example patient images, positives on top (as the thesis's Fig. 5.8): the three time
-    windows shown as the red, green and blue channels (a code used in every window is white)."""
+    windows shown as the red, green and blue channels (a code used in every window is white).
+    ``ids``: each row's patient id, for the titles (default: the row number)."""
     from automl_kit.utils.plotting import pyplot
 
     images, labels = np.asarray(images), np.asarray(labels)
@@ -58,9 +60,37 @@ def plot_patients(
             rgb = np.zeros((*image.shape[:2], 3))
             rgb[..., : min(3, image.shape[2])] = image[..., :3]
             ax.imshow(rgb, interpolation="nearest", vmin=0, vmax=1)
-            ax.set_title(f"{'positive' if label else 'negative'} #{chosen[col]}", fontsize=8)
+            who = chosen[col] if ids is None else np.asarray(ids)[chosen[col]]
+            ax.set_title(f"{'positive' if label else 'negative'} patient {who}", fontsize=8)
     fig.suptitle("patients as images (R, G, B = windows 1, 2, 3)")
     fig.tight_layout(h_pad=2.0)
+    if path is not None:
+        fig.savefig(path, dpi=110)
+        plt.close(fig)
+    return fig
+
+
+def plot_layout(grid, kinds: dict | None = None, path: str | os.PathLike | None = None):
+    """The layout as a labelled grid: each cell shows its code (coloured by code type)."""
+    from automl_kit.utils.plotting import pyplot
+
+    grid = np.asarray(grid, dtype=object)
+    rows, cols = grid.shape
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(max(4.0, 1.1 * cols), max(3.0, 0.6 * rows)))
+    colours = {"dx": "#f4cccc", "px": "#d9ead3", "rx": "#cfe2f3"}
+    for r in range(rows):
+        for c in range(cols):
+            code = str(grid[r, c])
+            kind = (kinds or {}).get(code, code.split(":", 1)[0])
+            ax.add_patch(
+                plt.Rectangle((c, rows - 1 - r), 1, 1, color=colours.get(kind, "white"), ec="grey")
+            )
+            ax.text(c + 0.5, rows - 0.5 - r, code, ha="center", va="center", fontsize=6)
+    ax.set_xlim(0, cols), ax.set_ylim(0, rows)
+    ax.set_xticks([]), ax.set_yticks([])
+    ax.set_title("layout (red dx, green px, blue rx)")
+    fig.tight_layout()
     if path is not None:
         fig.savefig(path, dpi=110)
         plt.close(fig)

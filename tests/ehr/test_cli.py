@@ -13,18 +13,46 @@ SMALL = ["--generations", "15", "--population", "8", "--cnn-epochs", "1", "--bas
 
 def test_simulated_run_writes_layout_images_curve_and_results(tmp_path, capsys):
     out = tmp_path / "run"
-    assert main(["ehr", "--simulate", "600", *SMALL, "--out", str(out), "-q"]) == 0
+    assert main(["ehr", "--simulate", "600", *SMALL, "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    for line in (
+        "ehr: loading a simulated cohort of 600 patients",
+        "ehr: 420 training, 180 test patients",
+        "layout ga gen 15/15",
+        "ehr: training the rf base model and the CNN",
+        "cnn epoch 1/1: loss",
+        "models saved in",
+        "cnn-boosted-rf (rank_average):",
+    ):
+        assert line in printed, line
     names = {p.name for p in out.iterdir()}
     assert {
         "layout.json",
         "layout_history.csv",
         "fitness.png",
         "patients.png",
+        "layout.png",
         "results.csv",
+        "relations.npy",
     } <= names
+    assert (out / "model" / "cnn.keras").is_file() and (out / "model" / "booster.json").is_file()
+    from automl_kit.datasets import ehr_cohort
+    from automl_kit.ehr import CNNBoostedClassifier, EHRImageMapper
+
+    mapper = EHRImageMapper.load(out)  # the run directory is enough to reuse the models
+    tables = ehr_cohort(600, seed=0)
+    with pytest.raises(ValueError, match="was not saved"):
+        CNNBoostedClassifier.load(out / "model")
+    assert mapper.to_X(tables)[0].shape[0] == 600
     results = json.loads((out / "results.json").read_text())
     models = [row["model"] for row in results["results"]]
     assert models == ["rf", "cnn", "cnn-boosted-rf"]
+    assert (
+        results["combine"] == "rank_average" and results["results"][2]["combine"] == "rank_average"
+    )
+    columns = results["model_columns"]
+    assert columns["total"] == columns["counts"] + columns["demographics"]
+    assert columns["counts"] == columns["codes"] * columns["windows"]
     assert all(0 <= row["auroc"] <= 1 for row in results["results"])
     assert results["layout"]["generations"] == 15
     layout = json.loads((out / "layout.json").read_text())

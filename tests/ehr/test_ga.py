@@ -103,8 +103,12 @@ def test_ga_same_seed_same_layout_and_patience_stops(planted_problem):
 
     problem = LayoutProblem(["dx:a", "rx:b"], ["dx", "rx"], (1, 2), trivial)
     stopped = PermutationGA(population=4, generations=500, patience=5).make(problem)
-    assert stopped.fitness == 1.0 and len(stopped.history) == 6
-    assert "patience" in stopped.stop_reason
+    # the first layout already reaches the lower bound: no generation more is run
+    assert stopped.fitness == 1.0 and len(stopped.history) == 1
+    assert stopped.stop_reason == "reached the fitness lower bound"
+    stale = PermutationGA(population=6, generations=5000, patience=3, seed=0).make(planted_problem)
+    assert "patience" in stale.stop_reason and len(stale.history) < 5000
+    assert len({row["best_so_far"] for row in stale.history[-4:]}) == 1
 
 
 def test_ga_rejects_bad_settings():
@@ -140,22 +144,26 @@ class _StopAt:
 
 @pytest.mark.parametrize("hard", [False, True])
 def test_ga_resume_after_interruption_continues_the_same_run(
-    planted_problem, tmp_path, monkeypatch, hard
+    planted_problem, tmp_path, monkeypatch, hard, capsys
 ):
     settings_ = dict(population=12, generations=40, checkpoint_every=5, seed=1)
     whole = PermutationGA(**settings_).make(planted_problem, run_dir=tmp_path / "whole")
     stop = _StopAt(23, hard=hard)
     monkeypatch.setattr(LayoutFitness, "__call__", stop(LayoutFitness.__call__))
-    with graceful_interrupt(), pytest.raises(Interrupted if not hard else KeyboardInterrupt):
+    with graceful_interrupt(), pytest.raises(Interrupted if not hard else KeyboardInterrupt) as e:
         PermutationGA(**settings_).make(planted_problem, run_dir=tmp_path / "cut")
+    if not hard:  # the message says where the run stopped
+        assert "after layout generation 23" in str(e.value)
     monkeypatch.undo()
     run = RunDirectory(tmp_path / "cut")
     assert run.status == "stopped"
     saved, _ = run.read_checkpoint(CHECKPOINT_FILE)
     assert saved["generation"] == (23 if not hard else 20)  # Ctrl-C: now; a kill: the last one
-    resumed = PermutationGA(**settings_).make(
+    capsys.readouterr()
+    resumed = PermutationGA(**settings_, verbose=1).make(
         planted_problem, run_dir=tmp_path / "cut", resume=True
     )
+    assert f"resumed at generation {saved['generation']}" in capsys.readouterr().out
     assert resumed.history == whole.history
     np.testing.assert_array_equal(resumed.layout, whole.layout)
     assert run.status == "finished"
@@ -180,3 +188,13 @@ def test_resume_may_change_the_time_budget_but_not_the_search(planted_problem, t
         PermutationGA(population=8, generations=10, mutation_swaps=2).make(
             planted_problem, run_dir=tmp_path, resume=True
         )
+
+
+def test_ga_progress_is_also_time_based(planted_problem, monkeypatch, capsys):
+    from automl_kit.ehr.layouts import ga
+
+    PermutationGA(population=6, generations=100, verbose=1, seed=0).make(planted_problem)
+    every_tenth = capsys.readouterr().out.count("layout ga gen")
+    monkeypatch.setattr(ga, "PROGRESS_SECONDS", 0.0)  # as if each generation took long
+    PermutationGA(population=6, generations=100, verbose=1, seed=0).make(planted_problem)
+    assert every_tenth == 10 and capsys.readouterr().out.count("layout ga gen") == 100

@@ -123,7 +123,9 @@ def test_images_have_one_channel_per_window_and_values_in_unit_range(example):
         np.testing.assert_allclose(images[:, row, col, :], expected)
     empty = np.flatnonzero(mapper.layout_ < 0)
     assert all(np.all(images[:, c // 2, c % 2, :] == 0) for c in empty)
-    assert len(mapper.fitness_history_) == 10
+    # 10 generations, or fewer when the GA reaches the fitness lower bound
+    assert 1 <= len(mapper.fitness_history_) <= 10
+    assert len(mapper.fitness_history_) == 10 or mapper.fitness_ <= mapper.summary()["lower_bound"]
     # a count above the training maximum saturates at 1
     more = mapper.transform(counts * 5)
     assert more.max() == 1.0 and more.min() >= 0.0

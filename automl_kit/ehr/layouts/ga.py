@@ -41,7 +41,9 @@ CHECKPOINT_FILE = "layout_checkpoint.json"
 CONFIG_FILE = "layout_config.json"
 COMMAND = "layout"
 # settings that do not change the run's path: a resumed run may change them
-RUNTIME_SETTINGS = ("verbose", "time_budget", "checkpoint_every")
+RUNTIME_SETTINGS = ("verbose", "time_budget", "checkpoint_every", "stop_at_lower_bound")
+#: With verbose, a progress line at least this often (seconds).
+PROGRESS_SECONDS = 5.0
 
 
 # ---- the thesis's operators --------------------------------------------------------------
@@ -106,6 +108,8 @@ class PermutationGA(LayoutMaker):
     ``population`` layouts; ``survivors`` fittest plus ``survivors`` random less-fit ones are
     kept each generation (default a quarter each); ``generations`` and ``time_budget`` bound the
     run, ``patience`` ends it after that many generations without a better layout;
+    ``stop_at_lower_bound`` (default) ends it once the best layout reaches the fitness lower
+    bound (no layout can do better);
     ``mutation_swaps`` swaps per child.
     """
 
@@ -121,6 +125,7 @@ class PermutationGA(LayoutMaker):
         patience: int | None = None,
         mutation_swaps: int = 1,
         checkpoint_every: int = 100,
+        stop_at_lower_bound: bool = True,
         seed: int = 0,
         verbose: int = 0,
     ):
@@ -148,6 +153,7 @@ class PermutationGA(LayoutMaker):
         self.population, self.survivors = int(population), int(survivors)
         self.generations, self.time_budget, self.patience = int(generations), time_budget, patience
         self.mutation_swaps, self.checkpoint_every = int(mutation_swaps), int(checkpoint_every)
+        self.stop_at_lower_bound = bool(stop_at_lower_bound)
         self.toolbox = base.Toolbox()
         self.toolbox.register("mate", ordered_crossover)
         self.toolbox.register("mutate", swap_mutation, swaps=self.mutation_swaps)
@@ -163,6 +169,7 @@ class PermutationGA(LayoutMaker):
             "patience": self.patience,
             "mutation_swaps": self.mutation_swaps,
             "checkpoint_every": self.checkpoint_every,
+            "stop_at_lower_bound": self.stop_at_lower_bound,
         }
 
     # ---- one generation ------------------------------------------------------------------
@@ -257,7 +264,14 @@ class PermutationGA(LayoutMaker):
             state = GAState(population=population.tolist())
         else:
             rng.bit_generator.state = state.rng
+            if self.verbose:
+                print(
+                    f"layout ga: resumed at generation {state.generation} (best "
+                    f"{state.best_fitness:.0f})",
+                    flush=True,
+                )
         seconds_before = state.seconds
+        last_report = time.perf_counter()
         started = time.perf_counter()
         population = np.asarray(state.population, dtype=np.int64)
         budget = Budget(time=self.time_budget, evaluations=self.generations).start(
@@ -271,6 +285,13 @@ class PermutationGA(LayoutMaker):
         while True:
             if budget.exhausted():
                 stop_reason = budget.message().replace("evaluation budget", "generation budget")
+                break
+            if (
+                self.stop_at_lower_bound
+                and state.best_fitness is not None
+                and (state.best_fitness <= problem.fitness.best_possible)
+            ):
+                stop_reason = "reached the fitness lower bound"
                 break
             if self.patience is not None and state.stale >= self.patience:
                 stop_reason = f"no better layout for {self.patience} generations (patience)"
@@ -299,7 +320,13 @@ class PermutationGA(LayoutMaker):
             state.generation += 1
             budget.count()
             population, carried = self._breed(population, fitness, rng)
-            if self.verbose and (state.generation % max(1, self.generations // 10) == 0):
+            now = time.perf_counter()
+            # every tenth of the run, and at least every PROGRESS_SECONDS on long runs
+            if self.verbose and (
+                state.generation % max(1, self.generations // 10) == 0
+                or now - last_report >= PROGRESS_SECONDS
+            ):
+                last_report = now
                 print(
                     f"layout ga gen {state.generation}/{self.generations}: best "
                     f"{state.best_fitness:.0f} (lower bound {problem.fitness.best_possible:.0f})",
@@ -312,7 +339,9 @@ class PermutationGA(LayoutMaker):
                 state.seconds = seconds_before + time.perf_counter() - started
                 self._checkpoint(run, state)
             if interrupted:
-                raise_if_stop_requested("after a layout generation")
+                raise_if_stop_requested(
+                    f"after layout generation {state.generation} (checkpointed; resume to go on)"
+                )
         state.population, state.history = population.tolist(), list(logbook)
         state.rng = rng.bit_generator.state
         state.seconds = seconds_before + time.perf_counter() - started
