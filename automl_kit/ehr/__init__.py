@@ -7,6 +7,11 @@ a DeepInsight-style embedding, IGTD) share one interface (``automl_kit.registrie
 :func:`overlay_augment` (Eq. 5.2) and :func:`drop_confusing` (Alg. 4) prepare training data, and
 :class:`CNNBoostedClassifier` combines a CNN on the images with a tree model (Fig. 5.7).
 TensorFlow is imported only when a CNN is trained.
+
+Caveats: the CNN can make the ranking worse than the tree model alone (a weak CNN averaged in
+at a fixed weight); use ``weight="auto"`` or ``combine="stacker"`` and compare ``scores(X)``.
+In the diabetes data (``diabetes_events``) most patients have one encounter before the index
+one, so their images fill a single window (channel): the time axis carries little there.
 """
 
 from automl_kit.ehr.augment import drop_confusing, overlay_augment

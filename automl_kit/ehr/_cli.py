@@ -77,7 +77,19 @@ class EHR(Job):
         model = parser.add_argument_group("model")
         model.add_argument("--base", default="xgb", choices=BASES, help="base tree model")
         model.add_argument("--combine", default="rank_average", choices=("rank_average", "stacker"))
-        model.add_argument("--cnn-epochs", type=positive_int, default=10, help="CNN epochs")
+        model.add_argument(
+            "--weight",
+            type=_weight,
+            default=0.5,
+            help="base model's share of the rank average in [0, 1], or 'auto' (chosen by "
+            "validation AUPRC on a held-out split)",
+        )
+        model.add_argument(
+            "--cnn-epochs",
+            type=positive_int,
+            default=10,
+            help="CNN epochs at most (early stopping)",
+        )
         model.add_argument(
             "--balance",
             type=positive_float,
@@ -199,6 +211,7 @@ class EHR(Job):
             _base(args.base, args.seed),
             mapper=mapper,
             combine=args.combine,
+            weight=args.weight,
             cnn_epochs=args.cnn_epochs,
             balance=args.balance,
             n_confusing=args.n_confusing,
@@ -236,6 +249,7 @@ class EHR(Job):
                 "total": len(names),
             },
             "combine": args.combine,
+            "weight": booster.weight_,
             "cnn_epochs_kept": booster.cnn_epochs_,
             "saved_models": [f"model/{f}" for f in saved],
             "results": rows,
@@ -260,6 +274,18 @@ class EHR(Job):
         return check_ehr_tables(
             args.events, args.patients, lookback_days=args.lookback_days, n_windows=args.n_windows
         )
+
+
+def _weight(text: str):
+    if text == "auto":
+        return text
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"expected a share in [0, 1] or 'auto', got {text!r}")
+    return value
 
 
 def _base(name: str, seed: int):

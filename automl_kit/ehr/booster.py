@@ -79,7 +79,10 @@ class CNNBoostedClassifier(ClassifierMixin, BaseEstimator):
     its best epoch, ``cnn_epochs_``; the split is held out from the CNN only, the base model
     trains on every row; skipped, with all ``cnn_epochs``, when the split would hold fewer than
     two patients of a class; with ``combine="stacker"`` the stacker's split serves both);
-    ``seed``; ``verbose`` (1: a line per CNN epoch).
+    ``seed``; ``verbose`` (1: a line per CNN epoch). ``weight="auto"`` holds out the validation
+    split from both models (as the stacker does) and picks the base model's share among 0,
+    0.25, ..., 1 by validation AUPRC (``weight_``; ties to the base model), so a CNN that
+    does not help is not averaged in at a fixed 0.5.
 
     Build ``X`` with ``EHRImageMapper.to_X(tables)`` (counts of the mapper's codes, then the
     demographics): with ``mapper=`` ``X`` must have exactly those columns (or the counts only).
@@ -148,7 +151,12 @@ class CNNBoostedClassifier(ClassifierMixin, BaseEstimator):
             raise ValueError(
                 f"unknown combine {self.combine!r}; choose one of: {', '.join(COMBINES)}."
             )
-        if not 0.0 <= self.weight <= 1.0:
+        if isinstance(self.weight, str):
+            if self.weight != "auto":
+                raise ValueError(
+                    f"weight is the base model's share in [0, 1] or 'auto', got {self.weight!r}."
+                )
+        elif not 0.0 <= self.weight <= 1.0:
             raise ValueError(
                 f"weight (the base model's share) must be in [0, 1], got {self.weight}."
             )
@@ -268,7 +276,8 @@ class CNNBoostedClassifier(ClassifierMixin, BaseEstimator):
         )
         target = (y == self.classes_[1]).astype(np.int64)
         train = np.arange(len(X))
-        if self.combine == "stacker":
+        held_out = self.combine == "stacker" or self.weight == "auto"
+        if held_out:
             train, valid = self._split(target)
         base = (
             clone(self.base_estimator)
@@ -282,7 +291,7 @@ class CNNBoostedClassifier(ClassifierMixin, BaseEstimator):
         images = self._images(X)
         monitor = None
         if self.early_stopping:
-            if self.combine == "stacker":
+            if held_out:
                 monitor = valid
             else:
                 cnn_rows, monitor = self._early_split(cnn_rows, target)
@@ -296,6 +305,9 @@ class CNNBoostedClassifier(ClassifierMixin, BaseEstimator):
         self.base_reference_ = np.sort(base_scores)
         self.cnn_reference_ = np.sort(cnn_scores)
         self.stacker_ = None
+        self.weight_ = self.weight
+        if self.weight == "auto" and self.combine == "rank_average":
+            self.weight_ = self._choose_weight(X[valid], images[valid], target[valid])
         if self.combine == "stacker":
             from sklearn.linear_model import LogisticRegression
 
@@ -304,6 +316,23 @@ class CNNBoostedClassifier(ClassifierMixin, BaseEstimator):
             )
             self.stacker_ = LogisticRegression().fit(features, target[valid])
         return self
+
+    def _choose_weight(self, X: np.ndarray, images: np.ndarray, target: np.ndarray) -> float:
+        """The base model's share (of 0, 0.25, ..., 1) with the best validation AUPRC; ties go
+        to the larger share (the base model alone unless the CNN adds something)."""
+        from sklearn.metrics import average_precision_score
+
+        base = _percentile(self.base_reference_, self._base_scores(X))
+        cnn = _percentile(self.cnn_reference_, self._cnn_scores(images))
+        best, best_score = 1.0, -np.inf
+        for weight in (1.0, 0.75, 0.5, 0.25, 0.0):
+            score = average_precision_score(target, weight * base + (1 - weight) * cnn)
+            if score > best_score + 1e-12:
+                best, best_score = weight, score
+        self.validation_auprc_ = float(best_score)
+        if self.verbose:
+            print(f"cnn boost: weight {best} on the base model (validation AUPRC {best_score:.3f})")
+        return best
 
     def _split(self, target: np.ndarray):
         from sklearn.model_selection import train_test_split
@@ -437,8 +466,8 @@ class CNNBoostedClassifier(ClassifierMixin, BaseEstimator):
                 :, 1
             ]
         else:
-            rank = self.weight * _percentile(self.base_reference_, base) + (
-                1 - self.weight
+            rank = self.weight_ * _percentile(self.base_reference_, base) + (
+                1 - self.weight_
             ) * _percentile(self.cnn_reference_, cnn)
             combined = np.quantile(self.base_reference_, np.clip(rank, 0.0, 1.0))
         return {"base": base, "cnn": cnn, "combined": combined}
@@ -509,6 +538,7 @@ class CNNBoostedClassifier(ClassifierMixin, BaseEstimator):
             "grid_shape": list(self.grid_shape_),
             "scale": self.scale_.tolist(),
             "cnn_epochs_kept": int(self.cnn_epochs_),
+            "weight": self.weight_,
             "base_reference": self.base_reference_.tolist(),
             "cnn_reference": self.cnn_reference_.tolist(),
             "stacker": None
@@ -569,6 +599,7 @@ class CNNBoostedClassifier(ClassifierMixin, BaseEstimator):
         model.grid_shape_ = tuple(state["grid_shape"])
         model.scale_ = np.asarray(state["scale"], dtype=np.float32)
         model.cnn_epochs_ = int(state["cnn_epochs_kept"])
+        model.weight_ = state["weight"]
         model.base_reference_ = np.asarray(state["base_reference"], dtype=np.float64)
         model.cnn_reference_ = np.asarray(state["cnn_reference"], dtype=np.float64)
         model.stacker_ = None

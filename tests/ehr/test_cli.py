@@ -70,10 +70,11 @@ def test_simulated_run_writes_layout_images_curve_and_results(tmp_path, capsys):
         (["--events", "missing.csv", "--patients", "p.csv"], "no such file"),
         (["--simulate", "50", "--test-size", "2"], "test-size"),
         (["--simulate", "50", "--layout", "spiral"], "invalid choice"),
+        (["--simulate", "50", "--weight", "2"], "'auto'"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(argv, fragment, tmp_path, capsys):
-    with pytest.raises(SystemExit) if "spiral" in argv else _nothing():
+    with pytest.raises(SystemExit) if "spiral" in argv or "--weight" in argv else _nothing():
         code = main(["ehr", *argv, "--out", str(tmp_path / "run")])
         assert code == 2
     err = capsys.readouterr().err

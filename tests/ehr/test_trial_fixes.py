@@ -159,3 +159,23 @@ def test_early_stopping_keeps_the_best_validation_epoch_and_reports_each_epoch(c
     assert f"kept epoch {clf.cnn_epochs_}" in out
     tiny = CNNBoostedClassifier(n_windows=3, cnn_epochs=2, cnn_filters=4).fit(x[:12], y[:12])
     assert tiny.cnn_epochs_ == 2  # too few patients for a validation split: every epoch
+
+
+def test_auto_weight_keeps_a_useless_cnn_out_of_the_average():
+    rng = np.random.default_rng(1)
+    y = (np.arange(160) % 4 == 0).astype(int)
+    counts = rng.poisson(1.0, (160, 12)).astype(float)  # image columns: pure noise
+    signal = (y + rng.normal(0, 0.3, 160))[:, None]  # a column only the base model sees
+    x = np.hstack([counts, signal])
+    clf = CNNBoostedClassifier(
+        RandomForestClassifier(30, random_state=0),
+        n_windows=3,
+        n_image_features=4,
+        weight="auto",
+        cnn_epochs=2,
+        cnn_filters=4,
+    ).fit(x, y)
+    assert clf.weight_ in (0.75, 1.0) and 0 <= clf.validation_auprc_ <= 1
+    assert len(clf.base_reference_) == 128  # both models held out the validation split
+    with pytest.raises(ValueError, match="'auto'"):
+        CNNBoostedClassifier(weight="best").fit(x, y)
