@@ -493,6 +493,9 @@ def main(argv=None) -> dict:
     if args.seeds:
         budget["seeds"] = budget["seeds"][: args.seeds]
     suffix = "" if args.dataset == "fashion_mnist" else f"_{args.dataset}"
+    if args.dataset == "cifar10" and args.budget == "small":
+        # the stored CIFAR-10 subset has 4,000 training and 1,000 test images: use them all
+        budget.update(n_train=None, n_val=1_000, n_test=None, epochs=10)
     if args.part == "aan":
         grid = run_grid(
             "synaptic_join_quality_aan",
