@@ -147,15 +147,15 @@ def test_early_stopping_keeps_the_best_validation_epoch_and_reports_each_epoch(c
     clf = CNNBoostedClassifier(
         RandomForestClassifier(5, random_state=0),
         n_windows=3,
-        cnn_epochs=12,
+        cnn_epochs=8,
         patience=1,
         batch_size=50,
         cnn_filters=4,
         verbose=1,
     ).fit(x, y)
     out = capsys.readouterr().out
-    assert 1 <= clf.cnn_epochs_ < 12
-    assert "cnn epoch 1/12: loss" in out and "validation AUPRC" in out
+    assert 1 <= clf.cnn_epochs_ < 8
+    assert "cnn epoch 1/8: loss" in out and "validation AUPRC" in out
     assert f"kept epoch {clf.cnn_epochs_}" in out
     tiny = CNNBoostedClassifier(n_windows=3, cnn_epochs=2, cnn_filters=4).fit(x[:12], y[:12])
     assert tiny.cnn_epochs_ == 2  # too few patients for a validation split: every epoch
@@ -179,3 +179,35 @@ def test_auto_weight_keeps_a_useless_cnn_out_of_the_average():
     assert len(clf.base_reference_) == 128  # both models held out the validation split
     with pytest.raises(ValueError, match="'auto'"):
         CNNBoostedClassifier(weight="best").fit(x, y)
+
+
+@pytest.mark.slow
+def test_booster_saves_catboost_in_its_own_cbm_format(tmp_path, cohort):
+    catboost = pytest.importorskip("catboost")
+    train, test, mapper = cohort
+    x, _ = mapper.to_X(train)
+    base = catboost.CatBoostClassifier(
+        iterations=20, verbose=0, thread_count=1, allow_writing_files=False, random_seed=0
+    )
+    clf = CNNBoostedClassifier(base, mapper=mapper, cnn_epochs=1, cnn_filters=4).fit(
+        x, train.labels
+    )
+    assert "base_model.cbm" in clf.save(tmp_path)
+    xt, _ = mapper.to_X(test)
+    again = CNNBoostedClassifier.load(tmp_path)
+    np.testing.assert_allclose(again.predict_proba(xt), clf.predict_proba(xt), rtol=1e-6)
+
+
+def test_patient_images_are_titled_by_patient_id():
+    from automl_kit.ehr.plots import plot_layout, plot_patients
+
+    images = np.zeros((4, 2, 2, 3), dtype=np.float32)
+    fig = plot_patients(images, np.array([1, 0, 1, 0]), ids=np.array(["p7", "p8", "p9", "q1"]))
+    titles = {ax.get_title() for ax in fig.axes if ax.get_title()}
+    assert titles <= {
+        f"{k} patient {i}" for k in ("positive", "negative") for i in ("p7", "p8", "p9", "q1")
+    }
+    assert "positive patient p7" in titles
+    grid = np.array([["dx:a", "rx:b"], ["", "px:c"]], dtype=object)
+    texts = {t.get_text() for t in plot_layout(grid).axes[0].texts}
+    assert {"dx:a", "rx:b", "px:c"} <= texts
