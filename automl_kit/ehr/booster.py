@@ -86,8 +86,11 @@ class CNNBoostedClassifier(ClassifierMixin, BaseEstimator):
 
     Build ``X`` with ``EHRImageMapper.to_X(tables)`` (counts of the mapper's codes, then the
     demographics): with ``mapper=`` ``X`` must have exactly those columns (or the counts only).
-    Without a mapper nothing tells the counts from other columns but ``n_image_features``:
-    demographics appended to ``X`` without it would be read as image codes. Pass raw counts,
+    Without a mapper, the count columns are found from a DataFrame's column names
+    (``X, names = mapper.to_X(tables); pd.DataFrame(X, columns=names)``: names
+    ``<code>@w<window>``) or
+    ``n_image_features``; a plain array with demographics appended and neither would have its
+    demographics read as image codes. Pass raw counts,
     not scaled ones (the images scale them). ``predict`` thresholds the combined score at 0.5,
     which a rank average on a rare outcome seldom exceeds: rank patients by
     ``predict_proba(X)[:, 1]`` or ``scores(X)`` instead. ``save(dir)`` / ``load(dir)`` keep a
@@ -203,8 +206,11 @@ class CNNBoostedClassifier(ClassifierMixin, BaseEstimator):
                 shape = tuple(int(s) for s in self.grid_shape)
                 layout = check_layout(layout, n_codes, shape[0] * shape[1])
             else:
+                named = _count_columns(getattr(self, "feature_names_in_", None))
                 if self.n_image_features is not None:
                     n_codes = int(self.n_image_features)
+                elif named:  # a DataFrame with EHRImageMapper.to_X's names: counts lead
+                    n_codes = named // windows
                 elif n_columns % windows:
                     raise ValueError(
                         f"X has {n_columns} columns, not a multiple of n_windows={windows}; pass "
@@ -613,6 +619,18 @@ class CNNBoostedClassifier(ClassifierMixin, BaseEstimator):
             stacker.n_features_in_ = 2
             model.stacker_ = stacker
         return model
+
+
+def _count_columns(names) -> int:
+    """How many leading columns are named ``<code>@w<window>`` (as ``to_X`` names counts)."""
+    import re
+
+    n = 0
+    for name in [] if names is None else names:
+        if not re.fullmatch(r".+@w\d+", str(name)):
+            break
+        n += 1
+    return n
 
 
 def _default_base(seed: int):

@@ -211,3 +211,17 @@ def test_patient_images_are_titled_by_patient_id():
     grid = np.array([["dx:a", "rx:b"], ["", "px:c"]], dtype=object)
     texts = {t.get_text() for t in plot_layout(grid).axes[0].texts}
     assert {"dx:a", "rx:b", "px:c"} <= texts
+
+
+def test_without_a_mapper_a_dataframe_of_to_x_names_marks_the_count_columns(cohort):
+    train, _, mapper = cohort
+    x, names = mapper.to_X(train)
+    frame = pd.DataFrame(x, columns=names)
+    clf = CNNBoostedClassifier(
+        RandomForestClassifier(5, random_state=0),
+        cnn_epochs=1,
+        cnn_filters=4,
+        early_stopping=False,
+    ).fit(frame, train.labels)
+    assert clf.n_codes_ == len(mapper.features_)  # demographics are not read as image codes
+    assert clf.predict_proba(frame).shape == (len(frame), 2)
