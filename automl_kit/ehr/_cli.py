@@ -186,6 +186,7 @@ class EHR(Job):
             f"layout {args.layout}: {len(mapper.features_)} codes on {mapper.shape_[0]} x "
             f"{mapper.shape_[1]}, fitness {mapper.fitness_:.0f} (lower bound "
             f"{summary['lower_bound']:.0f})"
+            + (f"; stopped: {summary['stop_reason']}" if summary.get("stop_reason") else "")
         )
         if mapper.layout_result_.history:
             plot_fitness(
@@ -193,7 +194,11 @@ class EHR(Job):
                 run.path("fitness.png"),
                 lower_bound=summary["lower_bound"],
             )
-        plot_layout(mapper.layout_result_.grid(), path=run.path("layout.png"))
+        plot_layout(
+            mapper.layout_result_.grid(),
+            train.code_types,  # the tables' own types (codes need no dx:/px:/rx: prefix)
+            path=run.path("layout.png"),
+        )
         plot_patients(
             mapper.transform(test),
             test.labels,

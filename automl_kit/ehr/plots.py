@@ -84,7 +84,9 @@ def plot_layout(grid, kinds: dict | None = None, path: str | os.PathLike | None 
             code = str(grid[r, c])
             kind = (kinds or {}).get(code, code.split(":", 1)[0])
             ax.add_patch(
-                plt.Rectangle((c, rows - 1 - r), 1, 1, color=colours.get(kind, "white"), ec="grey")
+                plt.Rectangle(
+                    (c, rows - 1 - r), 1, 1, facecolor=colours.get(kind, "white"), edgecolor="grey"
+                )
             )
             ax.text(c + 0.5, rows - 0.5 - r, code, ha="center", va="center", fontsize=6)
     ax.set_xlim(0, cols), ax.set_ylim(0, rows)
