@@ -40,6 +40,8 @@ class EHR(Job):
         "relations.npy",
         "model/cnn.keras",
         "model/booster.json",
+        "model/base_model.json",
+        "model/base_model.cbm",
     )
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
