@@ -43,6 +43,7 @@ def test_datasets_command_with_shared_files(capsys, data_dir):
     assert "mnist" in out and "28x28x1" in out
 
 
+@pytest.mark.slow  # search/test_cli.py runs every search end to end by default
 def test_evolve_end_to_end_writes_its_run_directory(tmp_path, capsys):
     out = tmp_path / "run"
     args = [

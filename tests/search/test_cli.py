@@ -130,7 +130,15 @@ def test_bad_arguments_stop_before_any_work(tmp_path, capsys, args, fragment):
     assert not (tmp_path / "run").exists()  # checked before the run directory was made
 
 
-@pytest.mark.parametrize("algorithm", SEARCHERS.names())
+# the toolkit's two cheapest searches by default; the rest (peers included) with -m slow, their
+# Python API being tested in test_rivals.py and test_peers.py
+@pytest.mark.parametrize(
+    "algorithm",
+    [
+        name if name in ("vlga", "random_search") else pytest.param(name, marks=pytest.mark.slow)
+        for name in SEARCHERS.names()
+    ],
+)
 def test_every_registered_search_runs_from_the_command_line(tmp_path, capsys, algorithm):
     out = tmp_path / "run"
     args = ["--algorithm", algorithm, "--max-evaluations", "2", "--n-train", "300", "--quiet"]
@@ -264,6 +272,7 @@ def test_extend_continues_a_finished_search_and_keeps_the_first_result(tmp_path,
     assert json.loads((out / "run.json").read_text())["status"] == "finished"
 
 
+@pytest.mark.slow  # test_extend_continues_a_finished_search... covers --extend by default
 def test_extend_is_a_new_budget_and_an_empty_extend_changes_nothing(tmp_path, capsys):
     out = tmp_path / "run"
     args = [*TINY, "--algorithm", "random_search", "--max-evaluations", "2", "--quiet"]

@@ -26,6 +26,7 @@ def _pid(_):
     return os.getpid()
 
 
+@pytest.mark.slow
 def test_process_pool_is_replaced_every_max_tasks_per_child():
     with get_executor("process", workers=1, max_tasks_per_child=2) as ex:
         pids = ex.map(_pid, range(5))

@@ -53,6 +53,7 @@ def _finished_keys(records):
     return [r["key"] for r in records if r["status"] in ("ok", "rejected", "failed")]
 
 
+@pytest.mark.slow  # the one-SIGKILL CLI test (test_cli.py) covers the default run
 def test_three_sigkills_in_a_row_never_retrain_a_finished_evaluation(tmp_path, unbroken):
     run_dir = tmp_path / "killed"
     evaluations = run_dir / "evaluations.jsonl"

@@ -220,6 +220,7 @@ def test_resume_with_other_settings_is_refused(tmp_path, fake_evaluate):
         _search(tmp_path, ga={"max_phases": 1, "population": 4}, resume=True)
 
 
+@pytest.mark.slow  # tests/test_cli.py runs evolve --space dense on a CSV table by default
 def test_dense_space_search_on_a_table(tmp_path, digits_small):
     from automl_kit.search import DenseSpace
 
