@@ -84,6 +84,7 @@ def test_three_sigkills_in_a_row_never_retrain_a_finished_evaluation(tmp_path, u
     assert json.loads((run_dir / "run.json").read_text())["status"] == "finished"
 
 
+@pytest.mark.slow  # relative paths after a move: tests/utils/test_rundir.py by default
 def test_a_moved_run_directory_resumes_and_a_finished_one_trains_nothing(tmp_path, unbroken):
     import shutil
 
