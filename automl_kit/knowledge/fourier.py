@@ -218,10 +218,7 @@ def printed_digits(
 ) -> np.ndarray:
     """(len(fonts), 10, size, size) grey images of the printed digits 0-9 (the thesis's first
     templates, Part 4.2.2), rendered with matplotlib's bundled fonts, white on black like MNIST."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.backends.backend_agg import FigureCanvasAgg  # no pyplot, no backend switch
     from matplotlib.figure import Figure
 
     images = np.zeros((len(fonts), 10, size, size))

@@ -31,11 +31,11 @@ def plot_class_graph(
     directions of a pair curve apart so both stay visible. Edges of weight ``<= threshold`` are
     not drawn (a soft-count graph is complete; ``threshold=0.01`` keeps rates above 1%).
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     from matplotlib.patches import FancyArrowPatch
+
+    from automl_kit.utils.plotting import pyplot
+
+    plt = pyplot()  # Agg in scripts and CI, the notebook's own backend in Jupyter
 
     from automl_kit.knowledge.graph import check_graph
 
