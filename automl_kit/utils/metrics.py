@@ -214,6 +214,8 @@ def precision_at_k(y_true, scores, k: int) -> float:
     if not np.all(np.isfinite(s)):
         raise ValueError("scores must be finite; replace NaN/inf scores first.")
     if isinstance(k, bool) or int(k) != k or not 1 <= k <= y.size:
-        raise ValueError(f"k must be a whole number in [1, {y.size}] (the samples scored), got {k!r}.")
+        raise ValueError(
+            f"k must be a whole number in [1, {y.size}] (the samples scored), got {k!r}."
+        )
     top = np.argsort(-s, kind="stable")[: int(k)]
     return float(y[top].mean())

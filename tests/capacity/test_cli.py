@@ -98,6 +98,8 @@ def test_run_cifar_gradmax_grows_a_resnet_on_a_schedule():
     rng = np.random.default_rng(0)
     x, y = rng.random((96, 8, 8, 3)).astype("float32"), np.arange(96) % 3
     data = from_arrays(x[:64], y[:64], x_test=x[64:], y_test=y[64:])
-    result = run_cifar("gradmax", data, 0, epochs=2, widths=(4, 8), chunks=2, every=1, batch_size=32)
+    result = run_cifar(
+        "gradmax", data, 0, epochs=2, widths=(4, 8), chunks=2, every=1, batch_size=32
+    )
     assert result["growth_steps"] == [1]
     assert result["curve"][1]["flops"] > 2 * result["curve"][0]["flops"]
