@@ -93,19 +93,9 @@ def _fit(
     config = {**(config or {}), "epochs": epochs, "batch_size": batch_size, "samples": len(x)}
     if controller is not None:
         controller.attach(model)  # the optimizer over every chunk, as the saved run built it
-    checkpoint = read_checkpoint(run) if resume else None
+    checkpoint = read_checkpoint(run, config) if resume else None
     start, history = 0, {}
     if checkpoint is not None:
-        changed = [
-            f"{key} {checkpoint['config'].get(key)!r} -> {value!r}"
-            for key, value in config.items()
-            if checkpoint["config"].get(key) != value
-        ]
-        if changed:
-            raise ValueError(
-                f"cannot resume {run.root}: {'; '.join(changed)}. Resume with the settings of "
-                "the original run, or start a new run."
-            )
         restore_checkpoint(model, run, checkpoint)
         if controller is not None:
             controller.set_state(checkpoint["state"]["controller"])

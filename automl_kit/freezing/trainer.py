@@ -247,19 +247,9 @@ class FreezingTrainer:
             "shuffle": bool(shuffle),
             "freezing": self.callback.get_config(),
         }
-        checkpoint = read_checkpoint(run) if resume else None
+        checkpoint = read_checkpoint(run, config) if resume else None
         start, history = 0, {}
         if checkpoint is not None:
-            changed = [
-                f"{key} {checkpoint['config'].get(key)!r} -> {value!r}"
-                for key, value in config.items()
-                if checkpoint["config"].get(key) != value
-            ]
-            if changed:
-                raise ValueError(
-                    f"cannot resume {run.root}: {'; '.join(changed)}. Resume with the settings "
-                    "of the original run, or start a new run."
-                )
             seed = checkpoint["state"]["seed"]
             start, history = int(checkpoint["epoch"]), checkpoint["history"]
             restore_checkpoint(self.model, run, checkpoint)

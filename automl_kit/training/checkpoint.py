@@ -93,8 +93,12 @@ class EpochCheckpoint(keras.callbacks.Callback):
         raise_if_stop_requested(f"after epoch {done} (checkpoint saved)")
 
 
-def read_checkpoint(run: RunDirectory) -> dict | None:
-    """The last completed epoch's checkpoint in ``run``, or None if no epoch finished yet."""
+def read_checkpoint(run: RunDirectory, config: dict | None = None) -> dict | None:
+    """The last completed epoch's checkpoint in ``run``, or None if no epoch finished yet.
+
+    With ``config``, a checkpoint saved under other settings (its ``config``) is refused,
+    naming each changed setting.
+    """
     if not run.has_checkpoint(CHECKPOINT):
         return None
     state, _ = run.read_checkpoint(CHECKPOINT)
@@ -104,6 +108,17 @@ def read_checkpoint(run: RunDirectory) -> dict | None:
         raise CorruptRunError(
             f"{run.root / CHECKPOINT} is corrupt (no {what}); resume cannot continue it: start "
             "the run again with overwrite, or restore the file."
+        )
+    saved = state.get("config", {})
+    changed = [
+        f"{key} {saved.get(key)!r} -> {value!r}"
+        for key, value in (config or {}).items()
+        if saved.get(key) != value
+    ]
+    if changed:
+        raise ValueError(
+            f"cannot resume {run.root}: {'; '.join(changed)}. Resume with the settings of the "
+            "original run, or start a new run."
         )
     return state
 
