@@ -12,9 +12,12 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import queue
 import random
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 import traceback
 from collections.abc import Callable, Sequence
@@ -28,12 +31,12 @@ from automl_kit.utils import read_json, write_json
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
-def parser(description: str) -> argparse.ArgumentParser:
+def parser(description: str, budgets: Sequence[str] = ("small", "full")) -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         description=description, formatter_class=argparse.ArgumentDefaultsHelpFormatter
     )
     p.add_argument(
-        "--budget", choices=("small", "full"), default="small", help="small: minutes on 2 CPU cores"
+        "--budget", choices=tuple(budgets), default="small", help="small: minutes on 2 CPU cores"
     )
     p.add_argument(
         "--out",
@@ -193,6 +196,51 @@ def _outcomes(cells: Sequence[dict], run_cell: Callable[[dict], dict], lanes: in
         pool.shutdown(wait=True, cancel_futures=True)  # Ctrl-C: start no further cell
 
 
+class Lanes:
+    """Runs each cell in a fresh Python pinned to cores of its own, ``lanes`` at a time.
+
+    The machine's cores (those this process may use) are split into ``lanes`` disjoint sets; a
+    cell takes a free set for as long as its child runs, so every cell gets the same dedicated
+    hardware and a clean TensorFlow state. Pair it with ``run_grid(..., lanes=lanes)``.
+    """
+
+    def __init__(self, lanes: int = 1, cpus: Sequence[int] | None = None):
+        if lanes < 1:
+            raise ValueError(f"lanes must be at least 1, got {lanes}.")
+        cpus = sorted(cpus if cpus is not None else os.sched_getaffinity(0))
+        per_lane = max(1, len(cpus) // lanes)
+        self._free: queue.Queue[set[int]] = queue.Queue()
+        for lane in range(lanes):
+            self._free.put(set(cpus[lane * per_lane : (lane + 1) * per_lane]) or set(cpus))
+
+    def run(self, module: str, args: Sequence[str], label: str) -> dict:
+        """``python -m module *args --out ROW.json`` on a free set of cores; the JSON it wrote.
+
+        Raises ``RuntimeError`` naming ``label`` with the end of the child's stderr if it fails.
+        """
+        cores = self._free.get()
+        try:
+            with tempfile.TemporaryDirectory() as tmp:
+                out = Path(tmp) / "row.json"
+                proc = subprocess.run(
+                    [sys.executable, "-m", module, *args, "--out", str(out)],
+                    cwd=Path(__file__).resolve().parents[1],
+                    capture_output=True,
+                    text=True,
+                    preexec_fn=lambda: os.sched_setaffinity(0, cores),
+                )
+                if proc.returncode:
+                    raise RuntimeError(f"{label} failed:\n{proc.stderr[-3000:]}")
+                return read_json(out)
+        finally:
+            self._free.put(cores)
+
+
+def load_average() -> list[float]:
+    """The 1-, 5- and 15-minute load averages, rounded: recorded with a run to show a busy machine."""
+    return [round(v, 2) for v in os.getloadavg()]
+
+
 # ---- paired comparisons ----------------------------------------------------------------------
 
 
@@ -228,11 +276,13 @@ def paired_differences(
     pair: str = "seed",
     by: Sequence[str] = ("dataset",),
     scale: float = 1.0,
+    arms: Sequence[str] | None = None,
 ) -> list[dict]:
     """Per ``by`` group and arm: the mean over seeds of ``scale * (arm - baseline)`` on ``metric``.
 
     Only seeds that both the arm and the baseline finished are paired. ``ci_low``/``ci_high`` are
-    the bootstrap 95% interval of that mean (over the paired differences).
+    the bootstrap 95% interval of that mean (over the paired differences); ``positive`` counts the
+    pairs where the arm is ahead. ``arms`` limits the arms compared (default: every one).
 
     >>> rows = [{"dataset": "d", "method": m, "seed": s, "acc": a}
     ...         for m, s, a in [("base", 0, 0.5), ("new", 0, 0.7), ("base", 1, 0.6), ("new", 1, 0.7)]]
@@ -247,7 +297,7 @@ def paired_differences(
         if not base:
             continue
         for name in dict.fromkeys(r[arm] for r in members):
-            if name == baseline:
+            if name == baseline or (arms is not None and name not in arms):
                 continue
             diffs = [
                 scale * (r[metric] - base[r[pair]])
@@ -267,9 +317,29 @@ def paired_differences(
                     "mean_diff": statistics.fmean(diffs),
                     "ci_low": low,
                     "ci_high": high,
+                    "positive": sum(d > 0 for d in diffs),
                 }
             )
     return out
+
+
+def best_arm(
+    rows: Sequence[dict], candidates: Sequence[str], *, metric: str, arm: str = "method"
+) -> str | None:
+    """Of ``candidates``, the arm with the highest median ``metric`` in ``rows`` (None if none ran).
+
+    Ties go to the arm listed first in ``candidates``, so the choice is reproducible.
+
+    >>> rows = [{"method": m, "acc": a} for m, a in [("a", 0.8), ("a", 0.9), ("b", 0.86), ("c", 0.99)]]
+    >>> best_arm(rows, ["a", "b"], metric="acc")
+    'b'
+    """
+    medians = {
+        name: statistics.median(values)
+        for name in candidates
+        if (values := [r[metric] for r in rows if r[arm] == name])
+    }
+    return max(medians, key=lambda n: medians[n], default=None)
 
 
 DIFFERENCE_COLUMNS = ["pairs", "mean_diff", "ci_low", "ci_high"]

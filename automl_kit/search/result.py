@@ -102,7 +102,7 @@ class SearchResult:
         *,
         validation_data: tuple,
         max_epochs: int = 100,
-        patience: int = 5,
+        patience: int | None = 5,
         batch_size: int | None = None,
         learning_rate: float | None = None,
         time_budget: str | float | None = None,
@@ -111,11 +111,18 @@ class SearchResult:
         """Train the best model further until validation accuracy stops improving (Xiao Fig. 2.1, step 13).
 
         Keeps the weights of the best epoch; the model is recompiled with a fresh optimizer.
+        ``patience=None`` trains exactly ``max_epochs`` and keeps the last weights (no early
+        stopping): an epoch-bounded fit, equal for every model whatever the machine's speed.
         ``time_budget`` ("10m", seconds) also ends training, mid-epoch if need be, so that
         comparisons at equal budget stay equal however large the found model is.
         """
         import keras
 
+        if patience is not None and patience < 1:
+            raise ValueError(
+                f"patience is epochs without improvement (>= 1), got {patience}; "
+                "pass None to train exactly max_epochs."
+            )
         seconds = parse_duration(time_budget)
         x, y, x_val, y_val = check_training_data(
             x, y, validation_data, rank=self.space.input_rank()
@@ -129,10 +136,14 @@ class SearchResult:
             loss="sparse_categorical_crossentropy",
             metrics=["accuracy"],
         )
-        stop = keras.callbacks.EarlyStopping(
-            monitor="val_accuracy", patience=patience, restore_best_weights=True
-        )
         guard = FitnessGuard(time.time() + seconds if seconds else None, reject_below=None)
+        callbacks = [guard]
+        if patience is not None:
+            callbacks.append(
+                keras.callbacks.EarlyStopping(
+                    monitor="val_accuracy", patience=patience, restore_best_weights=True
+                )
+            )
         history = model.fit(
             x,
             y,
@@ -140,7 +151,7 @@ class SearchResult:
             epochs=max_epochs,
             verbose=verbose,
             batch_size=batch_size or self.config.get("batch_size", 64),
-            callbacks=[guard, stop],
+            callbacks=callbacks,
         ).history
         return FinalFit(
             model, len(history["val_accuracy"]), float(np.max(history["val_accuracy"])), history

@@ -5,7 +5,7 @@ import random
 
 import pytest
 
-from benchmarks._common import bootstrap_interval, paired_differences, run_grid
+from benchmarks._common import Lanes, best_arm, bootstrap_interval, paired_differences, run_grid
 
 CELLS = [{"dataset": "d", "method": m, "seed": s} for s in (0, 1) for m in ("base", "new")]
 
@@ -129,3 +129,74 @@ def test_bootstrap_interval_is_seeded_narrows_with_more_data_and_refuses_nothing
     assert lo200 < sum(many) / len(many) < hi200
     with pytest.raises(ValueError, match="at least one value"):
         bootstrap_interval([])
+
+
+def test_paired_differences_count_wins_and_compare_only_the_named_arms():
+    rows = [
+        {"dataset": "d", "method": m, "seed": s, "acc": a}
+        for m, accs in {
+            "base": (0.5, 0.6, 0.7),
+            "new": (0.6, 0.5, 0.8),
+            "other": (0.9, 0.9, 0.9),
+        }.items()
+        for s, a in enumerate(accs)
+    ]
+    (diff,) = paired_differences(rows, metric="acc", baseline="base", arms=["new"])
+    assert diff["method"] == "new" and diff["pairs"] == 3 and diff["positive"] == 2
+    assert diff["mean_diff"] == pytest.approx(0.1 / 3)
+
+
+def test_best_arm_takes_the_highest_median_among_the_candidates_first_listed_on_ties():
+    rows = [
+        {"method": m, "acc": a}
+        for m, a in [("a", 0.9), ("a", 0.7), ("a", 0.8), ("b", 0.8), ("c", 0.99)]
+    ]
+    assert best_arm(rows, ["a", "b"], metric="acc") == "a"  # tie at a median of 0.8
+    assert best_arm(rows, ["b", "a"], metric="acc") == "b"
+    assert best_arm(rows, ["a", "b", "c"], metric="acc") == "c"
+    assert best_arm(rows, ["missing"], metric="acc") is None
+
+
+def test_search_compare_pairs_the_subject_with_the_best_peer_of_each_data_set():
+    from benchmarks.search_compare import against_best_peer, summarise
+
+    accs = {  # per data set and method: test accuracy of seeds 0, 1, 2
+        "d1": {
+            "vlga": (0.90, 0.93, 0.91),
+            "optuna_tpe": (0.89, 0.92, 0.92),
+            "keras_tuner_random": (0.80, 0.85, 0.95),
+        },
+        "d2": {
+            "vlga": (0.70, 0.70, 0.70),
+            "optuna_tpe": (0.60, 0.60, 0.60),
+            "keras_tuner_random": (0.65, 0.75, 0.72),
+        },
+    }
+    rows = [
+        {
+            "dataset": d,
+            "method": m,
+            "seed": s,
+            "test_accuracy": a,
+            "val_fitness": a,
+            "evaluations": 6,
+            "search_seconds": 120.0,
+            "final_fit_seconds": 1.0,
+            "depth": 3,
+        }
+        for d, by_method in accs.items()
+        for m, seeds in by_method.items()
+        for s, a in enumerate(seeds)
+    ]
+    d1, d2 = against_best_peer(rows)
+    assert (d1["dataset"], d1["baseline"], d1["positive"]) == ("d1", "optuna_tpe", 2)
+    assert d1["mean_diff"] == pytest.approx(100 * 0.01 / 3, abs=0.01)
+    assert (d2["dataset"], d2["baseline"], d2["positive"]) == ("d2", "keras_tuner_random", 1)
+    assert {r["evals_per_min"] for r in summarise(rows)} == {3.0}
+
+
+def test_lanes_refuse_zero_lanes_and_split_the_cores():
+    with pytest.raises(ValueError, match="lanes"):
+        Lanes(0)
+    lanes = Lanes(2, cpus=[0, 1, 2, 3])
+    assert sorted(sorted(lanes._free.get()) for _ in range(2)) == [[0, 1], [2, 3]]

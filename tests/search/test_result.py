@@ -59,3 +59,21 @@ def test_final_fit_time_budget_ends_training(dense_result):
     assert final.epochs == 1  # stopped in the first epoch, which still gets validated
     with pytest.raises(ValueError):
         result.final_fit(*train, validation_data=val, time_budget="soon")
+
+
+def test_final_fit_without_patience_trains_exactly_max_epochs_and_keeps_the_last_weights(
+    dense_result,
+):
+    result, (train, val) = dense_result
+    import keras
+
+    keras.utils.set_random_seed(1)  # as above: the last epoch is not the best
+    final = result.final_fit(
+        *train, validation_data=val, max_epochs=4, patience=None, learning_rate=1.0
+    )
+    assert final.epochs == 4
+    assert final.history["val_accuracy"][-1] < final.best_val_accuracy  # restoring would differ
+    _, accuracy = final.model.evaluate(*val, verbose=0)
+    assert accuracy == pytest.approx(final.history["val_accuracy"][-1], abs=1e-6)
+    with pytest.raises(ValueError, match="patience"):
+        result.final_fit(*train, validation_data=val, patience=0)
