@@ -14,6 +14,10 @@ Reading of the points the thesis leaves open:
   freezes layers ``1 .. n2``.
 * A non-positive best prefix sum freezes nothing (every candidate prefix would freeze more layers
   that want training than layers that do not).
+* **Ties go to the shorter prefix.** The middle layers' standardised rates sum to exactly zero, so
+  ``S_{L-1} = S_1``: the prefix of all layers but the last always ties with layer 1 alone, and
+  ``argmax`` let rounding (1e-14) decide. In our CIFAR-10 benchmark that froze 21 of ResNet-20's
+  22 units in 3 of 36 measurements. A longer prefix must have a larger sum, not an equal one.
 """
 
 from __future__ import annotations
@@ -67,16 +71,25 @@ def _prefix_sums(standardized: Sequence[float]) -> np.ndarray:
     return np.cumsum(values[:-1]) if values.size > 1 else np.zeros(0)
 
 
+def _shortest_argmax(sums: np.ndarray) -> int:
+    """Index of the largest value, the first among values equal to it up to rounding."""
+    return int(np.flatnonzero(sums >= sums.max() - 1e-9 * max(1.0, abs(sums.max())))[0])
+
+
 def layers_to_freeze(standardized: Sequence[float]) -> int:
     """Eq. 3.4: the length n of the prefix with the largest sum of standardised rates (0: none).
 
+    Among equal sums the shortest prefix wins (see the module docstring).
+
     >>> layers_to_freeze([1.0, -0.5, 2.0, -3.0])
     3
+    >>> layers_to_freeze([2.0, -1.0, 0.5, 0.5, 9.0])  # S_1 = S_4 = 2: one layer, not four
+    1
     """
     sums = _prefix_sums(standardized)
     if sums.size == 0 or sums.max() <= 0.0:
         return 0
-    return int(np.argmax(sums)) + 1
+    return _shortest_argmax(sums) + 1
 
 
 def second_group_end(standardized: Sequence[float], first: int) -> int:
@@ -84,4 +97,4 @@ def second_group_end(standardized: Sequence[float], first: int) -> int:
     sums = _prefix_sums(standardized)
     if first == 0 or first >= sums.size:
         return 0
-    return first + 1 + int(np.argmax(sums[first:]))
+    return first + 1 + _shortest_argmax(sums[first:])

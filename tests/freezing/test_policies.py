@@ -46,7 +46,7 @@ def test_step_decay_stages():
 
 
 def test_intelligent_freezing_follows_algorithm_1_per_stage():
-    policy = IntelligentFreezing(warmup_epochs=1, every=2, second_every=4)
+    policy = IntelligentFreezing.thesis(warmup_epochs=1, every=2, second_every=4)
     policy.setup(plan(layers=6, epochs=12, starts=(0, 8)))
     assert [e for e in range(12) if policy.collects_statistics(e)] == [0, 8]
     assert policy.frozen_prefix(0) == 0
@@ -68,7 +68,7 @@ EMPTY = [0.0, 0.1, 0.5, 0.9, 0.2]  # rising rates: no prefix has a positive sum
 
 @pytest.mark.parametrize("remeasure", [True, False])
 def test_an_empty_measurement_is_repeated_only_with_remeasure_empty(remeasure):
-    policy = IntelligentFreezing(warmup_epochs=1, every=2, remeasure_empty=remeasure)
+    policy = IntelligentFreezing.thesis(warmup_epochs=1, every=2, remeasure_empty=remeasure)
     policy.setup(plan(layers=5, epochs=10))
     policy.update(0, stats_with_rates(EMPTY))
     assert policy.stages[0]["group1_layers"] == 0
@@ -89,6 +89,75 @@ def test_intelligent_freezing_rejects_bad_periods():
         IntelligentFreezing(warmup_epochs=0)
     with pytest.raises(ValueError, match="periods"):
         IntelligentFreezing(every=0)
+    with pytest.raises(ValueError, match="mode"):
+        IntelligentFreezing(mode="careful")
+    with pytest.raises(ValueError, match="confirm"):
+        IntelligentFreezing(confirm=0)
+    with pytest.raises(ValueError, match="growth"):
+        IntelligentFreezing(growth=0.0)
+
+
+# The shape that froze 21 of ResNet-20's 22 units (benchmark, seed 1): the first unit's rate is
+# the highest, the next ones below the mean, the last ones above it, so S_1 = S_21 exactly.
+TIE = [0.84, 0.81, 0.82, 0.82, 0.83, 0.83, 0.83, 0.83, 0.82, 0.83, 0.82]
+TIE = TIE + [0.83, 0.82, 0.84, 0.83, 0.83, 0.84, 0.84, 0.85, 0.85, 0.86, 0.95]
+
+
+def test_a_tie_between_prefixes_goes_to_the_shorter_one():
+    from automl_kit.freezing.rates import layers_to_freeze, standardize_rates
+
+    assert layers_to_freeze(standardize_rates(TIE)) == 1
+    # an exact tie in any order of summation: the shorter prefix, not the rounding, decides
+    assert layers_to_freeze([1.0, -0.7, 0.3, 0.4, -0.4, 5.0]) == 1
+
+
+def rising(prefix, layers=22):
+    """Rates whose Eq. 3.4 choice is the first ``prefix`` units (high rates, then low)."""
+    return [0.9] * prefix + [0.5] * (layers - prefix - 1) + [0.2]
+
+
+def test_safe_mode_confirms_with_two_measurements_and_grows_gradually():
+    policy = IntelligentFreezing()  # safe: confirm=2, growth=0.5, every=1, no group 2
+    policy.setup(plan(layers=22, epochs=16, starts=(0, 8, 12)))
+    policy.update(0, stats_with_rates(rising(21)))
+    assert policy.stages[0]["choices"] == [21]
+    assert policy.frozen_prefix(1) == 0  # one measurement alone freezes nothing
+    assert policy.collects_statistics(1)
+    policy.update(1, stats_with_rates(rising(5)))
+    assert policy.stages[0]["group1_layers"] == 5  # the smaller of the two choices
+    assert not policy.collects_statistics(2)
+    assert [policy.frozen_prefix(e) for e in range(2, 8)] == [5] * 6  # continuous
+    # the next stage confirms 18 units twice: 11 (half of 22) first, then all 18
+    policy.update(8, stats_with_rates(rising(18)))
+    policy.update(9, stats_with_rates(rising(19)))
+    assert policy.stages[8]["choices"] == [18, 19] and policy.stages[8]["group1_layers"] == 18
+    assert [policy.frozen_prefix(e) for e in range(8, 12)] == [0, 0, 11, 18]
+
+
+def test_safe_mode_remeasures_until_two_consecutive_choices_agree_on_some_layers():
+    policy = IntelligentFreezing(confirm=2)
+    policy.setup(plan(layers=5, epochs=10))
+    policy.update(0, stats_with_rates([0.9, 0.8, 0.1, 0.3, 0.0]))  # 2 layers
+    policy.update(1, stats_with_rates(EMPTY))  # none: min(2, 0) = 0, measure again
+    assert policy.stages[0]["group1_layers"] == 0 and policy.collects_statistics(2)
+    policy.update(2, stats_with_rates([0.9, 0.8, 0.1, 0.3, 0.0]))
+    assert policy.stages[0]["choices"] == [2, 0, 2] and policy.stages[0]["group1_layers"] == 0
+    policy.update(3, stats_with_rates([0.9, 0.8, 0.7, 0.3, 0.0]))  # 3 layers: min(2, 3)
+    assert policy.stages[0]["group1_layers"] == 2
+    assert [policy.frozen_prefix(e) for e in range(3, 7)] == [0, 2, 2, 2]
+
+
+def test_modes_configs_round_trip_and_old_configs_read_as_thesis():
+    safe = IntelligentFreezing(growth=0.25)
+    again = IntelligentFreezing.from_config(json.loads(json.dumps(safe.get_config())))
+    assert again.get_config() == safe.get_config()
+    assert (again.mode, again.every, again.second_every, again.confirm) == ("safe", 1, 0, 2)
+    # a config written before the modes existed is Algorithm 1
+    old = {"warmup_epochs": 1, "every": 2, "second_every": 6, "remeasure_empty": True}
+    assert (
+        IntelligentFreezing.from_config(old).get_config()
+        == IntelligentFreezing.thesis().get_config()
+    )
 
 
 def test_freezeout_times_and_learning_rates():
@@ -156,14 +225,16 @@ def test_callback_and_trainer_configs_round_trip():
 def test_policy_state_survives_json():
     """Checkpoints store a policy's learnt state as JSON (NaN as null) and give it back."""
     source = IntelligentFreezing()
-    source.setup(plan(layers=3, starts=(0, 6)))
+    source.setup(plan(layers=5, starts=(0, 6)))
     measured = GradientStatistics(
-        np.array([3.0, 1.0, 2.0]), np.array([3.5, 4.0, 2.5]), np.ones(3), 10
+        np.array([0.5, 1.0, 3.0, 2.0, 4.0]), np.array([3.5, 4.0, 3.5, 3.0, 4.0]), np.ones(5), 10
     )
     source.update(0, measured)
+    source.update(1, measured)
+    assert source.frozen_prefix(2) > 0
     stored = json.loads(json.dumps(to_jsonable(source.get_state())))
     target = IntelligentFreezing()
-    target.setup(plan(layers=3, starts=(0, 6)))
+    target.setup(plan(layers=5, starts=(0, 6)))
     target.set_state(stored)
     assert target.stages.keys() == source.stages.keys() == {0}
     assert target.stages[0]["freezing_rates"] == pytest.approx(source.stages[0]["freezing_rates"])
