@@ -64,6 +64,13 @@ class Train(Job):
         parser.add_argument(
             "--freezing", default="intelligent", choices=POLICIES.names(), help="policy"
         )
+        parser.add_argument(
+            "--freeze-mode",
+            choices=("safe", "thesis"),
+            default="safe",
+            help="--freezing intelligent: safe (two agreeing measurements, gradual growth, "
+            "continuous freezing) or thesis (Algorithm 1); IntelligentFreezing(mode=...)",
+        )
         parser.add_argument("--epochs", type=positive_int, default=12, help="training epochs")
         parser.add_argument(
             "--batch-size", type=positive_int, default=128, help="training batch size"
@@ -114,6 +121,10 @@ class Train(Job):
             raise ValueError(
                 f"--milestones belongs to --schedule step; drop it for {args.schedule}."
             )
+        if args.freezing != "intelligent" and "freeze_mode" in explicit:
+            raise ValueError(
+                f"--freeze-mode belongs to --freezing intelligent; drop it for {args.freezing}."
+            )
         if args.decay_rate is not None and args.schedule not in {
             "inverse_time",
             "exponential",
@@ -160,7 +171,7 @@ class Train(Job):
             model,
             optimizer(args.optimizer, learning_rate),
             schedule=step_decay,
-            policy=POLICIES.create(args.freezing),
+            policy=POLICIES.create(args.freezing, **_policy_options(args)),
             frozen_batchnorm=args.frozen_batchnorm,
             record_rates=args.record_rates,
         )
@@ -208,6 +219,11 @@ class Train(Job):
             "test_loss": float(test_loss),
             "epochs_with_freezing": frozen_epochs,
         }
+
+
+def _policy_options(args: argparse.Namespace) -> dict:
+    """The policy's constructor options the command line sets."""
+    return {"mode": args.freeze_mode} if args.freezing == "intelligent" else {}
 
 
 def _trainer_resumes() -> bool:

@@ -17,11 +17,12 @@ TINY = ["train", "--model", "vgg11", "--width", "0.125", "--dataset", "digits", 
 
 def test_train_writes_log_plots_model_and_results(tmp_path, capsys):
     out = tmp_path / "run"
-    args = [*TINY, "--epochs", "3", "--freezing", "intelligent", "--record-rates"]
-    assert main([*args, "--out", str(out), "--quiet"]) == 0
+    args = [*TINY, "--epochs", "3", "--freezing", "intelligent", "--freeze-mode", "thesis"]
+    assert main([*args, "--record-rates", "--out", str(out), "--quiet"]) == 0
     assert "test accuracy" in capsys.readouterr().out
     results = json.loads((out / "results.json").read_text())
     assert results["policy"]["policy"] == "intelligent" and 0.0 <= results["test_accuracy"] <= 1.0
+    assert results["policy"]["mode"] == "thesis" and results["policy"]["every"] == 2
     log = json.loads((out / "freezing.json").read_text())
     assert len(log["epochs"]) == 3 and len(log["layers"]) == 10
     for name in ("freezing_log.csv", "frozen_prefix.png", "freezing_rates.png", "model.keras"):
@@ -45,6 +46,10 @@ def test_train_writes_log_plots_model_and_results(tmp_path, capsys):
             "--milestones belongs to --schedule step",
         ),
         (["--decay-rate", "0.5"], "--decay-rate has no effect with --schedule step"),
+        (
+            ["--freezing", "freezeout", "--freeze-mode", "thesis"],
+            "--freeze-mode belongs to --freezing intelligent",
+        ),
     ],
 )
 def test_train_rejects_bad_arguments_before_any_work(tmp_path, capsys, args, fragment):

@@ -130,7 +130,8 @@ def test_optimizer_state_survives_freeze_and_unfreeze(digits):
                 optimizer.momentums[optimizer._get_variable_index(kernel)].numpy().copy()
             )
 
-    fit(model, digits, FixedSchedule([0, 1, 0]), epochs=3, callbacks=[Momentum()])
+    callback, _ = fit(model, digits, FixedSchedule([0, 1, 0]), epochs=3, callbacks=[Momentum()])
+    assert callback.steps.compilations == 2  # back to prefix 0: the cached step, no retracing
     assert np.abs(momenta[0]).sum() > 0
     np.testing.assert_array_equal(momenta[1], momenta[0])  # untouched while frozen
     assert not np.allclose(momenta[2], momenta[1])  # and used again once unfrozen
@@ -198,9 +199,9 @@ def test_trainer_intelligent_run_logs_rates_and_plots(digits, tmp_path):
     assert all(len(row["freezing_rates"]) == 4 for row in log)
     rates = np.array(log[0]["freezing_rates"])
     assert np.all((rates >= 0) & (rates <= 1))
-    stages = trainer.callback.policy.stages
-    assert sorted(stages) == [0, 2, 3]  # one measurement per learning-rate stage
-    assert log[1]["frozen_layers"] == stages[0]["group1_layers"]
+    policy = trainer.callback.policy
+    assert policy.mode == "safe" and sorted(policy.stages) == [0, 2, 3]  # measured per stage
+    assert [row["frozen_layers"] for row in log] == [policy.frozen_prefix(e) for e in range(4)]
     trainer.save_log(tmp_path)
     assert (
         (tmp_path / "freezing_log.csv").read_text().startswith("epoch,learning_rate,frozen_layers")
