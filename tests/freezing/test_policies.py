@@ -97,20 +97,6 @@ def test_intelligent_freezing_rejects_bad_periods():
         IntelligentFreezing(growth=0.0)
 
 
-# The shape that froze 21 of ResNet-20's 22 units (benchmark, seed 1): the first unit's rate is
-# the highest, the next ones below the mean, the last ones above it, so S_1 = S_21 exactly.
-TIE = [0.84, 0.81, 0.82, 0.82, 0.83, 0.83, 0.83, 0.83, 0.82, 0.83, 0.82]
-TIE = TIE + [0.83, 0.82, 0.84, 0.83, 0.83, 0.84, 0.84, 0.85, 0.85, 0.86, 0.95]
-
-
-def test_a_tie_between_prefixes_goes_to_the_shorter_one():
-    from automl_kit.freezing.rates import layers_to_freeze, standardize_rates
-
-    assert layers_to_freeze(standardize_rates(TIE)) == 1
-    # an exact tie in any order of summation: the shorter prefix, not the rounding, decides
-    assert layers_to_freeze([1.0, -0.7, 0.3, 0.4, -0.4, 5.0]) == 1
-
-
 def rising(prefix, layers=22):
     """Rates whose Eq. 3.4 choice is the first ``prefix`` units (high rates, then low)."""
     return [0.9] * prefix + [0.5] * (layers - prefix - 1) + [0.2]

@@ -53,6 +53,20 @@ def test_prefix_choice():
     assert layers_to_freeze([-0.5, 0.2, 0.1, 3.0]) == 0  # no positive prefix sum
 
 
+# Rates that froze 21 of ResNet-20's 22 units (freezing benchmark, CIFAR-10, seed 1, epoch 0): unit 1
+# is highest, the next units below the mean, the last ones above it. The middle standardised rates
+# sum to zero, so S_21 = S_1 and rounding decided between 1 and 21 units.
+TIE = [0.84, 0.81, 0.82, 0.82, 0.83, 0.83, 0.83, 0.83, 0.82, 0.83, 0.82]
+TIE = TIE + [0.83, 0.82, 0.84, 0.83, 0.83, 0.84, 0.84, 0.85, 0.85, 0.86, 0.95]
+
+
+def test_a_tie_between_prefixes_goes_to_the_shorter_one():
+    standardized = standardize_rates(TIE)
+    assert abs(standardized[1:-1].sum()) < 1e-12
+    assert layers_to_freeze(standardized) == 1
+    assert layers_to_freeze([1.0, -0.7, 0.3, 0.4, -0.4, 5.0]) == 1  # S_1 = S_5 = 1
+
+
 def test_second_group_extends_the_first():
     standardized = [2.0, -1.0, -0.5, 1.0, 0.2, -3.0]  # prefix sums 2, 1, 0.5, 1.5, 1.7
     first = layers_to_freeze(standardized)
