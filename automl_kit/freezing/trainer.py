@@ -167,7 +167,9 @@ class FreezingTrainer:
                     "the optimizer has its own learning-rate schedule; pass schedule=None to keep it "
                     "or give the optimizer a float learning rate for the default step decay."
                 )
-            schedule = StepDecay.for_epochs(epochs, initial=float(self.optimizer.learning_rate))
+            # np.asarray: under a distribution strategy the rate is a MirroredVariable (no float())
+            initial = float(np.asarray(self.optimizer.learning_rate))
+            schedule = StepDecay.for_epochs(epochs, initial=initial)
         self.model.compile(optimizer=self.optimizer, loss=self.loss, metrics=self.metrics)
         self.callback = FreezingCallback(
             self.policy,

@@ -18,9 +18,16 @@ Why this shape (measured with TF 2.21 / Keras 3.15):
   over by name: a built Keras optimizer refuses unknown variables, and building it twice would
   append a second set of slots that its saved state no longer matches.
 * The step is Keras 3.15's ``train_step`` (TensorFlow backend) through public API: the "loss"
-  metric is found in ``model.metrics``; Keras also divides the tracked loss by the number of
-  replicas of a distribution strategy (``unscale_loss_for_distribution``, private), which is
-  the identity on one device, the only setting tested (tests/training/test_steps.py).
+  metric is found in ``model.metrics`` (tests/training/test_steps.py).
+* Under a ``tf.distribute`` strategy (e.g. ``MirroredStrategy``; the model, and so its
+  optimizer, built inside ``strategy.scope()``) Keras runs the step on each replica and the
+  optimizer sums the replicas' gradients; ``compute_loss`` divides each replica's loss by the
+  number of replicas, so the sum is the batch's mean gradient. The tracked loss is multiplied
+  back (what Keras's private ``unscale_loss_for_distribution`` does). Hooks see this replica's
+  share of the gradient; one that is not linear in it (:class:`GradientSums`' ``sum |g|``)
+  reduces it across replicas itself. The optimizer is built or rebuilt inside the model's
+  strategy scope, and one created under another strategy is refused (its updates would not be
+  mirrored). Same weights as on one device: tests/freezing/test_distributed.py.
 * Hooks (:class:`GradientSums`, :class:`GradientScales`) run inside the same compiled step. The
   sums are switched on and off by a variable: a separate "measuring" step would cost one more
   trace (seconds on a CPU) for a handful of epochs.
@@ -28,7 +35,7 @@ Why this shape (measured with TF 2.21 / Keras 3.15):
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Hashable, Iterable, Sequence
 from typing import Protocol
 
 import keras
@@ -37,9 +44,15 @@ import tensorflow as tf
 
 
 class GradientHook(Protocol):
-    """Runs inside the compiled step on (variables, gradients); returns the gradients to apply."""
+    """Runs inside the compiled step on (variables, gradients); returns the gradients to apply.
+
+    Under several replicas the gradients are this replica's share, and :meth:`step_key` names
+    what else the traced step depends on (None: nothing), so another value compiles another step.
+    """
 
     def build(self, variables: Sequence) -> None: ...
+
+    def step_key(self) -> Hashable: ...
 
     def __call__(self, variables: Sequence, gradients: list) -> list: ...
 
@@ -48,7 +61,11 @@ class GradientSums:
     """Per-variable ``sum_j g_j`` and ``sum_j |g_j|`` over the steps while :attr:`collecting` is on.
 
     The raw material of gradient statistics (e.g. Xiao's freezing rate, Eq. 3.1): cheap to add in
-    the step, reduced once per epoch by whoever asked for them.
+    the step, reduced once per epoch by whoever asked for them. ``g_j`` is step j's whole-batch
+    gradient also under a distribution strategy: while collecting, the replicas' shares are
+    summed first (one more all-reduce per step). That all-reduce cannot sit inside ``tf.cond``
+    (a synchronisation point in control flow), so under several replicas the measuring step is
+    compiled apart (:meth:`step_key`) instead of switched by the variable.
     """
 
     def __init__(self) -> None:
@@ -58,9 +75,20 @@ class GradientSums:
     def build(self, variables: Sequence) -> None:
         for v in variables:
             if id(v) not in self._sums:
+                # SUM: built inside a strategy's scope, the replicas' additions are summed too
                 self._sums[id(v)] = (
-                    tf.Variable(tf.zeros(v.shape, v.dtype), trainable=False, name="grad_sum"),
-                    tf.Variable(0.0, trainable=False, name="grad_abs_sum"),
+                    tf.Variable(
+                        tf.zeros(v.shape, v.dtype),
+                        trainable=False,
+                        name="grad_sum",
+                        aggregation=tf.VariableAggregation.SUM,
+                    ),
+                    tf.Variable(
+                        0.0,
+                        trainable=False,
+                        name="grad_abs_sum",
+                        aggregation=tf.VariableAggregation.SUM,
+                    ),
                 )
 
     def reset(self) -> None:
@@ -68,26 +96,36 @@ class GradientSums:
             total.assign(tf.zeros_like(total))
             absolute.assign(0.0)
 
+    def step_key(self) -> bool:
+        return bool(self.collecting.numpy())
+
     def totals(self, variable) -> tuple[np.ndarray, float]:
         """``(sum of gradients, sum of absolute gradients)`` accumulated for ``variable``."""
         total, absolute = self._sums[id(variable)]
         return total.numpy(), float(absolute.numpy())
 
-    def _accumulate(self, variables, gradients):
-        for v, g in zip(variables, gradients):
-            if g is None:  # a variable the loss does not depend on
-                continue
+    def _accumulate(self, pairs):
+        for v, g in pairs:
             total, absolute = self._sums[id(v)]
             total.assign_add(tf.cast(g, total.dtype))
             absolute.assign_add(tf.reduce_sum(tf.abs(tf.cast(g, tf.float32))))
         return tf.constant(True)
 
     def __call__(self, variables, gradients):
-        tf.cond(
-            self.collecting,
-            lambda: self._accumulate(variables, gradients),
-            lambda: tf.constant(False),
-        )
+        pairs = [(v, g) for v, g in zip(variables, gradients) if g is not None]  # None: unused
+        context = tf.distribute.get_replica_context()
+        replicas = context.num_replicas_in_sync
+        if replicas == 1:
+            tf.cond(self.collecting, lambda: self._accumulate(pairs), lambda: tf.constant(False))
+        else:
+            with tf.init_scope():  # the value this step is compiled for (see step_key)
+                collecting = self.step_key()
+            if collecting:
+                # |g| needs the batch's gradient, not this replica's share; each replica then
+                # adds 1/replicas of it: a plain variable, or a mirrored one summing the
+                # replicas' updates, gains the batch's gradient once
+                summed = context.all_reduce(tf.distribute.ReduceOp.SUM, [g for _, g in pairs])
+                self._accumulate([(v, g / replicas) for (v, _), g in zip(pairs, summed)])
         return gradients
 
 
@@ -95,7 +133,8 @@ class GradientScales:
     """Multiplies the gradients of each group of variables by ``scales[group]`` (a variable).
 
     Per-layer learning rates (FreezeOut anneals them to zero) without one optimizer per layer.
-    Variables in no group keep their gradients.
+    Variables in no group keep their gradients. Linear, so scaling each replica's share is
+    scaling the sum.
     """
 
     def __init__(self, groups: Sequence[Sequence]):
@@ -104,6 +143,9 @@ class GradientScales:
 
     def build(self, variables: Sequence) -> None:
         """Groups are fixed at construction; new variables are not scaled."""
+
+    def step_key(self) -> None:
+        return None
 
     def assign(self, values) -> None:
         self.scales.assign(np.asarray(values, dtype=np.float32))
@@ -126,16 +168,29 @@ def _loss_tracker(model: keras.Model):
     raise ValueError("compile the model (optimizer and loss) before building training steps.")
 
 
-def _rebuild_optimizer(optimizer, variables: list):
+def _rebuild_optimizer(optimizer, variables: list, strategy):
     """A fresh optimizer of the same config built over ``variables``, with old slots copied by name."""
-    fresh = type(optimizer).from_config(optimizer.get_config())
-    fresh.build(variables)
+    with strategy.scope():  # a Keras optimizer updates through the strategy it was created under
+        fresh = type(optimizer).from_config(optimizer.get_config())
+        fresh.build(variables)
     old = {v.name: v for v in optimizer.variables}
     for v in fresh.variables:
         match = old.get(v.name)
         if match is not None and tuple(match.shape) == tuple(v.shape):
             v.assign(match)
     return fresh
+
+
+def _check_optimizer_strategy(model: keras.Model) -> None:
+    """Refuse an optimizer whose variables live outside the model's strategy (not mirrored)."""
+    if model.distribute_strategy.num_replicas_in_sync == 1:
+        return
+    if not isinstance(model.optimizer.iterations.value, tf.distribute.DistributedValues):
+        raise ValueError(
+            f"model {model.name!r} is built under a {type(model.distribute_strategy).__name__} with "
+            f"{model.distribute_strategy.num_replicas_in_sync} replicas but its optimizer was not: "
+            "create the optimizer (and compile) inside the same `strategy.scope()` as the model."
+        )
 
 
 class TrainSteps:
@@ -158,10 +213,13 @@ class TrainSteps:
         self.model, self.hooks = model, list(hooks)
         self.variables: list = list(model.trainable_variables)
         self._seen = {id(v) for v in model.weights}
-        self._functions: dict[frozenset, tuple[list, object]] = {}
+        self._functions: dict[tuple, tuple[list, object]] = {}
         self.compilations = 0  # steps compiled so far (a cache miss each)
+        self.strategy = model.distribute_strategy
         if not model.optimizer.built:
-            model.optimizer.build(self.variables)
+            with self.strategy.scope():
+                model.optimizer.build(self.variables)
+        _check_optimizer_strategy(model)
         for hook in self.hooks:
             hook.build(self.variables)
 
@@ -183,7 +241,7 @@ class TrainSteps:
         self.model.train_function = None
         optimizer = self.model.optimizer
         if added and optimizer.built:
-            self.model.optimizer = _rebuild_optimizer(optimizer, self.variables)
+            self.model.optimizer = _rebuild_optimizer(optimizer, self.variables, self.strategy)
         for hook in self.hooks:
             hook.build(self.variables)
         return True
@@ -216,7 +274,9 @@ class TrainSteps:
                 )
                 # as Keras's own train_step: the mean over samples, whatever the weights
                 first = next(t for t in tf.nest.flatten(x) if t is not None)
-                loss_tracker.update_state(loss, sample_weight=tf.shape(first)[0])
+                # compute_loss divided it by the replicas so that their gradients sum to the mean
+                replicas = tf.distribute.get_replica_context().num_replicas_in_sync
+                loss_tracker.update_state(loss * replicas, sample_weight=tf.shape(first)[0])
                 scaled_loss = model.optimizer.scale_loss(loss)
             gradients = tape.gradient(scaled_loss, variables)
             for hook in hooks:
@@ -230,7 +290,7 @@ class TrainSteps:
         """Install the compiled step training ``variables`` as ``model.train_function``."""
         self.sync()
         selected = self._select(variables)
-        key = self.key(selected)
+        key = (self.key(selected), self._hook_keys())
         if key not in self._functions:
             # make_train_function compiles whatever `train_step` is; shadow it for this build only
             self.model.train_step = self.make_step(selected)
@@ -241,6 +301,12 @@ class TrainSteps:
             finally:
                 del self.model.train_step
         self.model.train_function = self._functions[key][1]
+
+    def _hook_keys(self) -> tuple:
+        """What the hooks' traced code depends on; only under several replicas (see GradientHook)."""
+        if self.strategy.num_replicas_in_sync == 1:
+            return ()
+        return tuple(hook.step_key() for hook in self.hooks)
 
     def restore(self) -> None:
         """Keras's default step next time ``fit`` runs."""
