@@ -15,6 +15,7 @@ from automl_kit.cli.jobs import (
     positive_int,
 )
 from automl_kit.registries import ACTIVATION_NAMES, EXECUTORS, OPTIMIZER_NAMES, SEARCHERS
+from automl_kit.utils.budget import Budget
 
 SPACE_CHOICES = ("thesis", "compact", "dense")
 # Options only some algorithms take (CLI dest -> constructor keyword); None = the algorithm's default.
@@ -23,6 +24,7 @@ ALGORITHM_OPTIONS = {
     "generations": "generations",
     "max_phases": "max_phases",
     "phase_patience": "phase_patience",
+    "schedule": "schedule",
     "budget_phases": "budget_phases",
     "stop_threshold": "stop_threshold",
     "max_blocks": "max_blocks",
@@ -57,7 +59,8 @@ class Evolve(Job):
     help = "search a CNN (or dense net) with the variable-length GA or a rival search"
     description = (
         "Architecture search (Xiao, thesis Part 2). The variable-length GA grows models block by block,\n"
-        "inheriting the best model's weights, until a new phase no longer helps; --algorithm runs a\n"
+        "inheriting the best model's weights; with a budget its phases share it (--schedule), without\n"
+        "one it stops when a new phase no longer helps (the thesis); --algorithm runs a\n"
         f"rival instead ({', '.join(SEARCHERS.names())}). The best model is then trained to\n"
         "convergence and scored on the test set.\n\n"
         "example:\n  automl-kit evolve --dataset digits --space compact --time-budget 3m\n"
@@ -145,7 +148,10 @@ class Evolve(Job):
             "algorithm options", "given only to the algorithms that take them (default: theirs)"
         )
         group.add_argument(
-            "--population", type=int, default=None, help="individuals per generation (20)"
+            "--population",
+            type=int,
+            default=None,
+            help="individuals per generation (20; vlga when paced: 4)",
         )
         group.add_argument(
             "--generations", type=int, default=None, help="vlga: generations per phase (5)"
@@ -160,16 +166,25 @@ class Evolve(Job):
             help="vlga: grow after this many generations without improvement",
         )
         group.add_argument(
+            "--schedule",
+            choices=("auto", "paced", "thesis"),
+            default=None,
+            help="vlga: paced shares the budget among the phases and spends all of it; thesis runs "
+            "--generations per phase and stops when a phase falls below the earlier best; auto "
+            "(default): paced with a budget, thesis without",
+        )
+        group.add_argument(
             "--budget-phases",
             type=int,
             default=None,
-            help="vlga: share the budget among this many phases so that the search grows",
+            help="vlga, paced: how many phases share the budget (4)",
         )
         group.add_argument(
             "--stop-threshold",
             type=non_negative_float,
             default=None,
-            help="vlga: stop when a phase's best drops this far below the earlier best (0.01)",
+            help="vlga: a phase whose best drops this far below the earlier best stops the thesis "
+            "schedule; paced, the next phase grows from the best phase so far (0.01)",
         )
         group.add_argument(
             "--max-blocks", type=int, default=None, help="peers: most blocks in a model (5)"
@@ -226,6 +241,8 @@ class Evolve(Job):
         if args.ray_address and args.executor != "ray":
             raise ValueError("--ray-address needs --executor ray.")
         self.searcher = self.build_searcher(cls, args, accepted)  # its own checks, before any work
+        if hasattr(self.searcher, "schedule_under"):  # --schedule paced needs a budget
+            self.searcher.schedule_under(Budget(args.time_budget, args.max_evaluations))
 
     def build_searcher(self, cls, args, accepted: set[str]):
         from automl_kit.search import CNNSpace, DenseSpace
@@ -320,6 +337,7 @@ class Evolve(Job):
             f"validation fitness {result.best_fitness:.4f}; after final fit: validation "
             f"{final.best_val_accuracy:.4f}, test accuracy {test_accuracy:.4f} ({len(data.y_test)} samples)"
         )
+        print(f"search stopped: {result.stop_reason or 'finished'}")
         return {
             **result.summary(),
             "dataset": data.summary(),

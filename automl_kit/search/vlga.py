@@ -1,21 +1,38 @@
 """The variable-length genetic algorithm of Xiao (thesis Part 2, Fig. 2.1), driven by DEAP.
 
 Per generation: evaluate; sort; the fittest ``survival_rate`` survive; each less-fit one
-survives with probability ``weak_survival``; each survivor mutates one gene with probability
-``mutation_rate``; uniform per-gene crossover of two random survivors fills the population.
-Survivors keep their trained weights and fitness (the cache). After ``generations`` the
-phase's best grows by one random block per new individual, whose model inherits the best
-model's weights. The search stops when a phase's best falls more than ``stop_threshold``
-below the best of all earlier phases (Sec. 2.3.5).
+survives with probability ``weak_survival``; each survivor mutates one gene of the phase's
+segment (its newest block) with probability ``mutation_rate``; uniform per-gene crossover of two
+random survivors fills the population. Survivors keep their trained weights and fitness (the
+cache). At the end of a phase its best grows by one random block per new individual, whose model
+inherits the best model's weights.
 
-``phase_patience`` (our addition; ``None`` is the thesis) ends a phase early once its best
-fitness has not improved for that many generations: under a small time budget the thesis
-schedule can spend everything on phase 0 and never grow, which is the algorithm's point.
+``schedule`` decides how long a phase lasts and when the search ends:
 
-``budget_phases`` (our addition) paces a budgeted search: phase ``p < budget_phases`` may spend
-``1 / (budget_phases - p)`` of the budget left when it began (time or evaluations), and ends
-after the generation whose repetition would overrun that share (at least one generation).
-Without a time or evaluation budget it changes nothing.
+* ``"thesis"`` (Xiao): every phase runs ``generations`` generations of ``population`` individuals
+  (20 unless given), and the search stops when a phase's best falls more than ``stop_threshold``
+  below the best of all earlier phases (Sec. 2.3.5), at ``max_phases`` or when the budget is
+  spent. Under a budget of a few minutes it spends everything on phase 0 and never grows.
+* ``"paced"`` (ours) shares a time or evaluation budget among the first ``budget_phases`` phases
+  (4 unless given): phase ``p`` may spend ``1 / (budget_phases - p)`` of the budget left when it
+  began and, once it has a successful candidate, ends before a candidate (a batch of ``workers``
+  with parallel workers; a whole generation under successive halving) whose training would
+  overrun that share, mid-generation if need be. A phase's best is the best of all its
+  candidates. A phase whose best falls more than ``stop_threshold`` below the earlier best does
+  not end the search: the next phase grows from the best phase so far instead, so the search
+  spends its budget (or stops at ``max_phases``). ``population`` is 4 unless given: a few minutes
+  on a CPU train a dozen candidates or so, and a small population lets selection act within a
+  phase. It needs a time or evaluation budget.
+* ``"auto"`` (the default): paced when ``search`` gets a time or evaluation budget, thesis
+  otherwise.
+
+``phase_patience`` (our addition; ``None`` is the thesis) also ends a phase once its best fitness
+has not improved for that many generations. The run's ``stop_reason`` says why it ended.
+
+>>> VariableLengthGA(schedule="paced").schedule_under(Budget(time="2m"))
+'paced'
+>>> VariableLengthGA().schedule_under(Budget()), VariableLengthGA().population_size
+('thesis', 20)
 """
 
 from __future__ import annotations
@@ -25,11 +42,18 @@ from dataclasses import dataclass, field
 from deap import base, creator
 
 from automl_kit.search.base import Searcher, SearchState
+from automl_kit.search.result import SearchResult
+from automl_kit.utils.budget import Budget
 
 # At import time, so spawned executor workers see the same classes (DEAP's creator is global).
 if not hasattr(creator, "VLGAFitness"):
     creator.create("VLGAFitness", base.Fitness, weights=(1.0,))
     creator.create("VLGAIndividual", list, fitness=creator.VLGAFitness)
+
+SCHEDULES = ("auto", "paced", "thesis")
+THESIS_POPULATION = 20  # Xiao's
+PACED_POPULATION = 4  # best paced setting on MNIST at 5 min (benchmarks/README.md)
+PACED_PHASES = 4  # the phases that share a budget unless budget_phases says otherwise
 
 
 @dataclass
@@ -51,12 +75,12 @@ class VLGAState(SearchState):
 
 
 class VariableLengthGA(Searcher):
-    """Grow CNNs (or dense nets) phase by phase with weight transfer.
+    """Grow CNNs (or dense nets) phase by phase with weight transfer (schedules: module docstring).
 
     >>> from automl_kit.search import VariableLengthGA, CNNSpace
-    >>> ga = VariableLengthGA(CNNSpace.compact(), population=8, generations=3, seed=0)   # doctest: +SKIP
-    >>> result = ga.search(x, y, validation_data=(x_val, y_val), time_budget="10m")     # doctest: +SKIP
-    >>> result.describe()                                                               # doctest: +SKIP
+    >>> ga = VariableLengthGA(CNNSpace.compact(), seed=0)   # paced under the budget below
+    >>> result = ga.search(x, y, validation_data=(x_val, y_val), time_budget="2m")  # doctest: +SKIP
+    >>> result.describe(), result.stop_reason                                       # doctest: +SKIP
     """
 
     algorithm = "vlga"
@@ -66,7 +90,7 @@ class VariableLengthGA(Searcher):
         self,
         space=None,
         *,
-        population: int = 20,
+        population: int | None = None,
         generations: int = 5,
         survival_rate: float = 0.5,
         weak_survival: float = 0.2,
@@ -74,11 +98,12 @@ class VariableLengthGA(Searcher):
         stop_threshold: float = 0.01,
         max_phases: int | None = None,
         phase_patience: int | None = None,
+        schedule: str = "auto",
         budget_phases: int | None = None,
         **kwargs,
     ):
         super().__init__(space, **kwargs)
-        if population < 2:
+        if population is not None and population < 2:
             raise ValueError(
                 f"population must be at least 2 (crossover needs two parents), got {population}."
             )
@@ -97,11 +122,22 @@ class VariableLengthGA(Searcher):
             raise ValueError(
                 f"phase_patience counts generations without improvement (>= 1), got {phase_patience}."
             )
+        if schedule not in SCHEDULES:
+            raise ValueError(f"schedule must be one of {', '.join(SCHEDULES)}, got {schedule!r}.")
         if budget_phases is not None and budget_phases < 1:
             raise ValueError(
                 f"budget_phases is how many phases share the budget (>= 1), got {budget_phases}."
             )
-        self.phase_patience, self.budget_phases = phase_patience, budget_phases
+        if budget_phases is not None and schedule == "thesis":
+            raise ValueError(
+                "budget_phases paces the phases, which schedule='thesis' does not: drop "
+                "budget_phases or use schedule='paced' (or 'auto')."
+            )
+        self.phase_patience, self.schedule, self.budget_phases = (
+            phase_patience,
+            schedule,
+            budget_phases,
+        )
         self.population, self.generations = population, generations
         self.survival_rate, self.weak_survival, self.mutation_rate = (
             survival_rate,
@@ -109,6 +145,7 @@ class VariableLengthGA(Searcher):
             mutation_rate,
         )
         self.stop_threshold, self.max_phases = stop_threshold, max_phases
+        self.paced = False  # set for each search by schedule_under(its budget)
         self.toolbox = base.Toolbox()
         self.toolbox.register("mate", self.crossover)
         self.toolbox.register("mutate", self.mutate)
@@ -125,8 +162,34 @@ class VariableLengthGA(Searcher):
             "stop_threshold": self.stop_threshold,
             "max_phases": self.max_phases,
             "phase_patience": self.phase_patience,
+            "schedule": self.schedule,
             "budget_phases": self.budget_phases,
         }
+
+    # ---- the schedule -------------------------------------------------------------------
+    def schedule_under(self, budget: Budget) -> str:
+        """The schedule a search under ``budget`` follows: ``"paced"`` or ``"thesis"``."""
+        if self.schedule == "auto":
+            return "paced" if budget else "thesis"
+        if self.schedule == "paced" and not budget:
+            raise ValueError(
+                "schedule='paced' shares a time or evaluation budget among the phases: pass "
+                "time_budget or max_evaluations (--time-budget, --max-evaluations), or use "
+                "schedule='auto' or 'thesis'."
+            )
+        return self.schedule
+
+    @property
+    def population_size(self) -> int:
+        """Individuals per generation: ``population``, else 20 (thesis) or 4 (paced)."""
+        return self.population or (PACED_POPULATION if self.paced else THESIS_POPULATION)
+
+    def search(self, x, y, *, time_budget=None, max_evaluations=None, **kwargs) -> SearchResult:
+        """:meth:`Searcher.search`; ``schedule="paced"`` without a budget is refused first."""
+        self.schedule_under(Budget(time=time_budget, evaluations=max_evaluations))
+        return super().search(
+            x, y, time_budget=time_budget, max_evaluations=max_evaluations, **kwargs
+        )
 
     # ---- genetic operators (all draw from self.rng) -------------------------------------
     def select(self, population: list) -> list:
@@ -138,7 +201,7 @@ class VariableLengthGA(Searcher):
         ]
 
     def mutate(self, individual: list, phase: int) -> list:
-        """Change one gene of the phase's own segment to another of its choices (step 7)."""
+        """Change one gene of the segment phase ``phase`` searches (step 7) to another choice."""
         layout = self.space.layout(self.space.n_blocks(individual))
         movable = [i for i in self.space.segment(phase) if len(layout[i][1].choices) > 1]
         i = self.rng.choice(movable)
@@ -151,13 +214,14 @@ class VariableLengthGA(Searcher):
             m if self.rng.random() < 0.5 else f for m, f in zip(mother, father)
         )
 
-    def next_generation(self, population: list, phase: int) -> list:
+    def next_generation(self, population: list) -> list:
         survivors = [creator.VLGAIndividual(ind) for ind in self.toolbox.select(population)]
         for ind in survivors:
             if self.rng.random() < self.mutation_rate:
-                self.toolbox.mutate(ind, phase)
+                # the newest block: a phase that grew again from an earlier best is shallower
+                self.toolbox.mutate(ind, self.space.n_blocks(ind) - 1)
         children = []
-        while len(survivors) + len(children) < self.population:
+        while len(survivors) + len(children) < self.population_size:
             mother, father = (
                 self.rng.sample(survivors, 2)
                 if len(survivors) > 1
@@ -172,10 +236,11 @@ class VariableLengthGA(Searcher):
 
     def _first_state(self) -> VLGAState:
         return VLGAState(
-            population=[self.space.random_genes(1, self.rng) for _ in range(self.population)]
+            population=[self.space.random_genes(1, self.rng) for _ in range(self.population_size)]
         )
 
     def _run(self, state: VLGAState | None) -> None:
+        self.paced = self.schedule_under(self.budget) == "paced"
         state = state if state is not None else self._first_state()
         # A resumed search has a fresh time budget: its current phase starts its share afresh.
         state.phase_start_used = min(state.phase_start_used, self.budget_used() or 0.0)
@@ -187,23 +252,36 @@ class VariableLengthGA(Searcher):
     def _run_generation(self, state: VLGAState) -> tuple[list, bool]:
         """Evaluate the generation; whether another generation of this phase follows.
 
-        If one does (generations left, patience left, and it fits the phase's budget share),
-        ``state`` moves on to it; the evaluations are returned either way.
+        A paced phase stops evaluating once the next batch would overrun its share (the phase
+        then ends). If another generation follows (generations left, patience left, room in
+        the share), ``state`` moves on to it; the evaluations are returned either way.
         """
         self.checkpoint(state)
         self.check_budget()
-        generation_start = self.budget_used()
         phase, generation = state.phase, state.generation
         population = self._individuals(state.population)
-        evaluations = self.evaluate_population(
-            population,
-            parent_model=state.parent_model,
-            group=phase,
-            tag={"phase": phase, "generation": generation, "n_blocks": phase + 1},
-        )
+        tag = {
+            "phase": phase,
+            "generation": generation,
+            "n_blocks": self.space.n_blocks(population[0]),
+        }
+        evaluations = []
+        for batch in self._batches(population, phase):
+            if self._overruns(state, sum(self.key(g) not in self.evaluations() for g in batch)):
+                break
+            rows = len(self.history)
+            offset = len(evaluations)
+            evaluations += self.evaluate_population(
+                batch, parent_model=state.parent_model, group=phase, tag=tag
+            )
+            for row in self.history[rows:]:  # its index in the generation, not in the batch
+                row["individual"] += offset
+        if evaluations:
+            self._report(phase, generation, evaluations)
+        if len(evaluations) < len(population):  # the paced phase's share is spent
+            return evaluations, False
         for ind, e in zip(population, evaluations):
             ind.fitness.values = (e.fitness,)
-        self._report(phase, generation, evaluations)
         generation_best = max(e.fitness for e in evaluations)
         if generation == 0 or generation_best > state.phase_best_so_far + 1e-4:
             state.phase_best_so_far, state.stale_generations = generation_best, 0
@@ -211,22 +289,23 @@ class VariableLengthGA(Searcher):
             state.stale_generations += 1
         patience_left = self.phase_patience is None or state.stale_generations < self.phase_patience
         another = (
-            generation + 1 < self.generations
-            and patience_left
-            and self._another_generation_fits(state, generation_start)
+            generation + 1 < self.generations and patience_left and not self._overruns(state, 1)
         )
         if another:
-            state.population = [list(ind) for ind in self.next_generation(population, phase)]
+            state.population = [list(ind) for ind in self.next_generation(population)]
             state.generation += 1
         return evaluations, another
 
     def _end_phase(self, state: VLGAState, evaluations: list) -> bool:
-        """Record the phase's best and apply the stopping rule; whether the search grows.
+        """Record the phase's best and apply the schedule's rules; whether the search grows.
 
-        If it grows, ``state`` becomes the next phase: every individual extends the phase's best
-        by one random block and inherits its model's weights.
+        If it grows, ``state`` becomes the next phase: every individual extends the best of the
+        phase (paced: of the best phase so far, if this one fell) by one random block and
+        inherits its model's weights.
         """
         phase = state.phase
+        if self.paced:  # a paced phase may have ended mid-generation: all of it counts
+            evaluations = [self.evaluation(self.key(r["genes"])) for r in self._rows(phase)]
         done = [e for e in evaluations if e.status == "ok"] or evaluations
         best = max(done, key=lambda e: e.fitness)
         earlier = max((b["fitness"] for b in state.phase_best), default=None)
@@ -234,32 +313,72 @@ class VariableLengthGA(Searcher):
         state.phase_best.append(
             {"phase": phase, "fitness": best.fitness, "genes": best.genes, "model_path": model}
         )
+        grow_from = state.phase_best[-1]
         if earlier is not None and best.fitness < earlier - self.stop_threshold:
-            self.stop_reason = (
+            fell = (
                 f"phase {phase} best {best.fitness:.4f} fell more than {self.stop_threshold} "
                 f"below the earlier best {earlier:.4f}"
             )
-            return False
+            if not self.paced:
+                self.stop_reason = f"thesis rule: {fell}"
+                return False
+            grow_from = max(state.phase_best, key=lambda b: b["fitness"])
+            self.progress.write(f"{fell}: phase {phase + 1} grows from phase {grow_from['phase']}")
         if self.max_phases is not None and phase + 1 >= self.max_phases:
             self.stop_reason = f"max_phases={self.max_phases} reached"
             return False
-        if model is None:
+        if grow_from["model_path"] is None:
             self.stop_reason = f"no candidate of phase {phase} trained successfully"
             return False
-        state.phase, state.generation, state.parent_model = phase + 1, 0, model
+        if self.paced and not self._new_in(phase):
+            self.stop_reason = (
+                f"every candidate of phase {phase} was evaluated in an earlier phase: the space "
+                "around the best has nothing new"
+            )
+            return False
+        state.phase, state.generation = phase + 1, 0
+        state.parent_model = grow_from["model_path"]
         state.phase_start_used = self.budget_used() or 0.0
-        state.population = [self.space.extend(best.genes, self.rng) for _ in range(self.population)]
+        state.population = [
+            self.space.extend(grow_from["genes"], self.rng) for _ in range(self.population_size)
+        ]
         return True
 
-    def _another_generation_fits(self, state: VLGAState, generation_start: float | None) -> bool:
-        """Whether a generation costing what the last one did stays within the phase's share."""
-        used = self.budget_used()
-        phase = state.phase
-        if self.budget_phases is None or used is None or phase >= self.budget_phases:
-            return True
+    # ---- pacing -------------------------------------------------------------------------
+    def _rows(self, phase: int) -> list[dict]:
+        return [r for r in self.history if r["phase"] == phase]
+
+    def _new_in(self, phase: int) -> set[str]:
+        """Candidates first evaluated in ``phase`` (its share paid for them)."""
+        before = {self.key(r["genes"]) for r in self.history if r["phase"] < phase}
+        return {self.key(r["genes"]) for r in self._rows(phase)} - before
+
+    def _paces(self, phase: int) -> bool:
+        return self.paced and phase < (self.budget_phases or PACED_PHASES)
+
+    def _batches(self, population: list, phase: int) -> list[list]:
+        """What is evaluated at once: a paced phase checks its share before each batch."""
+        # successive halving ranks a whole population (getattr: base.py may predate the option)
+        if not self._paces(phase) or getattr(self, "successive_halving", None):
+            return [population]
+        size = self._executor.workers
+        return [population[i : i + size] for i in range(0, len(population), size)]
+
+    def _overruns(self, state: VLGAState, new: int) -> bool:
+        """Whether training ``new`` more candidates would overrun the phase's share of the budget.
+
+        Only a paced phase with a successful candidate ends so; a candidate is estimated to cost
+        what the phase's trained candidates cost on average.
+        """
+        if not new or not self._paces(state.phase):
+            return False
+        trained = len(self._new_in(state.phase))
+        if not trained or all(r["status"] != "ok" for r in self._rows(state.phase)):
+            return False
         start = state.phase_start_used
-        share = (1.0 - start) / (self.budget_phases - phase)
-        return (used - start) + (used - generation_start) <= share + 1e-9
+        share = (1.0 - start) / ((self.budget_phases or PACED_PHASES) - state.phase)
+        spent = (self.budget_used() or 0.0) - start
+        return spent + spent / trained * new > share + 1e-9
 
     def _report(self, phase: int, generation: int, evaluations: list) -> None:
         fitness = sorted(e.fitness for e in evaluations)

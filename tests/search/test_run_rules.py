@@ -27,9 +27,9 @@ Y = np.arange(20) % 2
 
 
 def _ga(**settings):
-    return VariableLengthGA(
-        tiny_space(), **{"population": 6, "generations": 3, "seed": 0, "verbose": 0, **settings}
-    )
+    # the thesis schedule: its path does not depend on the budget (paced runs: test_schedule.py)
+    defaults = {"population": 6, "generations": 3, "schedule": "thesis", "seed": 0, "verbose": 0}
+    return VariableLengthGA(tiny_space(), **{**defaults, **settings})
 
 
 def _search(searcher, run_dir, **kwargs):
@@ -200,7 +200,7 @@ def test_a_bad_time_budget_is_refused_before_any_work(tmp_path, fake_evaluate, b
 @pytest.mark.parametrize(
     "searcher",
     [
-        _ga(max_phases=2, phase_patience=2, budget_phases=3),
+        _ga(max_phases=2, phase_patience=2, schedule="paced", budget_phases=3),
         RandomSearch(tiny_space(), depth_range=(2, 4), batch=3, seed=1, verbose=0),
         ClassicalGA(tiny_space(), population=5, elite=2, seed=2),
         LargeScaleEvolution(tiny_space(), population=4, steps_per_round=2, early_rejection=0.5),

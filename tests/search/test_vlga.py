@@ -46,7 +46,7 @@ def test_mutation_rate_in_next_generation():
     mutated = total = 0
     for _ in range(300):
         pop = _population(ga, 10)
-        nxt = ga.next_generation(pop, phase=0)
+        nxt = ga.next_generation(pop)
         assert len(nxt) == 10
         parents = {tuple(p) for p in sorted(pop, key=lambda i: i.fitness.values[0])[5:]}
         mutated += sum(tuple(s) not in parents for s in nxt[:5])
@@ -152,7 +152,7 @@ def test_phase_patience_moves_on_when_a_phase_stops_improving(tmp_path, fake_eva
 
 
 def test_budget_phases_share_the_budget_so_that_the_search_grows(tmp_path, fake_evaluate):
-    _, thesis = _search(tmp_path, "thesis", max_evaluations=18)
+    _, thesis = _search(tmp_path, "thesis", max_evaluations=18, ga={"schedule": "thesis"})
     _, paced = _search(tmp_path, "paced", max_evaluations=18, ga={"budget_phases": 3})
     assert _generations(thesis)[0] == {0, 1, 2}  # the thesis schedule spends most of it on phase 0
     # a first generation of 6 of 18 evaluations uses phase 0's third: grow after it, and so on
