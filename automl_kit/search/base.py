@@ -114,6 +114,22 @@ def halving_rungs(epochs: int, eta: int) -> list[int]:
     return rungs
 
 
+def halving_cost(n: int, epochs: int, eta: int | None) -> float:
+    """Full evaluations that training ``n`` new candidates costs at most (``n`` without halving).
+
+    >>> halving_cost(4, 2, 2), halving_cost(2, 2, 2), halving_cost(4, 2, None)
+    (3.0, 1.5, 4)
+    """
+    if not eta:
+        return n
+    cost, done = 0.0, 0
+    for end in halving_rungs(epochs, eta):
+        if n <= 1:  # a lone candidate trains the rest at once
+            return cost + n * (epochs - done) / epochs
+        cost, done, n = cost + n * (end - done) / epochs, end, math.ceil(n / eta)
+    return cost
+
+
 class Searcher:
     """Base class of the architecture searches (variable-length GA and its rivals).
 
@@ -416,13 +432,11 @@ class Searcher:
         keys = [self.key(g) + suffix for g in population]
         todo = {k: (g, p) for k, g, p in zip(keys, population, parents) if k not in self._cache}
         room = self.budget.remaining_evaluations
-        if room is not None:
-            if todo and room < 1:  # left by fractional evaluations; the next may cost a whole one
-                raise BudgetExhausted(
-                    f"evaluation budget of {self.budget.max_evaluations} spent "
-                    f"({self.evaluation_count:g} used, less than one full evaluation left)"
-                )
-            todo = dict(list(todo.items())[: int(room)])  # no candidate costs more than one
+        wanted = len(todo)
+        if room is not None:  # as many new candidates as the budget surely pays for
+            eta, full = self.successive_halving, epochs or self.epochs_per_eval
+            while todo and halving_cost(len(todo), full, eta) > room + 1e-9:
+                todo.popitem()
 
         def tasks():
             for k, (genes, parent) in todo.items():
@@ -476,14 +490,22 @@ class Searcher:
                 }
             )
         if any(k not in self._cache for k in keys):
-            raise BudgetExhausted(self.budget.message())
+            message = self.budget.message()
+            if len(todo) < wanted and not self.budget.exhausted():  # fractions left over
+                message = (
+                    f"evaluation budget of {self.budget.max_evaluations} spent "
+                    f"({self.evaluation_count:g} used; the rest would not pay for the next candidates)"
+                )
+            raise BudgetExhausted(message)
         return [self._cache[k] for k in keys]
 
     def _successive_halving(self, tasks: list[EvalTask], run) -> list[Evaluation]:
         """Train ``tasks`` rung by rung, the best ``ceil(n / eta)`` continuing; the finished evaluations.
 
         Each candidate's evaluation is that of the last rung it finished: its ``val_accuracy``
-        spans every epoch it trained, ``cost`` is the share of the full epochs those were.
+        spans every epoch it trained, ``cost`` is the share of the full epochs those were. A lone
+        candidate (or a lone survivor) trains the remaining epochs at once: with nothing to
+        rank, a rung would only add a save and a reload.
         """
         if not tasks:
             return []
@@ -492,6 +514,9 @@ class Searcher:
         latest: dict[str, Evaluation] = {}
         tasks = [dataclasses.replace(t, epochs=rungs[0]) for t in tasks]
         for rung, end in enumerate(rungs):
+            if len(tasks) == 1 and end < total:  # nothing to rank: the full epochs in one go
+                tasks = [dataclasses.replace(tasks[0], epochs=total)]
+                rung, end = len(rungs) - 1, total
             for _, e in self._executor.imap_unordered(run, tasks):
                 if not e.finished:
                     continue  # out of time: the candidate keeps its lower rung, if it has one

@@ -93,6 +93,25 @@ def test_half_the_population_trains_the_full_epochs(tmp_path, monkeypatch):
     assert result.best.cost == 1.0 and {r["rung"] for r in result.history} == {0, 1}
 
 
+def test_a_lone_candidate_trains_the_full_epochs_at_once(tmp_path, monkeypatch):
+    fake = RungEvaluate()
+    _search(tmp_path, fake, monkeypatch, population=2)  # 2 candidates: 1 continues
+    assert [(t.initial_epoch, t.epochs) for t in fake.calls] == [(0, 1), (0, 1), (1, 2)]
+    fake.calls.clear()
+    ga = VariableLengthGA(tiny_space(), epochs_per_eval=4, successive_halving=2, verbose=0)
+    ga._executor, ga.budget = _Serial(), ga.budget.start()
+    task = EvalTask("k", [], {}, epochs=4, batch_size=1, learning_rate=0.1, seed=0)
+    (alone,) = ga._successive_halving([task], fake)
+    assert [(t.initial_epoch, t.epochs) for t in fake.calls] == [(0, 4)]
+    assert (alone.rung, alone.cost, alone.epochs) == (2, 1.0, 4)
+
+
+class _Serial:
+    @staticmethod
+    def imap_unordered(fn, tasks):
+        return ((t, fn(t)) for t in tasks)
+
+
 def test_evaluation_budget_counts_the_share_trained(tmp_path, monkeypatch):
     fake = RungEvaluate()
     _, result = _search(
