@@ -227,13 +227,24 @@ class Lanes:
                     cwd=Path(__file__).resolve().parents[1],
                     capture_output=True,
                     text=True,
-                    preexec_fn=lambda: os.sched_setaffinity(0, cores),
+                    preexec_fn=lambda: _pin_and_tie(cores),
                 )
                 if proc.returncode:
                     raise RuntimeError(f"{label} failed:\n{proc.stderr[-3000:]}")
                 return read_json(out)
         finally:
             self._free.put(cores)
+
+
+def _pin_and_tie(cores: set[int]) -> None:
+    """In the child before it starts: pin it to ``cores``; on Linux, end it when its parent ends,
+    so that a benchmark killed by ``timeout`` leaves no run behind to load the machine."""
+    os.sched_setaffinity(0, cores)
+    if sys.platform == "linux":
+        import ctypes
+        import signal
+
+        ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
 def load_average() -> list[float]:

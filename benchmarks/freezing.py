@@ -1,30 +1,39 @@
-"""Layer-freezing policies against plain training at equal model, data, seed and schedule (issue 4).
+"""Layer-freezing policies against plain training at equal model, data, seed and schedule (issues 4, 17).
 
 Every policy trains the same zoo model from the same initialisation (same seed) on the same data
 with the same SGD + step-decay schedule, epochs and batch size; we time ``fit`` (wall clock,
 including compilation and validation) and score the test set once. Per seed we take the time
-ratio to no freezing and the accuracy difference, then report the median and the range over seeds.
-The "ceiling" is the share of training-step time IntelligentFreezing would save if, in every
-stage, the prefix it chose were frozen in every epoch after its measurement (instead of every other
-one), computed from per-prefix step times measured on the same model.
+ratio to no freezing and the accuracy difference, then report the median and the range over seeds,
+and the mean of each with a bootstrap 95% interval (paired by seed). The "ceiling" is the share of
+training-step time IntelligentFreezing would save if, in every stage, the prefix it chose were
+frozen in every epoch after its measurement, computed from per-prefix step times measured on the
+same model right after its run. A time-vs-accuracy plot (one point per policy and seed) is written
+next to the JSON.
 
     python -m benchmarks.freezing --budget small                  # CPU: ~1 h on 2 cores
-    python -m benchmarks.freezing --budget small --models resnet20 --datasets cifar10 --resume
+    python -m benchmarks.freezing --budget protocol --models resnet20 --datasets fashion_mnist --lanes 2 --resume
     python -m benchmarks.freezing --budget full                   # thesis models, needs a GPU
+
+Every run is a fresh process pinned to its own cores (``--lanes``: runs at a time).
 """
 
 from __future__ import annotations
 
+import argparse
+import os
 import statistics
 import time
-from functools import lru_cache
+from pathlib import Path
 
 import numpy as np
 
-from automl_kit.utils import read_json
+from automl_kit.utils import write_json
 from benchmarks._common import (
     DIFFERENCE_COLUMNS,
     RESULTS,
+    Lanes,
+    bootstrap_interval,
+    load_average,
     paired_differences,
     parser,
     run_grid,
@@ -39,6 +48,20 @@ BUDGETS = {
         "epochs": 16,
         "batch_size": 128,
         "seeds": [0, 1, 2],
+        "policies": ["none", "intelligent", "freezeout", "autofreeze"],
+        "ceiling": True,
+    },
+    # Issue 17: a test set large enough to resolve ~0.3 points (Fashion-MNIST's 10,000 images), a
+    # training subset this CPU can run 5 seeds of, and the CIFAR-10 subset with all its 4,000 images
+    # (3,600 / 400 / 1,000) as the second, noisier data set where over-freezing showed.
+    "protocol": {
+        "models": {"resnet20": 1.0, "vgg11": 0.25},
+        "datasets": {"fashion_mnist": (6_000, 1_000, None), "cifar10": (None, None, None)},
+        "epochs": 12,
+        "batch_size": 128,
+        "seeds": [0, 1, 2, 3, 4],
+        "policies": ["none", "intelligent", "intelligent_thesis", "freezeout", "autofreeze"],
+        "ceiling": True,
     },
     "full": {
         "models": {"vgg19": 1.0, "resnet18": 1.0, "resnet50": 1.0, "densenet121": 1.0},
@@ -46,15 +69,20 @@ BUDGETS = {
         "epochs": 60,
         "batch_size": 128,
         "seeds": [0, 1, 2],
+        "policies": ["none", "intelligent", "intelligent_thesis", "freezeout", "autofreeze"],
+        "ceiling": True,
     },
 }
-POLICY_NAMES = ("none", "intelligent", "freezeout", "autofreeze")
+# Benchmark-only variants: a registered policy with options.
+VARIANTS = {"intelligent_thesis": ("intelligent", {"mode": "thesis"})}  # Xiao's Algorithm 1
+CEILING_POLICY = "intelligent"  # the policy whose runs get the ceiling measured
 
 
 def make_policy(name: str):
     from automl_kit.registries import POLICIES
 
-    return POLICIES.create(name)
+    base, options = VARIANTS.get(name, (name, {}))
+    return POLICIES.create(base, **options)
 
 
 def train_once(
@@ -66,6 +94,7 @@ def train_once(
     from automl_kit.utils import seed_everything
     from automl_kit.zoo import build_model
 
+    load_start = load_average()
     keras.backend.clear_session()
     seed_everything(seed)
     model = build_model(model_name, data.input_shape, data.num_classes, width=width)
@@ -90,6 +119,8 @@ def train_once(
         "val_accuracy": [row.get("val_accuracy") for row in summary["epochs"]],
         "layers": len(summary["layers"]),
         "policy_summary": summary["policy"],
+        "load_start": load_start,
+        "load_end": load_average(),
     }
 
 
@@ -151,36 +182,74 @@ def ceiling(run: dict, data, model: str, width: float, budget: dict) -> dict:
     }
 
 
-def aggregate(runs: dict, datasets, models, policies, seeds) -> list[dict]:
-    rows = []
-    for dataset in datasets:
-        for model in models:
-            base = {s: runs.get(f"{dataset}/{model}/none/{s}") for s in seeds}
-            for policy in policies:
-                per_seed = [(s, runs.get(f"{dataset}/{model}/{policy}/{s}")) for s in seeds]
-                done = [(s, r) for s, r in per_seed if r is not None and base[s] is not None]
-                if not done:
-                    continue
-                ratios = [r["seconds"] / base[s]["seconds"] for s, r in done]
-                diffs = [100 * (r["test_accuracy"] - base[s]["test_accuracy"]) for s, r in done]
-                accs = [r["test_accuracy"] for _, r in done]
-                frozen = [np.mean([f > 0 for f in r["frozen_per_epoch"]]) for _, r in done]
-                rows.append(
-                    {
-                        "dataset": dataset,
-                        "model": model,
-                        "policy": policy,
-                        "seeds": len(done),
-                        "time_ratio": statistics.median(ratios),
-                        "time_ratio_range": f"{min(ratios):.3f}-{max(ratios):.3f}",
-                        "seconds": statistics.median(r["seconds"] for _, r in done),
-                        "test_acc": statistics.median(accs),
-                        "acc_diff_pts": statistics.median(diffs),
-                        "acc_diff_range": f"{min(diffs):+.2f}..{max(diffs):+.2f}",
-                        "frozen_epochs": statistics.median(frozen),
-                    }
-                )
-    return rows
+def run_one(
+    dataset: str, model: str, policy: str, seed: int, budget: dict, ceiling_too: bool
+) -> dict:
+    """One training run (in this process), with the ceiling measured after it when asked."""
+    from automl_kit.datasets import load
+    from automl_kit.utils.executor import limit_threads
+
+    limit_threads(len(os.sched_getaffinity(0)))  # this lane's cores, not the machine's
+    n_train, n_val, n_test = budget["datasets"].get(dataset, (None, None, None))
+    data = load(dataset, n_train=n_train, n_val=n_val, n_test=n_test, seed=seed)
+    width = budget["models"].get(model, 1.0)
+    run = train_once(data, model, width, policy, seed, budget)
+    if ceiling_too and policy == CEILING_POLICY:
+        run["ceiling"] = ceiling(run, data, model, width, budget)
+    return run
+
+
+def with_ratios(rows: list[dict]) -> list[dict]:
+    """Training rows, each with ``time_ratio``: its seconds over no freezing's (same data set,
+    model and seed); rows without that baseline are left out."""
+    runs = [r for r in rows if r.get("task") != "ceiling"]
+    base = {
+        (r["dataset"], r["model"], r["seed"]): r["seconds"] for r in runs if r["policy"] == "none"
+    }
+    return [
+        {**r, "time_ratio": r["seconds"] / base[key]}
+        for r in runs
+        if (key := (r["dataset"], r["model"], r["seed"])) in base
+    ]
+
+
+def aggregate(rows: list[dict]) -> list[dict]:
+    """Per data set, model and policy: medians and ranges over seeds, paired with no freezing."""
+    paired = with_ratios(rows)
+    none = {
+        (r["dataset"], r["model"], r["seed"]): r["test_accuracy"]
+        for r in paired
+        if r["policy"] == "none"
+    }
+    out = []
+    for group in dict.fromkeys((r["dataset"], r["model"], r["policy"]) for r in paired):
+        done = [r for r in paired if (r["dataset"], r["model"], r["policy"]) == group]
+        ratios = [r["time_ratio"] for r in done]
+        diffs = [
+            100 * (r["test_accuracy"] - none[(r["dataset"], r["model"], r["seed"])]) for r in done
+        ]
+        frozen = [float(np.mean([f > 0 for f in r["frozen_per_epoch"]])) for r in done]
+        ceilings = [r["ceiling"]["ceiling_saving"] for r in done if "ceiling" in r]
+        low, high = bootstrap_interval(ratios)
+        out.append(
+            {
+                "dataset": group[0],
+                "model": group[1],
+                "policy": group[2],
+                "seeds": len(done),
+                "time_ratio": statistics.median(ratios),
+                "time_ratio_range": f"{min(ratios):.3f}-{max(ratios):.3f}",
+                "time_ratio_mean": statistics.fmean(ratios),
+                "time_ratio_ci": f"{low:.3f}-{high:.3f}",
+                "seconds": statistics.median(r["seconds"] for r in done),
+                "test_acc": statistics.median(r["test_accuracy"] for r in done),
+                "acc_diff_pts": statistics.median(diffs),
+                "acc_diff_range": f"{min(diffs):+.2f}..{max(diffs):+.2f}",
+                "frozen_epochs": statistics.median(frozen),
+                "ceiling_saving": statistics.median(ceilings) if ceilings else None,
+            }
+        )
+    return out
 
 
 TABLE_COLUMNS = [
@@ -190,16 +259,18 @@ TABLE_COLUMNS = [
     "seeds",
     "time_ratio",
     "time_ratio_range",
+    "time_ratio_ci",
     "test_acc",
     "acc_diff_pts",
     "acc_diff_range",
     "frozen_epochs",
+    "ceiling_saving",
 ]
 CELL_FIELDS = ("task", "dataset", "model", "policy", "seed")
 
 
 def cells_of(datasets, models, policies, seeds) -> list[dict]:
-    """Training cells, then each seed's ceiling cell right after its intelligent run's model."""
+    """Training cells, data set by data set and seed by seed."""
     cells = []
     for dataset in datasets:
         for seed in seeds:
@@ -209,15 +280,14 @@ def cells_of(datasets, models, policies, seeds) -> list[dict]:
                 cells += [
                     {"dataset": dataset, "model": model, "policy": p, "seed": seed} for p in order
                 ]
-                if "intelligent" in policies:
-                    cells.append(
-                        {"task": "ceiling", "dataset": dataset, "model": model, "seed": seed}
-                    )
     return cells
 
 
 def rows_from(saved: dict) -> list[dict]:
-    """The recorded file's ``runs`` ("dataset/model/policy/seed") and ``ceilings`` as grid rows."""
+    """The recorded file's ``runs`` ("dataset/model/policy/seed") and ``ceilings`` as grid rows.
+
+    ``ceilings`` are the separate ceiling cells of issue-4 files; newer runs carry their ceiling.
+    """
     rows = []
     for key, run in saved.get("runs", {}).items():
         dataset, model, policy, seed = key.split("/")
@@ -259,65 +329,126 @@ def differences(rows: list[dict]) -> list[dict]:
     ]
 
 
+def plot(rows: list[dict], path: str | Path) -> Path | None:
+    """Time ratio to no freezing (same seed) against test accuracy: one point per policy and seed,
+    a larger marker at each policy's medians, one panel per data set and model. None if no pairs."""
+    from automl_kit.utils.plotting import pyplot
+
+    paired = with_ratios(rows)
+    groups = list(dict.fromkeys((r["dataset"], r["model"]) for r in paired))
+    if not groups:
+        return None
+    plt = pyplot()
+    policies = list(dict.fromkeys(r["policy"] for r in paired))
+    colours = {p: plt.get_cmap("tab10")(i % 10) for i, p in enumerate(policies)}
+    fig, axes = plt.subplots(1, len(groups), figsize=(5 * len(groups), 4), squeeze=False)
+    for ax, (dataset, model) in zip(axes[0], groups):
+        for policy in policies:
+            done = [
+                r
+                for r in paired
+                if (r["dataset"], r["model"], r["policy"]) == (dataset, model, policy)
+            ]
+            if not done:
+                continue
+            x, y = [r["time_ratio"] for r in done], [r["test_accuracy"] for r in done]
+            ax.scatter(x, y, s=18, alpha=0.6, color=colours[policy])
+            ax.scatter(
+                statistics.median(x),
+                statistics.median(y),
+                s=120,
+                marker="D",
+                color=colours[policy],
+                edgecolors="black",
+                label=f"{policy} (median)",
+            )
+        ax.set_title(f"{model} on {dataset}")
+        ax.set_xlabel("wall clock / no freezing's (same seed)")
+        ax.set_ylabel("test accuracy")
+        ax.grid(alpha=0.3)
+    axes[0][0].legend(fontsize=8)
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
 def main(argv=None) -> None:
-    p = parser(__doc__.splitlines()[0])
+    p = parser(__doc__.splitlines()[0], budgets=tuple(BUDGETS))
     p.add_argument(
         "--models", default=None, help="comma-separated zoo models (default: the budget's)"
     )
     p.add_argument(
         "--datasets", default=None, help="comma-separated data sets (default: the budget's)"
     )
-    p.add_argument("--policies", default=",".join(POLICY_NAMES), help="comma-separated policies")
-    p.add_argument("--seeds", default=None, help="comma-separated seeds (default: 0,1,2)")
+    p.add_argument(
+        "--policies", default=None, help="comma-separated policies (default: the budget's)"
+    )
+    p.add_argument("--seeds", default=None, help="comma-separated seeds (default: the budget's)")
     p.add_argument(
         "--epochs", type=int, default=None, help="epochs per run (default: the budget's)"
     )
+    p.add_argument(
+        "--ceiling",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help=f"measure the per-prefix ceiling after each {CEILING_POLICY} run (default: the budget's)",
+    )
+    p.add_argument(
+        "--lanes", type=int, default=1, help="runs at a time, each pinned to cpu_count/lanes cores"
+    )
     p.add_argument("--resume", action="store_true", help="keep finished runs of the output JSON")
+    p.add_argument(
+        "--single", default=None, help=argparse.SUPPRESS
+    )  # DATASET:MODEL:POLICY:SEED, a child
     args = p.parse_args(argv)
     budget = dict(BUDGETS[args.budget])
     if args.epochs:
         budget["epochs"] = args.epochs
+    ceiling_too = budget["ceiling"] if args.ceiling is None else args.ceiling
+    if args.single:
+        dataset, model, policy, seed = args.single.split(":")
+        write_json(args.out, run_one(dataset, model, policy, int(seed), budget, ceiling_too))
+        return
     models = args.models.split(",") if args.models else list(budget["models"])
     datasets = args.datasets.split(",") if args.datasets else list(budget["datasets"])
-    policies = args.policies.split(",")
+    policies = args.policies.split(",") if args.policies else list(budget["policies"])
+    from automl_kit.registries import POLICIES
+
+    unknown = sorted(set(policies) - set(POLICIES.names()) - set(VARIANTS))
+    if unknown:
+        p.error(
+            f"unknown policies {unknown}; choose from {', '.join([*POLICIES.names(), *VARIANTS])}"
+        )
     seeds = [int(s) for s in args.seeds.split(",")] if args.seeds else budget["seeds"]
     out = args.out or str(RESULTS / f"freezing-{args.budget}.json")
     widths = {m: budget["models"].get(m, 1.0) for m in models}
-
-    @lru_cache(maxsize=1)  # cells come data set by data set, seed by seed
-    def data_of(dataset: str, seed: int):
-        from automl_kit.datasets import load
-
-        n_train, n_val, n_test = budget["datasets"].get(dataset, (None, None, None))
-        return load(dataset, n_train=n_train, n_val=n_val, n_test=n_test, seed=seed)
+    lanes = Lanes(args.lanes)
+    passed = ["--budget", args.budget, "--ceiling" if ceiling_too else "--no-ceiling"]
+    if args.epochs:
+        passed += ["--epochs", str(args.epochs)]
 
     def run_cell(cell: dict) -> dict:
-        data = data_of(cell["dataset"], cell["seed"])
-        model = cell["model"]
-        if cell.get("task") == "ceiling":
-            key = f"{cell['dataset']}/{model}/intelligent/{cell['seed']}"
-            runs, _ = _split(rows_from(read_json(out)))  # every finished run is saved there
-            if key not in runs:
-                raise ValueError(f"the ceiling needs the finished run {key}; run it first.")
-            return ceiling(runs[key], data, model, widths[model], budget)
-        return train_once(data, model, widths[model], cell["policy"], cell["seed"], budget)
+        key = f"{cell['dataset']}:{cell['model']}:{cell['policy']}:{cell['seed']}"
+        return lanes.run("benchmarks.freezing", [*passed, "--single", key], label=key)
 
     def on_row(row: dict, grid) -> None:
-        if row.get("task") != "ceiling":
-            print(
-                f"{row['dataset']}/{row['model']}/{row['policy']}/{row['seed']}: "
-                f"{row['seconds']:.1f} s, test {row['test_accuracy']:.4f}, "
-                f"frozen {row['frozen_per_epoch']}",
-                flush=True,
-            )
+        print(
+            f"{row['dataset']}/{row['model']}/{row['policy']}/{row['seed']}: "
+            f"{row['seconds']:.1f} s, test {row['test_accuracy']:.4f}, "
+            f"frozen {row['frozen_per_epoch']}",
+            flush=True,
+        )
 
     def figures(rows: list[dict]) -> dict:
         runs, ceilings = _split(rows)
         return {
-            "protocol": {**budget, "models": widths},
+            "protocol": {**budget, "models": widths, "ceiling": ceiling_too, "lanes": args.lanes},
             "runs": runs,
             "ceilings": ceilings,
-            "table": aggregate(runs, datasets, models, policies, seeds),
+            "table": aggregate(rows),
             "differences": differences(rows),
         }
 
@@ -328,24 +459,34 @@ def main(argv=None) -> None:
         out=out,
         resume=args.resume,
         budget=args.budget,
+        lanes=args.lanes,
         rows_from=rows_from,
         figures=figures,
         on_row=on_row,
     )
-    runs, ceilings = _split(grid.rows)
-    print(table(aggregate(runs, datasets, models, policies, seeds), TABLE_COLUMNS))
+    print(table(aggregate(grid.rows), TABLE_COLUMNS))
     if "none" in policies:
         print(
-            "\ntest accuracy minus no freezing's, points, paired by seed (bootstrap 95% interval):"
+            "\ntest accuracy minus no freezing's, points, paired by seed (bootstrap 95% interval; "
+            "positive = seeds ahead):"
         )
-        print(table(differences(grid.rows), ["dataset", "model", "policy", *DIFFERENCE_COLUMNS]))
-    for key, c in ceilings.items():
-        steps = {k: round(v, 4) for k, v in c["step_seconds"].items()}
         print(
-            f"ceiling {key}: prefixes by stage {c['chosen_prefixes']} -> {c['ceiling_saving']:.1%} "
-            f"of step time; seconds per step by frozen prefix {steps}"
+            table(
+                differences(grid.rows),
+                ["dataset", "model", "policy", *DIFFERENCE_COLUMNS, "positive"],
+            )
         )
-    print(f"written: {out}")
+    for row in grid.rows:
+        c = row.get("ceiling") or (row if row.get("task") == "ceiling" else None)
+        if c:
+            steps = {k: round(v, 4) for k, v in c["step_seconds"].items()}
+            print(
+                f"ceiling {row['dataset']}/{row['model']}/{row['seed']}: prefixes by stage "
+                f"{c['chosen_prefixes']} -> {c['ceiling_saving']:.1%} of step time; "
+                f"seconds per step by frozen prefix {steps}"
+            )
+    picture = plot(grid.rows, Path(out).with_suffix(".png"))
+    print(f"written: {out}" + (f" and {picture}" if picture else ""))
     if grid.failed:
         raise SystemExit(f"{len(grid.failed)} runs failed: {[f['error'] for f in grid.failed]}")
 

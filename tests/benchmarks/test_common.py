@@ -200,3 +200,51 @@ def test_lanes_refuse_zero_lanes_and_split_the_cores():
         Lanes(0)
     lanes = Lanes(2, cpus=[0, 1, 2, 3])
     assert sorted(sorted(lanes._free.get()) for _ in range(2)) == [[0, 1], [2, 3]]
+
+
+def _freezing_rows():
+    """Fake freezing runs: two seeds; ``fast`` takes 80% of no freezing's time and loses 1 point."""
+    rows = []
+    for seed, (seconds, acc) in enumerate([(100.0, 0.80), (120.0, 0.90)]):
+        for policy, time_factor, loss in (("none", 1.0, 0.0), ("fast", 0.8, 0.01)):
+            rows.append(
+                {
+                    "dataset": "d",
+                    "model": "m",
+                    "policy": policy,
+                    "seed": seed,
+                    "seconds": seconds * time_factor,
+                    "test_accuracy": acc - loss,
+                    "frozen_per_epoch": [0, 3] if policy == "fast" else [0, 0],
+                }
+            )
+    return rows
+
+
+def test_freezing_pairs_each_policy_with_no_freezing_of_the_same_seed():
+    from benchmarks.freezing import aggregate, differences
+
+    rows = _freezing_rows() + [
+        {
+            "dataset": "d",
+            "model": "m",
+            "policy": "fast",
+            "seed": 7,
+            "seconds": 1.0,
+            "test_accuracy": 0.1,
+            "frozen_per_epoch": [1],
+        }  # no baseline for seed 7: left out
+    ]
+    fast = next(r for r in aggregate(rows) if r["policy"] == "fast")
+    assert fast["seeds"] == 2 and fast["time_ratio"] == pytest.approx(0.8)
+    assert fast["acc_diff_pts"] == pytest.approx(-1.0) and fast["frozen_epochs"] == 0.5
+    (diff,) = differences(rows)
+    assert diff["policy"] == "fast" and diff["mean_diff"] == -1.0 and diff["positive"] == 0
+
+
+def test_freezing_writes_its_time_vs_accuracy_plot(tmp_path):
+    from benchmarks.freezing import plot
+
+    path = plot(_freezing_rows(), tmp_path / "freezing-x.png")
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert plot([r for r in _freezing_rows() if r["policy"] != "none"], tmp_path / "n.png") is None
