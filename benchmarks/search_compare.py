@@ -117,7 +117,10 @@ VARIANTS = {
     "vlga_reject": ("vlga", lambda p: {**_thesis(p), "early_rejection": 0.5}),
     "vlga_patience": ("vlga", lambda p: {**_thesis(p), "phase_patience": 1}),
     # Tuned after the MNIST runs: a small population whose phases share the time budget.
-    "vlga_paced": ("vlga", lambda p: {"population": 4, "generations": 3, "budget_phases": 4}),
+    "vlga_paced": (
+        "vlga",
+        lambda p: {"schedule": "paced", "population": 4, "generations": 3, "budget_phases": 4},
+    ),
     # Multi-fidelity inside a generation (issue 17): the defaults plus successive halving.
     "vlga_halving": ("vlga", lambda p: {"successive_halving": 2}),
 }
