@@ -320,7 +320,7 @@ class Evolve(Job):
         if args.verbose:
             print(
                 f"search done: {result.stop_reason or 'finished'}; best fitness {result.best_fitness:.4f} "
-                f"after {result.evaluations} evaluations; final fit (up to {args.final_epochs} epochs)...",
+                f"after {result.evaluations:g} evaluations; final fit (up to {args.final_epochs} epochs)...",
                 flush=True,
             )
         final = result.final_fit(

@@ -15,9 +15,10 @@ inherits the best model's weights.
   spent. Under a budget of a few minutes it spends everything on phase 0 and never grows.
 * ``"paced"`` (ours) shares a time or evaluation budget among the first ``budget_phases`` phases
   (4 unless given): phase ``p`` may spend ``1 / (budget_phases - p)`` of the budget left when it
-  began and, once it has a successful candidate, ends before a candidate (a batch of ``workers``
-  with parallel workers; a whole generation under successive halving) whose training would
-  overrun that share, mid-generation if need be. A phase's best is the best of all its
+  began and, once it has trained 4 candidates (its population if smaller), one of them
+  successfully, ends before a candidate (a batch of ``workers`` with parallel workers; a whole
+  generation under successive halving) whose training would overrun that share, mid-generation
+  if need be. A phase's best is the best of all its
   candidates. A phase whose best falls more than ``stop_threshold`` below the earlier best does
   not end the search: the next phase grows from the best phase so far instead, so the search
   spends its budget (or stops at ``max_phases``). ``population`` is 4 unless given: a few minutes
@@ -54,6 +55,9 @@ SCHEDULES = ("auto", "paced", "thesis")
 THESIS_POPULATION = 20  # Xiao's
 PACED_POPULATION = 4  # best paced setting on MNIST at 5 min (benchmarks/README.md)
 PACED_PHASES = 4  # the phases that share a budget unless budget_phases says otherwise
+# a paced phase trains at least this many candidates (fewer if its population is smaller) before
+# its share can end it: on digits at 2 min, one random candidate a phase grew poor models
+PHASE_MINIMUM = 4
 
 
 @dataclass
@@ -367,13 +371,15 @@ class VariableLengthGA(Searcher):
     def _overruns(self, state: VLGAState, new: int) -> bool:
         """Whether training ``new`` more candidates would overrun the phase's share of the budget.
 
-        Only a paced phase with a successful candidate ends so; a candidate is estimated to cost
-        what the phase's trained candidates cost on average.
+        Only a paced phase with a successful candidate and ``PHASE_MINIMUM`` trained ones ends so;
+        a candidate is estimated to cost what the phase's trained candidates cost on average.
         """
         if not new or not self._paces(state.phase):
             return False
         trained = len(self._new_in(state.phase))
-        if not trained or all(r["status"] != "ok" for r in self._rows(state.phase)):
+        if trained < min(PHASE_MINIMUM, self.population_size):
+            return False
+        if all(r["status"] != "ok" for r in self._rows(state.phase)):
             return False
         start = state.phase_start_used
         share = (1.0 - start) / ((self.budget_phases or PACED_PHASES) - state.phase)
