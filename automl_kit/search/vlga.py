@@ -362,8 +362,7 @@ class VariableLengthGA(Searcher):
 
     def _batches(self, population: list, phase: int) -> list[list]:
         """What is evaluated at once: a paced phase checks its share before each batch."""
-        # successive halving ranks a whole population (getattr: base.py may predate the option)
-        if not self._paces(phase) or getattr(self, "successive_halving", None):
+        if not self._paces(phase) or self.successive_halving:  # halving ranks a whole population
             return [population]
         size = self._executor.workers
         return [population[i : i + size] for i in range(0, len(population), size)]
