@@ -43,6 +43,12 @@ import numpy as np
 import tensorflow as tf
 
 
+def _replica_context():
+    """``(context, replicas)`` where the step runs; one replica outside any strategy's ``run``."""
+    context = tf.distribute.get_replica_context()
+    return context, 1 if context is None else context.num_replicas_in_sync
+
+
 class GradientHook(Protocol):
     """Runs inside the compiled step on (variables, gradients); returns the gradients to apply.
 
@@ -113,8 +119,7 @@ class GradientSums:
 
     def __call__(self, variables, gradients):
         pairs = [(v, g) for v, g in zip(variables, gradients) if g is not None]  # None: unused
-        context = tf.distribute.get_replica_context()
-        replicas = context.num_replicas_in_sync
+        context, replicas = _replica_context()
         if replicas == 1:
             tf.cond(self.collecting, lambda: self._accumulate(pairs), lambda: tf.constant(False))
         else:
@@ -275,7 +280,7 @@ class TrainSteps:
                 # as Keras's own train_step: the mean over samples, whatever the weights
                 first = next(t for t in tf.nest.flatten(x) if t is not None)
                 # compute_loss divided it by the replicas so that their gradients sum to the mean
-                replicas = tf.distribute.get_replica_context().num_replicas_in_sync
+                replicas = _replica_context()[1]
                 loss_tracker.update_state(loss * replicas, sample_weight=tf.shape(first)[0])
                 scaled_loss = model.optimizer.scale_loss(loss)
             gradients = tape.gradient(scaled_loss, variables)
