@@ -6,7 +6,8 @@ JSON file; the tests compare. Each path (``model.fit`` with :class:`FreezingCall
 :class:`FreezingTrainer` with a run directory) trains the same tiny conv model from the same
 weights once on one device and once mirrored on two, with SGD without momentum, batches split
 evenly, no shuffling and a synchronised BatchNormalization (a plain one normalises each
-replica's half-batch on its own, which is another computation, not a freezing matter).
+replica's half-batch on its own, which is another computation, not a freezing matter). The
+slow runs add FreezingTrainer and FreezeOut / AutoFreeze (SGD with momentum).
 """
 
 from __future__ import annotations
@@ -55,7 +56,7 @@ def _child(out: str, paths: list[str]) -> None:
     tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
     import keras
 
-    from automl_kit.freezing import FreezingCallback, FreezingTrainer
+    from automl_kit.freezing import AutoFreeze, FreezeOut, FreezingCallback, FreezingTrainer
     from tests.freezing.conftest import FixedSchedule
 
     class MeasuredSchedule(FixedSchedule):
@@ -138,6 +139,31 @@ def _child(out: str, paths: list[str]) -> None:
             "rates": [row["freezing_rates"] for row in trainer.log],
         }
 
+    for policy in (FreezeOut, AutoFreeze):  # per-unit gradient scales; statistics every epoch
+        for devices, strategy in strategies.items():
+            if "policies" not in paths:
+                break
+            with strategy.scope():
+                model = _model(keras)
+                model.compile(
+                    keras.optimizers.SGD(0.05, momentum=0.9), "sparse_categorical_crossentropy"
+                )
+            callback = FreezingCallback(policy())
+            history = model.fit(
+                x,
+                y,
+                epochs=len(PREFIXES),
+                batch_size=BATCH,
+                shuffle=False,
+                callbacks=[callback],
+                verbose=0,
+            )
+            results[f"{policy.name}/{devices}"] = {
+                "weights": _weights(model),
+                "loss": history.history["loss"],
+                "frozen": [row["frozen_layers"] for row in callback.log],
+            }
+
     if "callback" in paths:
         with strategies["two"].scope():
             model = _model(keras)
@@ -177,6 +203,12 @@ def runs(tmp_path_factory) -> dict:
 def trainer_runs(tmp_path_factory) -> dict:
     """FreezingTrainer with a run directory (EpochBatches, checkpoints, the step schedule)."""
     return _runs(tmp_path_factory, "trainer")
+
+
+@pytest.fixture(scope="module")
+def policy_runs(tmp_path_factory) -> dict:
+    """FreezeOut (per-unit gradient scales) and AutoFreeze (statistics every epoch), SGD momentum."""
+    return _runs(tmp_path_factory, "policies")
 
 
 def _path_runs(request, path: str) -> dict:
@@ -225,6 +257,15 @@ def test_frozen_prefix_does_not_change_under_two_replicas(request, path):
                         np.testing.assert_array_equal(a, b, err_msg=f"{name} in epoch {epoch}")
             else:
                 assert not np.allclose(end[kernel][0], begin[kernel][0]), (kernel, epoch)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("policy", ["freezeout", "autofreeze"])
+def test_freezeout_and_autofreeze_under_two_replicas(policy_runs, policy):
+    one, two = policy_runs[f"{policy}/one"], policy_runs[f"{policy}/two"]
+    _assert_same_weights(two["weights"], one["weights"])
+    np.testing.assert_allclose(two["loss"], one["loss"], rtol=1e-5)
+    assert two["frozen"] == one["frozen"] and max(one["frozen"]) > 0
 
 
 def test_measuring_and_plain_steps_are_compiled_apart_under_two_replicas(runs):
