@@ -30,7 +30,8 @@ Why this shape (measured with TF 2.21 / Keras 3.15):
   mirrored). Same weights as on one device: tests/freezing/test_distributed.py.
 * Hooks (:class:`GradientSums`, :class:`GradientScales`) run inside the same compiled step. The
   sums are switched on and off by a variable: a separate "measuring" step would cost one more
-  trace (seconds on a CPU) for a handful of epochs.
+  trace (seconds on a CPU) for a handful of epochs. (Under several replicas it is compiled
+  apart after all: an all-reduce cannot sit inside ``tf.cond``; see :class:`GradientSums`.)
 """
 
 from __future__ import annotations
