@@ -62,10 +62,6 @@ class EvalTask:
     reject_below: float | None = None  # first-epoch validation accuracy under which training stops
     group: int = 0  # candidates compared for early rejection (the GA's phase)
     inherit_head: bool = False  # continue the parent's training (Hyperband) rather than grow it
-    # successive halving: continue the compiled model saved at ``start_model`` (weights and
-    # optimizer state) from epoch ``initial_epoch`` up to ``epochs`` in total
-    start_model: str | None = None
-    initial_epoch: int = 0
 
 
 @dataclass
@@ -82,8 +78,6 @@ class Evaluation:
     val_accuracy: list = field(default_factory=list)
     model_path: str | None = None
     group: int = 0
-    rung: int | None = None  # successive halving's last rung trained; None: halving off
-    cost: float = 1.0  # share of one full evaluation that this training was
 
     @property
     def finished(self) -> bool:
@@ -128,26 +122,6 @@ def transfer_weights(
     return copied
 
 
-def _build(task: EvalTask) -> tuple | str:
-    """The candidate's compiled model and how many layers it inherited, or why it is invalid."""
-    space = SearchSpace.from_config(task.space_config)
-    try:
-        model = space.build(task.genes, _DATA["x"].shape[1:], _DATA["num_classes"])
-    except (ValueError, TypeError) as exc:
-        return f"invalid architecture: {exc}"
-    transferred = (
-        transfer_weights(_parent_weights(task.parent_model), model, include_head=task.inherit_head)
-        if task.parent_model
-        else 0
-    )
-    model.compile(
-        optimizer=optimizer(task.optimizer, task.learning_rate),
-        loss="sparse_categorical_crossentropy",
-        metrics=["accuracy"],
-    )
-    return model, transferred
-
-
 def evaluate(task: EvalTask, callbacks: tuple = ()) -> Evaluation:
     """Train the candidate ``task.genes`` on the worker's data; never raises for a bad candidate.
 
@@ -176,16 +150,22 @@ def evaluate(task: EvalTask, callbacks: tuple = ()) -> Evaluation:
         )
 
     keras.backend.clear_session()  # the graph of the previous candidate must not pile up
-    # a continued rung draws its own shuffles, the same whichever process runs it
-    rung = f"@{task.initial_epoch}" if task.initial_epoch else ""
-    keras.utils.set_random_seed(candidate_seed(task.seed, task.key + rung))
-    if task.start_model:
-        model, transferred = keras.models.load_model(task.start_model), 0
-    else:
-        built = _build(task)
-        if isinstance(built, str):
-            return result(0.0, "failed", built)
-        model, transferred = built
+    keras.utils.set_random_seed(candidate_seed(task.seed, task.key))
+    space = SearchSpace.from_config(task.space_config)
+    try:
+        model = space.build(task.genes, _DATA["x"].shape[1:], _DATA["num_classes"])
+    except (ValueError, TypeError) as exc:
+        return result(0.0, "failed", f"invalid architecture: {exc}")
+    transferred = (
+        transfer_weights(_parent_weights(task.parent_model), model, include_head=task.inherit_head)
+        if task.parent_model
+        else 0
+    )
+    model.compile(
+        optimizer=optimizer(task.optimizer, task.learning_rate),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
     guard = FitnessGuard(task.deadline, task.reject_below)
     info = {"params": int(model.count_params()), "transferred_layers": transferred}
     try:
@@ -193,7 +173,6 @@ def evaluate(task: EvalTask, callbacks: tuple = ()) -> Evaluation:
             _DATA["x"],
             _DATA["y"],
             validation_data=(_DATA["x_val"], _DATA["y_val"]),
-            initial_epoch=task.initial_epoch,
             epochs=task.epochs,
             batch_size=task.batch_size,
             verbose=0,
@@ -211,8 +190,7 @@ def evaluate(task: EvalTask, callbacks: tuple = ()) -> Evaluation:
     info.update(epochs=len(val_acc), val_accuracy=val_acc)
     if not losses or not np.all(np.isfinite(losses)) or not val_acc:
         return result(0.0, "failed", "NaN loss", **info)
-    planned = task.epochs - task.initial_epoch
-    if guard.timed_out and len(val_acc) < planned:
+    if guard.timed_out and len(val_acc) < task.epochs:
         return result(0.0, "timeout", "time budget ran out during training", **info)
     if guard.rejected:
         return result(
@@ -221,7 +199,7 @@ def evaluate(task: EvalTask, callbacks: tuple = ()) -> Evaluation:
             f"epoch-1 validation accuracy {val_acc[0]:.3f} < {task.reject_below:.3f}",
             **info,
         )
-    if len(val_acc) < planned:
+    if len(val_acc) < task.epochs:
         return result(
             val_acc[-1], "rejected", f"stopped by a callback after {len(val_acc)} epochs", **info
         )

@@ -9,23 +9,8 @@ class turns that into a resumable, budgeted, executor-agnostic search (KerasTune
 paths), and an algorithm's state a :class:`SearchState` dataclass that round-trips through JSON.
 
 One count of evaluations, everywhere: the finished candidate trainings recorded in
-``evaluations.jsonl`` (one line each, never two for one candidate), each weighted by its
-``cost``, the share of a full evaluation it trained (1 unless successive halving stopped it at
-a lower rung). The progress lines, ``SearchResult.evaluations`` and the evaluation budget all
-read it.
-
-Successive halving (``successive_halving=eta``; Jamieson & Talwalkar 2016, the inner loop of
-Hyperband, Li et al. 2018) spends one population's training by fidelity: the new candidates
-train for the first rung's epochs, the best ``ceil(n / eta)`` of them continue from their rung
-weights and optimizer state to the next rung, and so on up to the full ``epochs_per_eval``
-(rungs ``E // eta**k``, see :func:`halving_rungs`). A continued candidate has trained exactly
-the epochs of an unhalved one; the others keep the fitness of the rung they stopped at, with
-that ``rung``, their ``epochs`` and a ``cost`` below 1 in ``evaluations.jsonl`` and the history.
-Candidates that inherit a parent's weights (the GA's later phases) are ranked with them, as
-their fitness always includes them: halving compares siblings of one parent. A cached
-candidate is never trained again, whatever its rung. The halving of one population is atomic:
-its evaluations are recorded together once it ends, so an interrupted halving is redone in
-full on resume and takes the path of an unbroken run.
+``evaluations.jsonl`` (one line each, never two for one candidate). The progress lines,
+``SearchResult.evaluations`` and the evaluation budget all read it.
 """
 
 from __future__ import annotations
@@ -34,7 +19,6 @@ import dataclasses
 import errno
 import hashlib
 import json
-import math
 import random
 import shutil
 import statistics
@@ -98,38 +82,6 @@ class SearchState:
         return cls(**{k: v for k, v in data.items() if k in names})
 
 
-def halving_rungs(epochs: int, eta: int) -> list[int]:
-    """Epochs trained by the end of each rung of successive halving: ``epochs // eta**k``, k = K..0.
-
-    Hyperband's resources ``r_i = R * eta**-i`` (Li et al. 2018) with ``R = epochs``, whole
-    epochs, at least one.
-
-    >>> halving_rungs(2, 2), halving_rungs(5, 2), halving_rungs(9, 3), halving_rungs(2, 3)
-    ([1, 2], [1, 2, 5], [1, 3, 9], [2])
-    """
-    rungs = []
-    while epochs >= 1:
-        rungs.insert(0, epochs)
-        epochs //= eta
-    return rungs
-
-
-def halving_cost(n: int, epochs: int, eta: int | None) -> float:
-    """Full evaluations that training ``n`` new candidates costs at most (``n`` without halving).
-
-    >>> halving_cost(4, 2, 2), halving_cost(2, 2, 2), halving_cost(4, 2, None)
-    (3.0, 1.5, 4)
-    """
-    if not eta:
-        return n
-    cost, done = 0.0, 0
-    for end in halving_rungs(epochs, eta):
-        if n <= 1:  # a lone candidate trains the rest at once
-            return cost + n * (epochs - done) / epochs
-        cost, done, n = cost + n * (end - done) / epochs, end, math.ceil(n / eta)
-    return cost
-
-
 class Searcher:
     """Base class of the architecture searches (variable-length GA and its rivals).
 
@@ -154,7 +106,6 @@ class Searcher:
         workers: int | None = None,
         executor_options: dict | None = None,
         early_rejection: float | None = None,
-        successive_halving: int | None = None,
         verbose: int = 1,
         quiet: bool | None = None,
     ):
@@ -170,23 +121,6 @@ class Searcher:
             raise ValueError(
                 f"early_rejection is a fraction of the median in (0, 1), got {early_rejection}."
             )
-        if successive_halving is not None:
-            if (
-                isinstance(successive_halving, bool)
-                or successive_halving != int(successive_halving)
-                or successive_halving < 2
-            ):
-                raise ValueError(
-                    "successive_halving is the halving rate eta, a whole number of at least 2 "
-                    f"(half or a third continue each rung), or None for off; got {successive_halving!r}."
-                )
-            successive_halving = int(successive_halving)
-            if epochs_per_eval < successive_halving:
-                raise ValueError(
-                    f"successive_halving={successive_halving} splits epochs_per_eval into rungs of "
-                    f"epochs_per_eval // {successive_halving}**k epochs, which needs epochs_per_eval >= "
-                    f"{successive_halving} (got {epochs_per_eval}): raise epochs_per_eval or lower it."
-                )
         if quiet is not None:
             warnings.warn(
                 "quiet= is deprecated; pass verbose=0 (silent) or verbose=1.",
@@ -205,7 +139,6 @@ class Searcher:
         # e.g. {"address": "ray://head:10001"}: used, never saved (a run directory is data)
         self.executor_options = dict(executor_options or {})
         self.early_rejection, self.verbose = early_rejection, int(verbose)
-        self.successive_halving = successive_halving
         # The search draws only from its own generator: Keras re-seeds the global ``random``.
         self.rng = random.Random(seed)
         self.budget = Budget()
@@ -233,7 +166,6 @@ class Searcher:
             "optimizer": self.optimizer,
             "seed": self.seed,
             "early_rejection": self.early_rejection,
-            "successive_halving": self.successive_halving,
             "executor": self.executor_name,
             "workers": self.workers,
             "verbose": self.verbose,
@@ -330,8 +262,7 @@ class Searcher:
         kept = self._keep_earlier_result(run) if extending else None
         state = self._load(resume)
         done_before = self.evaluation_count
-        self.budget = budget.start()
-        self.budget.count(done_before)  # a fraction under successive halving
+        self.budget = budget.start(spent=done_before)
         if extending and self.budget.remaining_evaluations == 0:
             # the new budget allows nothing: the finished run and its result stay as they were
             shutil.rmtree(kept)
@@ -384,12 +315,9 @@ class Searcher:
         return self._cache[key]
 
     @property
-    def evaluation_count(self) -> float:
-        """Finished candidate trainings (one line each in ``evaluations.jsonl``), by their ``cost``.
-
-        A whole number unless successive halving stopped some candidates at a lower rung.
-        """
-        return sum(e.cost for e in self._cache.values())
+    def evaluation_count(self) -> int:
+        """Finished candidate trainings (one line each in ``evaluations.jsonl``)."""
+        return len(self._cache)
 
     def evaluate_population(
         self,
@@ -412,16 +340,10 @@ class Searcher:
         killed search loses none of them. Raises ``BudgetExhausted`` once the budget is spent.
         ``epochs`` overrides ``epochs_per_eval`` (and becomes part of the cache key);
         ``callbacks`` are extra Keras callbacks, which only the serial executor can run.
-        Under ``successive_halving`` the new candidates are trained rung by rung (module docstring).
         """
         if callbacks and self.executor_name != "serial":
             raise ValueError(
                 f"{self.algorithm} reports every epoch to its tuner: use executor='serial'."
-            )
-        if callbacks and self.successive_halving:
-            raise ValueError(
-                f"{self.algorithm} reports every epoch to its tuner, which schedules its own "
-                "fidelities: leave successive_halving=None."
             )
         parents = (
             parent_model if isinstance(parent_model, list) else [parent_model] * len(population)
@@ -432,11 +354,8 @@ class Searcher:
         keys = [self.key(g) + suffix for g in population]
         todo = {k: (g, p) for k, g, p in zip(keys, population, parents) if k not in self._cache}
         room = self.budget.remaining_evaluations
-        wanted = len(todo)
-        if room is not None:  # as many new candidates as the budget surely pays for
-            eta, full = self.successive_halving, epochs or self.epochs_per_eval
-            while todo and halving_cost(len(todo), full, eta) > room + 1e-9:
-                todo.popitem()
+        if room is not None:
+            todo = dict(list(todo.items())[:room])
 
         def tasks():
             for k, (genes, parent) in todo.items():
@@ -458,15 +377,10 @@ class Searcher:
                 )
 
         run = partial(evaluate, callbacks=tuple(callbacks)) if callbacks else evaluate
-        if self.successive_halving:
-            for evaluation in self._successive_halving(list(tasks()), run):
+        for _, evaluation in self._executor.imap_unordered(run, tasks()):
+            if evaluation.finished:
                 self._store(evaluation)
-            raise_if_stop_requested("after a successive halving")  # all logged: a safe point
-        else:
-            for _, evaluation in self._executor.imap_unordered(run, tasks()):
-                if evaluation.finished:
-                    self._store(evaluation)
-                    raise_if_stop_requested("after an evaluation")  # it is logged: a safe point
+                raise_if_stop_requested("after an evaluation")  # it is logged: a safe point
         fresh = set(todo)
         for i, k in enumerate(keys):
             if k not in self._cache:
@@ -480,8 +394,6 @@ class Searcher:
                     "status": e.status,
                     "trained_now": k in fresh and not fresh.discard(k),
                     "epochs": e.epochs,
-                    "rung": e.rung,
-                    "cost": e.cost,
                     "seconds": round(e.seconds, 3),
                     "params": e.params,
                     "transferred_layers": e.transferred_layers,
@@ -490,74 +402,8 @@ class Searcher:
                 }
             )
         if any(k not in self._cache for k in keys):
-            message = self.budget.message()
-            if len(todo) < wanted and not self.budget.exhausted():  # fractions left over
-                message = (
-                    f"evaluation budget of {self.budget.max_evaluations} spent "
-                    f"({self.evaluation_count:g} used; the rest would not pay for the next candidates)"
-                )
-            raise BudgetExhausted(message)
+            raise BudgetExhausted(self.budget.message())
         return [self._cache[k] for k in keys]
-
-    def _successive_halving(self, tasks: list[EvalTask], run) -> list[Evaluation]:
-        """Train ``tasks`` rung by rung, the best ``ceil(n / eta)`` continuing; the finished evaluations.
-
-        Each candidate's evaluation is that of the last rung it finished: its ``val_accuracy``
-        spans every epoch it trained, ``cost`` is the share of the full epochs those were. A lone
-        candidate (or a lone survivor) trains the remaining epochs at once: with nothing to
-        rank, a rung would only add a save and a reload.
-        """
-        if not tasks:
-            return []
-        total = tasks[0].epochs
-        rungs = halving_rungs(total, self.successive_halving)
-        latest: dict[str, Evaluation] = {}
-        tasks = [dataclasses.replace(t, epochs=rungs[0]) for t in tasks]
-        for rung, end in enumerate(rungs):
-            if len(tasks) == 1 and end < total:  # nothing to rank: the full epochs in one go
-                tasks = [dataclasses.replace(tasks[0], epochs=total)]
-                rung, end = len(rungs) - 1, total
-            for _, e in self._executor.imap_unordered(run, tasks):
-                if not e.finished:
-                    continue  # out of time: the candidate keeps its lower rung, if it has one
-                earlier = latest.get(e.key)
-                if earlier is not None:  # continued from the earlier rung's model
-                    e.val_accuracy = earlier.val_accuracy + e.val_accuracy
-                    e.epochs += earlier.epochs
-                    e.seconds += earlier.seconds
-                    e.transferred_layers = earlier.transferred_layers
-                e.rung, e.cost = rung, end / total
-                latest[e.key] = e
-            if rung + 1 == len(rungs):
-                break
-            ranked = sorted(
-                (t for t in tasks if latest.get(t.key) and latest[t.key].rung == rung),
-                key=lambda t: latest[t.key].fitness if latest[t.key].status == "ok" else -1.0,
-                reverse=True,
-            )
-            keep = [
-                t
-                for t in ranked[: math.ceil(len(tasks) / self.successive_halving)]
-                if latest[t.key].status == "ok"
-            ]
-            for t in ranked[len(keep) :]:
-                if latest[t.key].status == "ok":
-                    latest[t.key].reason = (
-                        f"successive halving: stopped at rung {rung} ({end} of {total} epochs), "
-                        f"not among the best {len(keep)} of {len(tasks)}"
-                    )
-            tasks = [
-                dataclasses.replace(
-                    t,
-                    start_model=t.model_path,
-                    initial_epoch=end,
-                    epochs=rungs[rung + 1],
-                    parent_model=None,
-                    reject_below=None,
-                )
-                for t in keep
-            ]
-        return list(latest.values())
 
     def report(self, message: str) -> None:
         """One progress line: the algorithm's own ``message``, then the best so far, evaluations and budget."""
@@ -565,12 +411,9 @@ class Searcher:
         budget = ""
         if self.budget.remaining_seconds is not None:
             budget = f", {self.budget.remaining_seconds / 60:.1f} min budget left"
-        count = f"{self.evaluation_count:g} evaluations"
-        if self.successive_halving:
-            full = sum(e.cost >= 1 for e in self._cache.values())
-            count += f" ({len(self._cache)} candidates, {full} at full epochs)"
         self.progress.step(
-            f"{message} | best so far {best.fitness if best else 0:.4f} | {count}{budget}"
+            f"{message} | best so far {best.fitness if best else 0:.4f} | "
+            f"{self.evaluation_count} evaluations{budget}"
         )
 
     def budget_used(self) -> float | None:
@@ -593,9 +436,7 @@ class Searcher:
         return self.run.path(f"models/{hashlib.sha1(key.encode()).hexdigest()[:16]}.keras")
 
     def best(self) -> Evaluation | None:
-        """The fittest successful candidate, among those trained for the full epochs if any."""
         done = [e for e in self._cache.values() if e.status == "ok"]
-        done = [e for e in done if e.cost >= 1] or done
         return max(done, key=lambda e: e.fitness) if done else None
 
     def elapsed(self) -> float:
@@ -611,7 +452,7 @@ class Searcher:
             if record["model_path"]:  # stored relative: a moved run directory still resumes
                 record["model_path"] = self.run.relative(record["model_path"])
             self.run.append_jsonl(EVALUATIONS_FILE, record)
-            self.budget.count(evaluation.cost)
+            self.budget.count()
 
     def _rejection_threshold(self, group) -> float | None:
         seen = self._first_epoch.get(group, [])

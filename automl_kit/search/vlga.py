@@ -16,9 +16,8 @@ inherits the best model's weights.
 * ``"paced"`` (ours) shares a time or evaluation budget among the first ``budget_phases`` phases
   (4 unless given): phase ``p`` may spend ``1 / (budget_phases - p)`` of the budget left when it
   began and, once it has trained 4 candidates (its population if smaller), one of them
-  successfully, ends before a candidate (a batch of ``workers`` with parallel workers; a whole
-  generation under successive halving) whose training would overrun that share, mid-generation
-  if need be. A phase's best is the best of all its
+  successfully, ends before a candidate (a batch of ``workers`` with parallel workers) whose
+  training would overrun that share, mid-generation if need be. A phase's best is the best of all its
   candidates. A phase whose best falls more than ``stop_threshold`` below the earlier best does
   not end the search: the next phase grows from the best phase so far instead, so the search
   spends its budget (or stops at ``max_phases``). ``population`` is 4 unless given: a few minutes
@@ -362,7 +361,7 @@ class VariableLengthGA(Searcher):
 
     def _batches(self, population: list, phase: int) -> list[list]:
         """What is evaluated at once: a paced phase checks its share before each batch."""
-        if not self._paces(phase) or self.successive_halving:  # halving ranks a whole population
+        if not self._paces(phase):
             return [population]
         size = self._executor.workers
         return [population[i : i + size] for i in range(0, len(population), size)]
