@@ -49,6 +49,17 @@ def _weights(model) -> dict:
     }
 
 
+def _record(model, snapshots, history, log) -> dict:
+    """What both runs of a path are compared on: weights at every epoch, loss, freezing rates."""
+    return {
+        "weights": _weights(model),
+        "begin": snapshots.begin,
+        "end": snapshots.end,
+        "loss": history.history["loss"],
+        "rates": [row["freezing_rates"] for row in log],
+    }
+
+
 def _child(out: str, paths: list[str]) -> None:
     import tensorflow as tf
 
@@ -103,11 +114,7 @@ def _child(out: str, paths: list[str]) -> None:
             verbose=0,
         )
         results[f"callback/{devices}"] = {
-            "weights": _weights(model),
-            "begin": snapshots.begin,
-            "end": snapshots.end,
-            "loss": history.history["loss"],
-            "rates": [row["freezing_rates"] for row in callback.log],
+            **_record(model, snapshots, history, callback.log),
             "compilations": callback.steps.compilations,
         }
 
@@ -131,13 +138,7 @@ def _child(out: str, paths: list[str]) -> None:
             run_dir=os.path.join(os.path.dirname(out), f"run_{devices}"),
             seed=0,
         )
-        results[f"trainer/{devices}"] = {
-            "weights": _weights(model),
-            "begin": snapshots.begin,
-            "end": snapshots.end,
-            "loss": history.history["loss"],
-            "rates": [row["freezing_rates"] for row in trainer.log],
-        }
+        results[f"trainer/{devices}"] = _record(model, snapshots, history, trainer.log)
 
     for policy in (FreezeOut, AutoFreeze):  # per-unit gradient scales; statistics every epoch
         for devices, strategy in strategies.items():
