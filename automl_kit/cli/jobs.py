@@ -136,6 +136,16 @@ def non_negative_float(text: str) -> float:
     return value
 
 
+def fraction(text: str) -> float:
+    """A number in [0, 1] (a share or an accuracy difference: ``0.01`` for one point)."""
+    value = non_negative_float(text)
+    if value > 1:
+        raise argparse.ArgumentTypeError(
+            f"expected a fraction in [0, 1] such as 0.01 for one percentage point, got {text!r}"
+        )
+    return value
+
+
 def duration(text: str) -> str:
     """A positive, finite duration such as ``90``, ``90s``, ``30m``, ``2h`` (kept as written)."""
     try:
@@ -325,17 +335,27 @@ class Job:
             print(f"results: {run.root}/{', '.join(files or [RESULTS_FILE])}", flush=True)
             return 0
         except (Interrupted, KeyboardInterrupt):
+            if run is not None and not self._has_work(run.root) and run.restore_replaced():
+                run = None  # stopped before the new run did anything: the old one is back
             if run is None:
-                print("stopped before the run started; nothing was written.", file=sys.stderr)
+                print("stopped before the run started; nothing was changed.", file=sys.stderr)
                 return INTERRUPTED_EXIT_CODE
             _mark_stopped(run)
+            kept = f" (the run it replaces stays in {run.replaced} until it finishes)"
             print(
-                f"stopped; resume with: automl-kit {self.name} --resume {run.root}",
+                f"stopped; resume with: automl-kit {self.name} --resume {run.root}"
+                f"{kept if run.replaced.is_dir() else ''}",
                 file=sys.stderr,
                 flush=True,
             )
             return INTERRUPTED_EXIT_CODE
         except (OSError, ValueError) as exc:
+            restored = ""
+            if run is not None and run.restore_replaced():
+                # an --overwrite that failed: the old run is back, as it was
+                restored = f" ({run.root} keeps its earlier run, unchanged)"
+                run.close()
+                run = None
             if run is not None:
                 if created and not self._has_work(run.root):
                     run.close()
@@ -344,10 +364,10 @@ class Job:
                 elif _status(run) == "running":
                     _mark_stopped(run)
             if getattr(exc, "errno", None) in _FULL_DISK or isinstance(exc, PermissionError):
-                _error(self.name, self._write_failure(exc, run, args))
+                _error(self.name, self._write_failure(exc, run, args) + restored)
             elif isinstance(exc, (ValueError, FileNotFoundError)):
                 # Bad input: the message already says what to fix; a traceback would bury it.
-                _error(self.name, str(exc))
+                _error(self.name, str(exc) + restored)
             else:
                 raise
             return ERROR_EXIT_CODE
@@ -641,6 +661,7 @@ __all__ = [
     "duration",
     "explicit_options",
     "flag",
+    "fraction",
     "load_data",
     "notes_as_lines",
     "non_negative_float",

@@ -5,17 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from automl_kit.cli.jobs import Job, non_negative_float, positive_int
-
-
-def error_rate(text: str) -> float:
-    """An error rate in [0, 1] (``0.01`` for 1%)."""
-    value = non_negative_float(text)
-    if value > 1:
-        raise argparse.ArgumentTypeError(
-            f"expected an error rate in [0, 1] such as 0.01 for 1%, got {text!r}"
-        )
-    return value
+from automl_kit.cli.jobs import Job, fraction, positive_int
 
 
 class Diagnose(Job):
@@ -45,16 +35,16 @@ class Diagnose(Job):
         parser.add_argument("--model", required=True, help="the trained model (.keras file)")
         parser.add_argument(
             "--human-level-error",
-            type=error_rate,
+            type=fraction,
             default=None,
             help="error of the best human experts, e.g. 0.01 (default: unknown, taken as 0)",
         )
         parser.add_argument(
-            "--bayes-error", type=error_rate, default=None, help="lowest reachable error, if known"
+            "--bayes-error", type=fraction, default=None, help="lowest reachable error, if known"
         )
         parser.add_argument(
             "--tolerance",
-            type=error_rate,
+            type=fraction,
             default=0.01,
             help="a component above this counts as high (0.01: one percentage point)",
         )
@@ -69,6 +59,10 @@ class Diagnose(Job):
         )
 
     def validate(self, args: argparse.Namespace) -> None:
+        if not 0 < args.tolerance < 1:
+            raise ValueError(
+                f"--tolerance must be in (0, 1), e.g. 0.01 (one point), got {args.tolerance}."
+            )
         path = Path(args.model).expanduser()
         if path.suffix != ".keras":
             raise ValueError(
@@ -89,23 +83,17 @@ class Diagnose(Job):
                 "--bayes-error is the lowest reachable error and cannot exceed --human-level-error."
             )
 
-    def run(self, args: argparse.Namespace, run, data) -> dict:
-        import keras
+    def check_data(self, args: argparse.Namespace, data) -> None:
+        # the model and its fit to the data: before the run folder is touched
+        from automl_kit.utils.models import check_model_fits_data, load_model_file
 
+        self.model = load_model_file(args.model, option="--model")
+        check_model_fits_data(self.model, data.input_shape, data.num_classes, option="--model")
+
+    def run(self, args: argparse.Namespace, run, data) -> dict:
         from automl_kit.diagnose import diagnose, find_label_issues
 
-        try:
-            model = keras.saving.load_model(Path(args.model).expanduser(), compile=False)
-        except Exception as exc:  # a damaged or foreign file: say which and how to fix it
-            raise ValueError(
-                f"cannot load --model {args.model}: {exc}. Save it with model.save('m.keras')."
-            ) from None
-        expected = tuple(model.input_shape[1:])
-        if tuple(data.input_shape) != tuple(expected):
-            raise ValueError(
-                f"the model takes inputs of shape {expected} but {data.name} has {data.input_shape}; "
-                "pass the data set the model was trained on."
-            )
+        model = self.model
         if args.verbose:
             print(f"diagnose: {data!r}\n          model {model.name} from {args.model}", flush=True)
         diagnosis = diagnose(

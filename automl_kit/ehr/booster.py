@@ -38,7 +38,7 @@ from sklearn.utils.validation import check_is_fitted, check_non_negative, valida
 from automl_kit.ehr.augment import drop_confusing, overlay_augment
 from automl_kit.ehr.fitness import check_layout
 from automl_kit.ehr.layouts.base import grid_shape as _grid_shape
-from automl_kit.ehr.mapper import counts_to_images
+from automl_kit.ehr.mapper import EHRImageMapper, counts_to_images
 
 COMBINES = ("rank_average", "stacker")
 _SCORE_BATCH = 256
@@ -253,6 +253,16 @@ class CNNBoostedClassifier(ClassifierMixin, BaseEstimator):
         return counts_to_images(counts, self.layout_, self.grid_shape_, self.scale_)
 
     # ---- fitting -------------------------------------------------------------------------
+    def __sklearn_clone__(self) -> CNNBoostedClassifier:
+        """``sklearn.base.clone``: every parameter cloned but ``mapper``, which stays the fitted
+        mapper (fitted preprocessing that ``fit`` reads and never refits, as with
+        ``sklearn.frozen.FrozenEstimator``); a clone of an unfitted mapper could not map X."""
+        params = {
+            k: v if k == "mapper" else clone(v, safe=False)
+            for k, v in self.get_params(deep=False).items()
+        }
+        return type(self)(**params)
+
     def fit(self, X, y) -> CNNBoostedClassifier:
         """Fit the base model and the CNN (and the stacker) on ``X``, ``y`` (two classes)."""
         self._check_params()
@@ -494,7 +504,8 @@ class CNNBoostedClassifier(ClassifierMixin, BaseEstimator):
         """Write the fitted model to ``directory`` without pickle; returns the files written.
 
         ``cnn.keras`` (the CNN), ``booster.json`` (parameters, layout, scales, reference scores,
-        stacker coefficients), and the base model in its library's own format where it has
+        stacker coefficients), ``mapper/`` (the ``mapper=`` it was built with, so that
+        ``get_params`` of the loaded model gives it back), and the base model in its library's own format where it has
         one: ``base_model.json`` (XGBoost ``save_model``), ``base_model.cbm`` (CatBoost).
         scikit-learn models (the default random forest) have no format but pickle, so they are
         NOT saved: ``booster.json`` says so and :meth:`load` then needs the fitted base model
@@ -521,11 +532,16 @@ class CNNBoostedClassifier(ClassifierMixin, BaseEstimator):
             base.save_model(str(root / base_file))
         if base_file:
             written.append(base_file)
+        if self.mapper is not None:  # so that a loaded (or cloned) model maps X as this one
+            self.mapper.save(root / "mapper")
+            written.append("mapper/")
         params = {
             k: v
             for k, v in self.get_params(deep=False).items()
             if k not in ("base_estimator", "mapper", "layout", "grid_shape")
         }
+        params["layout"] = None if self.layout is None else np.asarray(self.layout).tolist()
+        params["grid_shape"] = None if self.grid_shape is None else list(self.grid_shape)
         state = {
             "params": params,
             "base_model": {
@@ -595,7 +611,13 @@ class CNNBoostedClassifier(ClassifierMixin, BaseEstimator):
                 base_estimator.load_model(str(root / base_info["file"]))
         elif not hasattr(base_estimator, "predict_proba"):
             raise ValueError("base_estimator must be a fitted classifier with predict_proba.")
-        model = cls(**state["params"])
+        params = dict(state["params"])
+        # files written before the mapper and layout were kept: the fitted state still predicts
+        params.setdefault("layout", None)
+        params.setdefault("grid_shape", None)
+        if (root / "mapper").is_dir():
+            params["mapper"] = EHRImageMapper.load(root / "mapper")
+        model = cls(**params)
         model.base_estimator_ = base_estimator
         model.cnn_ = keras.models.load_model(root / "cnn.keras", compile=False)
         model.classes_ = np.asarray(state["classes"])

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import inspect
 import time
 
 from automl_kit.cli.jobs import Job, positive_float, positive_int
@@ -134,11 +133,6 @@ class Train(Job):
                 f"--decay-rate has no effect with --schedule {args.schedule}; drop it or pick "
                 "inverse_time, exponential or staircase."
             )
-        if args.resume and not _trainer_resumes():
-            raise ValueError(
-                "automl-kit train --resume is not supported yet (the trainer keeps no checkpoint); "
-                "start a new run with --out."
-            )
 
     def check_data(self, args: argparse.Namespace, data) -> None:
         if len(data.input_shape) != 3:
@@ -182,11 +176,7 @@ class Train(Job):
                 flush=True,
             )
         # checkpoint every epoch into the run directory, so that --resume continues it
-        resume = (
-            {"run_dir": run, "resume": bool(args.resume), "seed": args.seed}
-            if _trainer_resumes()
-            else {}
-        )
+        resume = {"run_dir": run, "resume": bool(args.resume), "seed": args.seed}
         started = time.perf_counter()
         trainer.fit(
             data.x_train,
@@ -224,14 +214,6 @@ class Train(Job):
 def _policy_options(args: argparse.Namespace) -> dict:
     """The policy's constructor options the command line sets."""
     return {"mode": args.freeze_mode} if args.freezing == "intelligent" else {}
-
-
-def _trainer_resumes() -> bool:
-    """Whether ``FreezingTrainer.fit`` takes ``run_dir=``/``resume=`` (checkpoint per epoch)."""
-    from automl_kit.freezing.trainer import FreezingTrainer
-
-    parameters = inspect.signature(FreezingTrainer.fit).parameters
-    return "run_dir" in parameters and "resume" in parameters
 
 
 def register(subparsers, common: argparse.ArgumentParser) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import inspect
 
 from automl_kit.cli.jobs import (
     Job,
@@ -240,11 +239,11 @@ class Evolve(Job):
             raise ValueError("--extend needs a new budget: add --time-budget or --max-evaluations.")
         if args.ray_address and args.executor != "ray":
             raise ValueError("--ray-address needs --executor ray.")
-        self.searcher = self.build_searcher(cls, args, accepted)  # its own checks, before any work
-        if hasattr(self.searcher, "schedule_under"):  # --schedule paced needs a budget
-            self.searcher.schedule_under(Budget(args.time_budget, args.max_evaluations))
+        self.searcher = self.build_searcher(cls, args)  # its own checks, before any work
+        # e.g. --schedule paced needs a budget
+        self.searcher.validate_budget(Budget(args.time_budget, args.max_evaluations))
 
-    def build_searcher(self, cls, args, accepted: set[str]):
+    def build_searcher(self, cls, args):
         from automl_kit.search import CNNSpace, DenseSpace
 
         make = {"thesis": CNNSpace, "compact": CNNSpace.compact, "dense": DenseSpace}[args.space]
@@ -270,11 +269,7 @@ class Evolve(Job):
             workers=args.workers,
             executor_options=options,
         )
-        if "verbose" in accepted:
-            kwargs["verbose"] = args.verbose
-        else:
-            kwargs["quiet"] = args.verbose == 0
-        return cls(space, **kwargs)
+        return cls(space, verbose=args.verbose, **kwargs)
 
     def check_data(self, args: argparse.Namespace, data) -> None:
         from automl_kit.utils.validation import check_training_data
@@ -301,9 +296,6 @@ class Evolve(Job):
                 f"(phase-0 size {space.size(0):,}), run directory {run.root}",
                 flush=True,
             )
-        options = {}
-        if "extend" in inspect.signature(searcher.search).parameters:
-            options["extend"] = bool(args.extend)
         result = searcher.search(
             data.x_train,
             data.y_train,
@@ -312,7 +304,7 @@ class Evolve(Job):
             max_evaluations=args.max_evaluations,
             run_dir=run,
             resume=bool(args.resume),
-            **options,
+            extend=bool(args.extend),
         )
         if result.from_earlier_run:  # an --extend that trained nothing: keep the result
             print(f"{run.root}: {result.stop_reason}.", flush=True)

@@ -143,6 +143,8 @@ class Searcher:
         self.rng = random.Random(seed)
         self.budget = Budget()
         self.stop_reason = ""
+        # whether the running search continues a saved one (peers reload their tuner state then)
+        self.resuming = False
         self.history: list[dict] = []
         self._cache: dict[str, Evaluation] = {}
         self._first_epoch: dict[object, list[float]] = {}
@@ -189,6 +191,13 @@ class Searcher:
         """The settings that determine the search path (stored in config.json, checked on resume)."""
         return {k: v for k, v in self.get_config().items() if k not in RUNTIME_SETTINGS}
 
+    def validate_budget(self, budget: Budget) -> None:
+        """Refuse a budget this algorithm cannot search under (``ValueError`` naming the fix).
+
+        Called first by :meth:`search`, and by the CLI before any work; every budget is
+        accepted here, an algorithm with a budget-driven schedule overrides it.
+        """
+
     # ---- the public entry point ---------------------------------------------------------
     def search(
         self,
@@ -218,8 +227,10 @@ class Searcher:
             x, y, validation_data, rank=self.space.input_rank()
         )
         budget = Budget(time=time_budget, evaluations=max_evaluations)
+        self.validate_budget(budget)
         if extend and not resume:
             raise ValueError("extend=True continues a finished run: pass resume=True as well.")
+        self.resuming = resume
         fingerprint = self._fingerprint(x, y, x_val, y_val)
         if isinstance(run_dir, RunDirectory):
             run, owned = run_dir, False

@@ -42,7 +42,6 @@ from dataclasses import dataclass, field
 from deap import base, creator
 
 from automl_kit.search.base import Searcher, SearchState
-from automl_kit.search.result import SearchResult
 from automl_kit.utils.budget import Budget
 
 # At import time, so spawned executor workers see the same classes (DEAP's creator is global).
@@ -187,12 +186,9 @@ class VariableLengthGA(Searcher):
         """Individuals per generation: ``population``, else 20 (thesis) or 4 (paced)."""
         return self.population or (PACED_POPULATION if self.paced else THESIS_POPULATION)
 
-    def search(self, x, y, *, time_budget=None, max_evaluations=None, **kwargs) -> SearchResult:
-        """:meth:`Searcher.search`; ``schedule="paced"`` without a budget is refused first."""
-        self.schedule_under(Budget(time=time_budget, evaluations=max_evaluations))
-        return super().search(
-            x, y, time_budget=time_budget, max_evaluations=max_evaluations, **kwargs
-        )
+    def validate_budget(self, budget: Budget) -> None:
+        """``schedule="paced"`` without a budget is refused before any work."""
+        self.schedule_under(budget)
 
     # ---- genetic operators (all draw from self.rng) -------------------------------------
     def select(self, population: list) -> list:

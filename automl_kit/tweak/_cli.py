@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import math
 from pathlib import Path
 
-from automl_kit.cli.jobs import Job, non_negative_float, positive_int
+from automl_kit.cli.jobs import Job, fraction, positive_int
 
 
 def int_list(text: str) -> list[int]:
@@ -25,9 +26,9 @@ def float_list(text: str) -> list[float]:
         values = [float(v) for v in text.split(",") if v.strip()]
     except ValueError:
         values = []
-    if not values or any(not v > 0 for v in values):
+    if not values or any(not (0 < v < math.inf) for v in values):
         raise argparse.ArgumentTypeError(
-            f"expected comma-separated positive numbers such as 5,20,40, got {text!r}"
+            f"expected comma-separated finite positive numbers such as 5,20,40, got {text!r}"
         )
     return values
 
@@ -69,28 +70,47 @@ class Tweak(Job):
         )
         parser.add_argument(
             "--tolerance",
-            type=non_negative_float,
+            type=fraction,
             default=0.0,
-            help="overall validation accuracy the scale may lose",
+            help="overall validation accuracy the scale may lose, as a fraction in [0, 1] "
+            "(0.002: 0.2 points)",
         )
         parser.add_argument(
             "--batch-size", type=positive_int, default=256, help="forward-pass batch size"
         )
 
     def validate(self, args: argparse.Namespace) -> None:
-        if not Path(args.model).is_file():
+        if not Path(args.model).expanduser().is_file():
             raise ValueError(
-                f"--model {args.model}: no such file; pass a model saved with model.save('m.keras')"
+                f"--model {args.model}: no such file; pass a model saved with model.save('m.keras')."
             )
         if len(set(args.target)) != len(args.target) or min(args.target) < 0:
-            raise ValueError(f"--target {args.target}: give distinct class indices >= 0")
+            raise ValueError(f"--target {args.target}: give distinct class indices >= 0.")
         if args.dataset is None and args.data is None:
             raise ValueError(
-                "name the data the model was trained on: --dataset NAME or --data PATH"
+                "name the data the model was trained on: --dataset NAME or --data PATH."
             )
 
+    def check_data(self, args: argparse.Namespace, data) -> None:
+        # the model, its fit to the data and the targets: before the run folder is touched
+        from automl_kit.tweak.tables import default_layers, find_layer
+        from automl_kit.utils.models import check_model_fits_data, load_model_file
+
+        self.model = load_model_file(args.model, option="--model")
+        check_model_fits_data(self.model, data.input_shape, data.num_classes, option="--model")
+        outside = [t for t in args.target if t >= data.num_classes]
+        if outside:
+            raise ValueError(
+                f"--target {outside}: {data.name} has classes 0..{data.num_classes - 1}; "
+                "pick targets among them."
+            )
+        if args.layers is None:
+            default_layers(self.model)  # a model whose head reads its input: say so now
+        else:
+            for name in args.layers.split(","):
+                find_layer(self.model, name)
+
     def run(self, args: argparse.Namespace, run, data) -> dict:
-        import keras
         import numpy as np
 
         from automl_kit.tweak import SynapticJoin, extract_tables
@@ -101,7 +121,7 @@ class Tweak(Job):
             plot_per_class_accuracy,
         )
 
-        model = keras.models.load_model(args.model)
+        model = self.model
         layers = args.layers.split(",") if args.layers else None
         kw = {"layers": layers, "batch_size": args.batch_size}
         train = extract_tables(

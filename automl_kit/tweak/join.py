@@ -14,6 +14,7 @@ one would weaken the target.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -89,10 +90,16 @@ class SynapticJoin:
             )
         if not self.n_candidates or self.n_candidates[0] < 1:
             raise ValueError(f"n_candidates {self.n_candidates} must be positive integers")
-        if not self.scale_candidates or self.scale_candidates[0] <= 0:
-            raise ValueError(f"scale_candidates {self.scale_candidates} must be positive numbers")
-        if self.tolerance < 0 or self.convergence < 0:
-            raise ValueError("tolerance and convergence are accuracy differences >= 0 (e.g. 0.002)")
+        if not self.scale_candidates or not all(0 < s < math.inf for s in self.scale_candidates):
+            raise ValueError(
+                f"scale_candidates {self.scale_candidates} must be finite positive numbers "
+                "(e.g. [5, 20, 40])"
+            )
+        if not (0 <= self.tolerance <= 1 and 0 <= self.convergence <= 1):
+            raise ValueError(
+                f"tolerance ({self.tolerance}) and convergence ({self.convergence}) are accuracy "
+                "differences as fractions in [0, 1] (e.g. 0.002 for 0.2 points)"
+            )
 
     # -- config ------------------------------------------------------------------------------
     def get_config(self) -> dict:
@@ -135,6 +142,12 @@ class SynapticJoin:
                 "validation_data must be SynapticTables: extract_tables(model, x_val, y_val, ...)"
             )
         check_matching(tables, val, "validation")
+        for what, t in (("training", tables), ("validation", val)):
+            if not np.isfinite(t.C).all():
+                raise ValueError(
+                    f"the {what} tables hold NaN/inf logits: the model or its input is not "
+                    "finite; check x for NaN/inf and rebuild them with extract_tables."
+                )
         self.layers_ = list(tables.layers)
         self.n_classes_ = tables.n_classes
         self.theta_ = theta(

@@ -22,6 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
+from automl_kit.utils.validation import check_features
+
 __all__ = ["SynapticTables", "extract_tables"]
 
 META = "tables.json"
@@ -131,7 +133,7 @@ class SynapticTables:
         from automl_kit.utils.models import logits_model
 
         for name, size in layers:
-            layer = _get_layer(model, name)
+            layer = find_layer(model, name)
             units = math.prod(d for d in layer.output.shape[1:])
             if units != size:
                 raise ValueError(
@@ -169,7 +171,7 @@ class SynapticTables:
         )
 
 
-def _get_layer(model, name: str):
+def find_layer(model, name: str):
     try:
         return model.get_layer(name)
     except ValueError:
@@ -179,7 +181,7 @@ def _get_layer(model, name: str):
         ) from None
 
 
-def _default_layers(model) -> list[str]:
+def default_layers(model) -> list[str]:
     """The layer feeding the classification head (the penultimate features)."""
     from automl_kit._compat import producing_layer
     from automl_kit.utils.models import classification_head
@@ -220,7 +222,8 @@ def extract_tables(
 
     if batch_size < 1 or chunk_size < 1:
         raise ValueError("batch_size and chunk_size must be positive integers")
-    x = np.asarray(x)
+    # finite and non-empty, values as given (the model was trained on them as they are)
+    x = check_features(x, scale=False)
     y = np.asarray(y)
     if y.ndim == 2:
         y = y.argmax(axis=1)
@@ -228,10 +231,10 @@ def extract_tables(
         raise ValueError(
             f"y must hold one integer label per sample of x ({len(x)}), got shape {y.shape}"
         )
-    layers = list(layers) if layers is not None else _default_layers(model)
+    layers = list(layers) if layers is not None else default_layers(model)
     if not layers:
         raise ValueError("layers is empty; name at least one hidden layer")
-    outputs = [_get_layer(model, name).output for name in layers]
+    outputs = [find_layer(model, name).output for name in layers]
     logits = logits_model(model)
     n_classes = int(logits.output.shape[-1])
     if len(y) and (y.min() < 0 or y.max() >= n_classes):

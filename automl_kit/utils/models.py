@@ -147,3 +147,59 @@ def replace_head(
             f"(a KerasTensor), got {type(outputs).__name__}."
         )
     return keras.Model(_inputs(model), outputs, name=model.name)
+
+
+def load_model_file(path, *, option: str = "model") -> keras.Model:
+    """A Keras model from a ``.keras`` file, or a ``ValueError`` saying what the file is not.
+
+    ``option`` names the argument in the message (``--model`` on the command line). A missing
+    file, a zip that is not a Keras model and a file that is not a zip at all each get one line
+    naming the file and the fix, never a library's traceback.
+
+    >>> load_model_file("missing.keras", option="--model")
+    Traceback (most recent call last):
+    ...
+    ValueError: --model missing.keras: no such file; pass the path of a model saved with model.save('m.keras').
+    """
+    from pathlib import Path
+
+    path = Path(path).expanduser()
+    fix = "pass the path of a model saved with model.save('m.keras')"
+    if not path.is_file():
+        raise ValueError(f"{option} {path}: no such file; {fix}.")
+    if path.suffix != ".keras":
+        raise ValueError(f"{option} {path} is not a .keras file; {fix}.")
+    try:
+        return keras.saving.load_model(path, compile=False)
+    except Exception as exc:  # a damaged or foreign file: which, and why, in one line
+        reason = str(exc).strip().rstrip(".") or type(exc).__name__
+        raise ValueError(
+            f"{option} {path} is not a loadable Keras model ({type(exc).__name__}: {reason}); "
+            f"{fix}."
+        ) from None
+
+
+def check_model_fits_data(
+    model: keras.Model, input_shape, n_classes: int, *, option: str = "model"
+) -> None:
+    """Raise ``ValueError`` unless ``model`` takes samples of ``input_shape`` and scores
+    ``n_classes`` classes, naming both sides (model and data) of a mismatch.
+
+    >>> m = keras.Sequential([keras.Input((4,)), keras.layers.Dense(5, activation="softmax")])
+    >>> check_model_fits_data(m, (4,), 3, option="--model")
+    Traceback (most recent call last):
+    ...
+    ValueError: --model has 5 outputs but the data has 3 classes; pass the model trained on this data (or the data it was trained on).
+    """
+    expected = tuple(model.input_shape[1:])
+    if tuple(input_shape) != expected:
+        raise ValueError(
+            f"{option} takes inputs of shape {expected} but the data has samples of shape "
+            f"{tuple(input_shape)}; pass the data set the model was trained on."
+        )
+    outputs = int(_output_tensor(model).shape[-1])
+    if outputs != n_classes:
+        raise ValueError(
+            f"{option} has {outputs} outputs but the data has {n_classes} classes; pass the "
+            "model trained on this data (or the data it was trained on)."
+        )

@@ -105,7 +105,9 @@ class RunDirectory:
 
         A new folder (or ``path=None``: ``<root>/<timestamp>-<command>``) is created. A folder
         holding a run needs ``resume=True`` (same command; its status is left as it was, the
-        job decides with :meth:`mark_running`) or ``overwrite=True`` (emptied first).
+        job decides with :meth:`mark_running`) or ``overwrite=True``: the old run is moved
+        to :attr:`replaced` and deleted when the new one is marked finished; a caller whose job
+        fails first puts it back with :meth:`restore_replaced`.
         ``cli=True`` words the errors with the command-line flags (``--resume``, ``--overwrite``).
         """
         if resume and overwrite:
@@ -128,7 +130,7 @@ class RunDirectory:
         run._lock()
         try:
             if overwrite and owner is not None:
-                run._empty()
+                run._set_aside()
             if owner is None or overwrite:
                 run._write_run_file(
                     {
@@ -256,8 +258,50 @@ class RunDirectory:
         os.write(fd, f"{os.getpid()}\n".encode())
         self._lock_fd = fd
 
-    def _empty(self) -> None:
+    # ---- overwriting: the old run is set aside until the new one finishes ---------------
+    @property
+    def replaced(self) -> Path:
+        """Where an overwritten run waits (``.<name>.replaced`` beside the folder) until the
+        run replacing it finishes; it is put back if that run fails first."""
+        return self.root.parent / f".{self.root.name}.replaced"
+
+    def _set_aside(self) -> None:
+        """Move the old run into :attr:`replaced` (renames: nothing is copied or deleted).
+
+        Where a killed overwrite left one there already, that is the older, complete run: it
+        stays, and the folder's partial contents are dropped.
+        """
+        if self.replaced.is_dir():
+            warnings.warn(
+                f"an earlier --overwrite of {self.root} was cut off; the run it replaced is still "
+                f"kept in {self.replaced} until this one finishes.",
+                RunNote,
+                stacklevel=3,
+            )
+            self._empty(self.root)
+            return
+        self.replaced.mkdir()
         for child in self.root.iterdir():
+            if child.name != LOCK_FILE:
+                child.rename(self.replaced / child.name)
+
+    def restore_replaced(self) -> bool:
+        """Put an overwritten run back in place of the unfinished one; whether there was one."""
+        if not self.replaced.is_dir():
+            return False
+        self._empty(self.root)
+        for child in self.replaced.iterdir():
+            child.rename(self.root / child.name)
+        self.replaced.rmdir()
+        return True
+
+    def _discard_replaced(self) -> None:
+        if self.replaced.is_dir():
+            shutil.rmtree(self.replaced)
+
+    @staticmethod
+    def _empty(folder: Path) -> None:
+        for child in folder.iterdir():
             if child.name == LOCK_FILE:
                 continue
             if child.is_dir() and not child.is_symlink():
@@ -307,7 +351,9 @@ class RunDirectory:
         self._set_status("stopped")
 
     def mark_finished(self) -> None:
+        """Record the run as finished; the run it overwrote (if any) is deleted only now."""
         self._set_status("finished")
+        self._discard_replaced()
 
     def _write_run_file(self, record: dict) -> None:
         self._guarded(self.root / RUN_FILE, write_json, self.root / RUN_FILE, record)

@@ -64,7 +64,8 @@ def test_cli_writes_report_json_and_label_issues(report_dir):
     [
         (["--model", "missing.keras"], "no such file"),
         (["--model", "model.h5"], "saved with model.save"),
-        (["--model", "x.keras", "--human-level-error", "5"], "error rate in [0, 1]"),
+        (["--model", "x.keras", "--human-level-error", "5"], "fraction in [0, 1]"),
+        (["--model", "x.keras", "--tolerance", "0"], "--tolerance must be in (0, 1)"),
     ],
 )
 def test_cli_rejects_bad_arguments_before_any_work(tmp_path, capsys, args, fragment):

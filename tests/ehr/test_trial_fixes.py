@@ -116,12 +116,44 @@ def test_booster_save_load_keeps_scores_and_says_forests_are_not_saved(tmp_path,
     _, test, mapper = cohort
     x, _ = mapper.to_X(test)
     files = boosted.save(tmp_path)
-    assert set(files) == {"cnn.keras", "booster.json"}  # a forest: no pickle written
+    assert set(files) == {"cnn.keras", "booster.json", "mapper/"}  # a forest: no pickle written
     with pytest.raises(ValueError, match="was not saved.*base_estimator="):
         CNNBoostedClassifier.load(tmp_path)
     again = CNNBoostedClassifier.load(tmp_path, base_estimator=boosted.base_estimator_)
     for key, value in boosted.scores(x).items():
         np.testing.assert_allclose(again.scores(x)[key], value, rtol=1e-6, atol=1e-7)
+
+
+def test_a_loaded_booster_clones_into_the_model_it_was_built_as(tmp_path, cohort, boosted):
+    # issue 23: clone(load(d)) lost mapper and layout, and the demographics became a code
+    train, _, mapper = cohort
+    x, _ = mapper.to_X(train)
+    boosted.save(tmp_path)
+    again = CNNBoostedClassifier.load(tmp_path, base_estimator=boosted.base_estimator_)
+    params = again.get_params(deep=False)
+    assert params["mapper"] is not None
+    np.testing.assert_array_equal(params["mapper"].layout_, mapper.layout_)
+    refit = clone(again).set_params(cnn_epochs=1).fit(x, train.labels)
+    assert refit.n_codes_ == boosted.n_codes_
+    np.testing.assert_array_equal(refit.layout_, boosted.layout_)
+
+
+def test_a_booster_built_with_a_layout_keeps_it_through_save_and_load(tmp_path):
+    rng = np.random.default_rng(0)
+    x, y = rng.poisson(1.0, (60, 12)).astype(float), np.arange(60) % 2
+    layout = np.array([3, 2, 1, 0])
+    clf = CNNBoostedClassifier(
+        RandomForestClassifier(5, random_state=0),
+        layout=layout,
+        grid_shape=(2, 2),
+        cnn_epochs=1,
+        cnn_filters=2,
+    ).fit(x, y)
+    clf.save(tmp_path)
+    again = CNNBoostedClassifier.load(tmp_path, base_estimator=clf.base_estimator_)
+    assert again.get_params()["layout"] == layout.tolist()
+    assert tuple(again.get_params()["grid_shape"]) == (2, 2)
+    np.testing.assert_array_equal(clone(again).fit(x, y).layout_, clf.layout_)
 
 
 def test_booster_saves_xgboost_in_its_own_json_format(tmp_path, cohort):

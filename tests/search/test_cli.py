@@ -256,11 +256,16 @@ def test_a_killed_search_resumes_without_retraining(tmp_path, capsys):
     assert results["evaluations"] == len(keys) and results["best_fitness"] > 0
 
 
-# test_extend_is_a_new_budget_and_an_empty_extend_changes_nothing covers the same path by default
-@pytest.mark.slow
-def test_extend_continues_a_finished_search_and_keeps_the_first_result(tmp_path, capsys):
+@pytest.mark.parametrize(
+    "algorithm",
+    [
+        "vlga",  # the default: issue 23 found --extend never reached it
+        pytest.param("random_search", marks=pytest.mark.slow),
+    ],
+)
+def test_extend_continues_a_finished_search_and_keeps_the_first_result(algorithm, tmp_path, capsys):
     out = tmp_path / "run"
-    args = [*TINY, "--algorithm", "random_search", "--max-evaluations", "1", "--quiet"]
+    args = [*TINY, "--algorithm", algorithm, "--max-evaluations", "1", "--quiet"]
     assert main([*args, "--out", str(out)]) == 0
     first = json.loads((out / "results.json").read_text())
     assert first["evaluations"] == 1
@@ -272,7 +277,7 @@ def test_extend_continues_a_finished_search_and_keeps_the_first_result(tmp_path,
     assert json.loads((out / "run.json").read_text())["status"] == "finished"
 
 
-@pytest.mark.slow  # test_extend_continues_a_finished_search... covers --extend by default
+@pytest.mark.slow  # test_extend_continues_a_finished_search[vlga] covers --extend by default
 def test_extend_is_a_new_budget_and_an_empty_extend_changes_nothing(tmp_path, capsys):
     out = tmp_path / "run"
     args = [*TINY, "--algorithm", "random_search", "--max-evaluations", "2", "--quiet"]

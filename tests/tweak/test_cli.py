@@ -67,9 +67,11 @@ def test_tweak_writes_results_plots_and_model(model_file, tmp_path, capsys):
 @pytest.mark.parametrize(
     "extra, fragment",
     [
-        (["--target", "10"], "out of range"),
+        (["--target", "10"], "digits has classes 0..9"),
         (["--target", "1", "--layers", "nope"], "unknown layer 'nope'"),
         (["--target", "1", "--scales", "0"], "positive numbers"),
+        (["--target", "1", "--scales", "inf"], "finite positive numbers"),
+        (["--target", "1", "--tolerance", "5"], "fraction in [0, 1]"),
     ],
 )
 def test_tweak_bad_input(model_file, tmp_path, capsys, extra, fragment):
@@ -90,6 +92,7 @@ def test_tweak_bad_input(model_file, tmp_path, capsys, extra, fragment):
         code = exc.code
     assert code == 2
     assert fragment in capsys.readouterr().err
+    assert not (tmp_path / "r").exists()  # refused before the run folder was made
 
 
 def test_tweak_missing_model(tmp_path, capsys):

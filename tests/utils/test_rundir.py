@@ -74,6 +74,32 @@ def test_resume_keeps_the_status_and_overwrite_empties_the_folder(tmp_path):
         assert not (tmp_path / "run" / "evaluations.jsonl").exists()
 
 
+def test_overwrite_sets_the_old_run_aside_until_the_new_one_finishes(tmp_path):
+    folder = tmp_path / "run"
+    with RunDirectory.open(folder, "evolve") as run:
+        run.append_jsonl("evaluations.jsonl", {"key": "a"})
+        run.mark_finished()
+    # a new run that fails before finishing puts the old one back, as it was
+    with RunDirectory.open(folder, "train", overwrite=True) as run:
+        run.write_json("partial.json", {})
+        assert (run.replaced / "evaluations.jsonl").is_file()
+        assert run.restore_replaced()
+    assert sorted(p.name for p in folder.iterdir()) == [".lock", "evaluations.jsonl", "run.json"]
+    assert RunDirectory(folder).command == "evolve" and not run.replaced.exists()
+    # one killed before finishing leaves the old run beside; the next overwrite keeps it there
+    run = RunDirectory.open(folder, "train", overwrite=True)
+    run.write_json("partial.json", {})
+    run.close()
+    with pytest.warns(RunNote, match="was cut off"):
+        run = RunDirectory.open(folder, "train", overwrite=True)
+    assert not (folder / "partial.json").exists()
+    assert (run.replaced / "evaluations.jsonl").is_file()
+    # finishing is what deletes it
+    run.mark_finished()
+    run.close()
+    assert not run.replaced.exists() and RunDirectory(folder).command == "train"
+
+
 def test_resume_needs_an_earlier_run(tmp_path):
     with pytest.raises(RunDirectoryError, match="holds no earlier run"):
         RunDirectory.open(tmp_path / "nothing", "evolve", resume=True)

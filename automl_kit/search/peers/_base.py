@@ -31,19 +31,9 @@ class PeerSearcher(Searcher):
         if max_blocks < 1:
             raise ValueError(f"max_blocks must be at least 1, got {max_blocks}.")
         self.max_blocks = max_blocks
-        self._resume = False
 
     def get_config(self) -> dict:
         return {**super().get_config(), "max_blocks": self.max_blocks}
-
-    def search(self, *args, resume: bool = False, **kwargs):
-        self._resume = resume  # the tuner reloads its saved state only when the search resumes
-        return super().search(*args, resume=resume, **kwargs)
-
-    @property
-    def resuming(self) -> bool:
-        """Whether the running search continues a saved one (then the tuner's state must reload)."""
-        return self._resume
 
     def tuner_path(self, name: str) -> Path:
         """Where the tuner's own state lives inside the run directory."""
