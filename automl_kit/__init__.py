@@ -43,6 +43,7 @@ _EXPORTS = {
     "VariableLengthGA": "automl_kit.search",
     "CNNSpace": "automl_kit.search",
     "DenseSpace": "automl_kit.search",
+    "StageSpace": "automl_kit.search",
     "FreezingTrainer": "automl_kit.freezing",
     "FreezingCallback": "automl_kit.freezing",
     "IntelligentFreezing": "automl_kit.freezing",

@@ -34,11 +34,14 @@ OPTIMIZER_NAMES = (
     "nesterov",
     "rmsprop",
     "adam",
+    "adamw",
     "adagrad",
     "adadelta",
     "adamax",
     "nadam",
 )
+# training-time augmentation of automl_kit.training.Recipe (names only, for argument choices)
+AUGMENTATION_NAMES = ("auto", "none", "flip_translate", "translate")
 SCHEDULE_NAMES = ("constant", "inverse_time", "exponential", "inverse_sqrt", "staircase")
 # the decks' activations (seed 003) plus Keras's other common ones
 ACTIVATION_NAMES = (
@@ -58,6 +61,7 @@ ACTIVATION_NAMES = (
 SPACES = Registry("search space")
 SPACES.register("cnn", "automl_kit.search.spaces.cnn:CNNSpace")
 SPACES.register("dense", "automl_kit.search.spaces.dense:DenseSpace")
+SPACES.register("stages", "automl_kit.search.spaces.stages:StageSpace")
 
 POLICIES = Registry("freezing policy")
 for _name, _target in {
@@ -87,7 +91,16 @@ def _zoo(name: str):
     return build
 
 
-for _name in ("vgg11", "vgg19", "resnet18", "resnet20", "resnet50", "densenet40", "densenet121"):
+for _name in (
+    "vgg11",
+    "vgg19",
+    "resnet18",
+    "resnet20",
+    "resnet50",
+    "densenet40",
+    "densenet121",
+    "textbook_cnn",
+):
     MODELS.register(_name, _zoo(_name))
 
 GROWTH_STARTS = Registry("growth start")  # how new units start when a partial layer grows

@@ -12,7 +12,7 @@ from automl_kit.search.large_scale_evolution import LargeScaleEvolution
 from automl_kit.search.random_search import RandomSearch
 from automl_kit.search.result import FinalFit, SearchResult
 from automl_kit.search.space import Gene, SearchSpace
-from automl_kit.search.spaces import CNNSpace, DenseSpace
+from automl_kit.search.spaces import CNNSpace, DenseSpace, StageSpace
 from automl_kit.search.vlga import VariableLengthGA
 
 __all__ = [
@@ -20,6 +20,7 @@ __all__ = [
     "CNNSpace",
     "ClassicalGA",
     "DenseSpace",
+    "StageSpace",
     "FinalFit",
     "Gene",
     "LargeScaleEvolution",

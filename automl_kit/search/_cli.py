@@ -9,14 +9,21 @@ from automl_kit.cli.jobs import (
     accepted_parameters,
     duration,
     flag,
+    fraction,
     non_negative_float,
     positive_float,
     positive_int,
 )
-from automl_kit.registries import ACTIVATION_NAMES, EXECUTORS, OPTIMIZER_NAMES, SEARCHERS
+from automl_kit.registries import (
+    ACTIVATION_NAMES,
+    AUGMENTATION_NAMES,
+    EXECUTORS,
+    OPTIMIZER_NAMES,
+    SEARCHERS,
+)
 from automl_kit.utils.budget import Budget
 
-SPACE_CHOICES = ("thesis", "compact", "dense")
+SPACE_CHOICES = ("stages", "thesis", "compact", "dense")
 # Options only some algorithms take (CLI dest -> constructor keyword); None = the algorithm's default.
 ALGORITHM_OPTIONS = {
     "population": "population",
@@ -90,8 +97,10 @@ class Evolve(Job):
         parser.add_argument(
             "--space",
             choices=SPACE_CHOICES,
-            default="thesis",
-            help="thesis: Xiao Table 2.1 (GPU-sized); compact: channels<=64, kernels<=5 (CPU); dense: tabular",
+            default="stages",
+            help="stages: conv-BatchNorm stages with a global-average-pool head (the textbook CNN "
+            "is a member, and the search starts from it); thesis: Xiao Table 2.1 (GPU-sized); "
+            "compact: the thesis genes with channels<=64, kernels<=5; dense: tables",
         )
         parser.add_argument(
             "--epochs-per-eval",
@@ -100,17 +109,36 @@ class Evolve(Job):
             help="training epochs that define fitness",
         )
         parser.add_argument(
-            "--batch-size", type=positive_int, default=64, help="training batch size"
+            "--batch-size",
+            type=positive_int,
+            default=None,
+            help="training batch size (default: the recipe's, 64)",
         )
         parser.add_argument(
             "--optimizer",
             type=str.lower,
             choices=OPTIMIZER_NAMES,
-            default="adam",
-            help="optimizer of every candidate and of the final fit",
+            default=None,
+            help="optimizer of every candidate and of the final fit (default: the recipe's, adamw)",
         )
         parser.add_argument(
-            "--lr", type=positive_float, default=1e-3, help="learning rate of that optimizer"
+            "--lr",
+            type=positive_float,
+            default=None,
+            help="peak learning rate of the recipe's warm-up and cosine schedule (default: 0.003)",
+        )
+        parser.add_argument(
+            "--augment",
+            choices=AUGMENTATION_NAMES,
+            default=None,
+            help="training-time image augmentation (default auto: flips and translations for "
+            "colour images, none for grey ones such as digits)",
+        )
+        parser.add_argument(
+            "--label-smoothing",
+            type=fraction,
+            default=None,
+            help="label smoothing of every candidate and of the final fit (default: 0)",
         )
         parser.add_argument(
             "--activations",
@@ -140,8 +168,8 @@ class Evolve(Job):
         parser.add_argument(
             "--final-epochs",
             type=positive_int,
-            default=100,
-            help="most epochs of the final fit (early stopping, patience 5)",
+            default=15,
+            help="epochs of the final fit: one full schedule of the recipe, best epoch kept",
         )
         group = parser.add_argument_group(
             "algorithm options", "given only to the algorithms that take them (default: theirs)"
@@ -244,9 +272,15 @@ class Evolve(Job):
         self.searcher.validate_budget(Budget(args.time_budget, args.max_evaluations))
 
     def build_searcher(self, cls, args):
-        from automl_kit.search import CNNSpace, DenseSpace
+        from automl_kit.search import CNNSpace, DenseSpace, StageSpace
+        from automl_kit.training import Recipe
 
-        make = {"thesis": CNNSpace, "compact": CNNSpace.compact, "dense": DenseSpace}[args.space]
+        make = {
+            "stages": StageSpace,
+            "thesis": CNNSpace,
+            "compact": CNNSpace.compact,
+            "dense": DenseSpace,
+        }[args.space]
         space = make(activations=args.activations) if args.activations else make()
         kwargs = {
             keyword: getattr(args, dest)
@@ -258,8 +292,17 @@ class Evolve(Job):
             options["address"] = args.ray_address
         if args.gpus:
             options["gpus"] = args.gpus.split(",")
+        recipe = {
+            name: value
+            for name, value in (
+                ("augment", args.augment),
+                ("label_smoothing", args.label_smoothing),
+            )
+            if value is not None
+        }
         kwargs.update(
             epochs_per_eval=args.epochs_per_eval,
+            recipe=Recipe().with_options(**recipe),
             batch_size=args.batch_size,
             learning_rate=args.lr,
             optimizer=args.optimizer,
@@ -277,7 +320,7 @@ class Evolve(Job):
         space = self.searcher.space
         if space.input_rank() != data.x_train.ndim:
             kind = "CNNs for images" if space.input_rank() == 4 else "dense nets for tables"
-            fits = "dense" if data.x_train.ndim == 2 else "compact or thesis"
+            fits = "dense" if data.x_train.ndim == 2 else "stages, compact or thesis"
             raise ValueError(
                 f"the {args.space} space builds {kind} but {data.name} has samples of shape "
                 f"{data.input_shape}; pick --space {fits}."
@@ -312,14 +355,15 @@ class Evolve(Job):
         if args.verbose:
             print(
                 f"search done: {result.stop_reason or 'finished'}; best fitness {result.best_fitness:.4f} "
-                f"after {result.evaluations:g} evaluations; final fit (up to {args.final_epochs} epochs)...",
+                f"after {result.evaluations:g} evaluations; final fit ({args.final_epochs} epochs)...",
                 flush=True,
             )
         final = result.final_fit(
             data.x_train,
             data.y_train,
             validation_data=data.validation_data,
-            max_epochs=args.final_epochs,
+            epochs=args.final_epochs,
+            seed=args.seed,
             verbose=2 if args.verbose else 0,  # one line per epoch
         )
         test_loss, test_accuracy = final.model.evaluate(data.x_test, data.y_test, verbose=0)

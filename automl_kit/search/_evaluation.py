@@ -17,7 +17,7 @@ import numpy as np
 import tensorflow as tf
 
 from automl_kit.search.space import SearchSpace
-from automl_kit.training import FitnessGuard, optimizer
+from automl_kit.training import FitnessGuard, Recipe
 from automl_kit.utils.models import classification_head
 
 _DATA: dict = {}
@@ -52,10 +52,8 @@ class EvalTask:
     genes: list
     space_config: dict
     epochs: int
-    batch_size: int
-    learning_rate: float
+    recipe: dict  # automl_kit.training.Recipe.get_config(): how every candidate is trained
     seed: int
-    optimizer: str = "adam"  # a name of automl_kit.training.optimizer
     model_path: str | None = None
     parent_model: str | None = None
     deadline: float | None = None  # absolute time.time(); training stops past it
@@ -161,21 +159,18 @@ def evaluate(task: EvalTask, callbacks: tuple = ()) -> Evaluation:
         if task.parent_model
         else 0
     )
-    model.compile(
-        optimizer=optimizer(task.optimizer, task.learning_rate),
-        loss="sparse_categorical_crossentropy",
-        metrics=["accuracy"],
-    )
     guard = FitnessGuard(task.deadline, task.reject_below)
     info = {"params": int(model.count_params()), "transferred_layers": transferred}
+    recipe = Recipe.from_config(task.recipe)
     try:
-        history = model.fit(
+        # the recipe's whole schedule in task.epochs: a short full run, not a long run's start
+        history = recipe.fit(
+            model,
             _DATA["x"],
             _DATA["y"],
             validation_data=(_DATA["x_val"], _DATA["y_val"]),
             epochs=task.epochs,
-            batch_size=task.batch_size,
-            verbose=0,
+            seed=candidate_seed(task.seed, task.key),
             callbacks=[keras.callbacks.TerminateOnNaN(), guard, *callbacks],
         ).history
     except (tf.errors.ResourceExhaustedError, MemoryError) as exc:
@@ -205,4 +200,5 @@ def evaluate(task: EvalTask, callbacks: tuple = ()) -> Evaluation:
         )
     if task.model_path:
         model.save(task.model_path)
-    return result(val_acc[-1], "ok", model_path=task.model_path, **info)
+    fitness = recipe.kept_accuracy(model, history, (_DATA["x_val"], _DATA["y_val"]))
+    return result(fitness, "ok", model_path=task.model_path, **info)

@@ -31,10 +31,10 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from automl_kit.registries import OPTIMIZER_NAMES
 from automl_kit.search._evaluation import EvalTask, Evaluation, evaluate, set_worker_data
 from automl_kit.search.result import SearchResult
 from automl_kit.search.space import SearchSpace
+from automl_kit.training import Recipe
 from automl_kit.utils import Progress, RunDirectory, to_jsonable
 from automl_kit.utils.budget import Budget, BudgetExhausted
 from automl_kit.utils.executor import get_executor
@@ -88,6 +88,11 @@ class Searcher:
     Subclasses set ``algorithm`` (the registry name) and ``State`` (their :class:`SearchState`),
     implement ``_run(state)`` and extend ``get_config``. ``verbose=0`` prints nothing, ``1``
     one progress line per generation or round (``quiet`` is the deprecated spelling of 0).
+
+    Every candidate trains with ``recipe`` (:class:`~automl_kit.training.Recipe`, default
+    ``Recipe()``) for ``epochs_per_eval`` epochs: the recipe's whole schedule, short. Its fitness
+    is the validation accuracy of the weights the recipe keeps. ``batch_size``,
+    ``learning_rate`` and ``optimizer`` are shorthands that change those fields of the recipe.
     """
 
     algorithm = "searcher"
@@ -98,9 +103,10 @@ class Searcher:
         space: SearchSpace | None = None,
         *,
         epochs_per_eval: int = 5,
-        batch_size: int = 64,
-        learning_rate: float = 1e-3,
-        optimizer: str = "adam",
+        recipe: Recipe | dict | None = None,
+        batch_size: int | None = None,
+        learning_rate: float | None = None,
+        optimizer: str | None = None,
         seed: int = 0,
         executor: str = "serial",
         workers: int | None = None,
@@ -109,14 +115,15 @@ class Searcher:
         verbose: int = 1,
         quiet: bool | None = None,
     ):
-        from automl_kit.search.spaces import CNNSpace
+        from automl_kit.search.spaces import StageSpace
 
-        if str(optimizer).lower() not in OPTIMIZER_NAMES:
-            raise ValueError(
-                f"unknown optimizer '{optimizer}'; choose one of: {', '.join(OPTIMIZER_NAMES)}"
-            )
-        if epochs_per_eval < 1 or batch_size < 1:
-            raise ValueError("epochs_per_eval and batch_size must be at least 1.")
+        if epochs_per_eval < 1:
+            raise ValueError(f"epochs_per_eval must be at least 1, got {epochs_per_eval}.")
+        recipe = Recipe.from_config(recipe) if isinstance(recipe, dict) else recipe or Recipe()
+        # batch_size, learning_rate, optimizer: shorthands for the recipe's fields
+        changes = {"batch_size": batch_size, "learning_rate": learning_rate}
+        changes["optimizer"] = None if optimizer is None else str(optimizer).lower()
+        self.recipe = recipe.with_options(**{k: v for k, v in changes.items() if v is not None})
         if early_rejection is not None and not 0 < early_rejection < 1:
             raise ValueError(
                 f"early_rejection is a fraction of the median in (0, 1), got {early_rejection}."
@@ -128,13 +135,8 @@ class Searcher:
                 stacklevel=2,
             )
             verbose = 0 if quiet else verbose
-        self.space = space if space is not None else CNNSpace()
-        self.epochs_per_eval, self.batch_size, self.learning_rate = (
-            epochs_per_eval,
-            batch_size,
-            learning_rate,
-        )
-        self.optimizer = str(optimizer).lower()
+        self.space = space if space is not None else StageSpace()
+        self.epochs_per_eval = epochs_per_eval
         self.seed, self.executor_name, self.workers = seed, executor, workers
         # e.g. {"address": "ray://head:10001"}: used, never saved (a run directory is data)
         self.executor_options = dict(executor_options or {})
@@ -163,9 +165,7 @@ class Searcher:
             "algorithm": self.algorithm,
             "space": self.space.get_config(),
             "epochs_per_eval": self.epochs_per_eval,
-            "batch_size": self.batch_size,
-            "learning_rate": self.learning_rate,
-            "optimizer": self.optimizer,
+            "recipe": self.recipe.get_config(),
             "seed": self.seed,
             "early_rejection": self.early_rejection,
             "executor": self.executor_name,
@@ -375,9 +375,7 @@ class Searcher:
                     genes=list(genes),
                     space_config=self.space.get_config(),
                     epochs=epochs or self.epochs_per_eval,
-                    batch_size=self.batch_size,
-                    learning_rate=self.learning_rate,
-                    optimizer=self.optimizer,
+                    recipe=self.recipe.get_config(),
                     seed=self.seed,
                     model_path=str(self.model_path(k)),
                     parent_model=str(self.run.resolve(parent)) if parent else None,

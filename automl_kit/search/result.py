@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import os
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-
 from automl_kit.search._evaluation import Evaluation
 from automl_kit.search.space import SearchSpace
-from automl_kit.training import FitnessGuard, optimizer
+from automl_kit.training import Recipe
 from automl_kit.utils import RunDirectory, parse_duration
 from automl_kit.utils.validation import check_training_data
 
@@ -95,67 +92,60 @@ class SearchResult:
 
         return pd.DataFrame(self.history)
 
+    @property
+    def recipe(self) -> Recipe:
+        """The recipe every candidate trained with (runs made before recipes existed: their
+        optimizer, rate and batch size at a constant rate, as they trained)."""
+        if "recipe" in self.config:
+            return Recipe.from_config(self.config["recipe"])
+        legacy = {
+            k: self.config[k]
+            for k in ("optimizer", "learning_rate", "batch_size")
+            if k in self.config
+        }
+        return Recipe(
+            weight_decay=0.0, schedule="constant", warmup=0.0, augment="none", keep="last", **legacy
+        )
+
     def final_fit(
         self,
         x,
         y,
         *,
         validation_data: tuple,
-        max_epochs: int = 100,
-        patience: int | None = 5,
-        batch_size: int | None = None,
-        learning_rate: float | None = None,
+        epochs: int = 15,
+        recipe: Recipe | dict | None = None,
         time_budget: str | float | None = None,
+        seed: int = 0,
         verbose: int = 0,
     ) -> FinalFit:
-        """Train the best model further until validation accuracy stops improving (Xiao Fig. 2.1, step 13).
+        """Train the best model further with a full schedule of ``epochs`` (Xiao Fig. 2.1, step 13).
 
-        Keeps the weights of the best epoch; the model is recompiled with a fresh optimizer.
-        ``patience=None`` trains exactly ``max_epochs`` and keeps the last weights (no early
-        stopping): an epoch-bounded fit, equal for every model whatever the machine's speed.
-        ``time_budget`` ("10m", seconds) also ends training, mid-epoch if need be, so that
-        comparisons at equal budget stay equal however large the found model is.
+        Starts from the searched weights with a fresh optimizer; ``recipe`` defaults to the
+        search's own (:attr:`recipe`), so the final fit trains as the candidates did, longer.
+        The kept weights are the recipe's choice (best validation epoch by default).
+        ``time_budget`` ("10m", seconds) also ends training, mid-epoch if need be.
         """
-        import keras
-
-        if patience is not None and patience < 1:
-            raise ValueError(
-                f"patience is epochs without improvement (>= 1), got {patience}; "
-                "pass None to train exactly max_epochs."
-            )
-        seconds = parse_duration(time_budget)
+        if isinstance(recipe, dict):
+            recipe = Recipe.from_config(recipe)
+        recipe = recipe or self.recipe
+        parse_duration(time_budget)  # a bad budget is refused before any work
         x, y, x_val, y_val = check_training_data(
             x, y, validation_data, rank=self.space.input_rank()
         )
         model = self.best_model()
-        model.compile(
-            optimizer=optimizer(
-                self.config.get("optimizer", "adam"),
-                learning_rate or self.config.get("learning_rate", 1e-3),
-            ),
-            loss="sparse_categorical_crossentropy",
-            metrics=["accuracy"],
-        )
-        guard = FitnessGuard(time.time() + seconds if seconds else None, reject_below=None)
-        callbacks = [guard]
-        if patience is not None:
-            callbacks.append(
-                keras.callbacks.EarlyStopping(
-                    monitor="val_accuracy", patience=patience, restore_best_weights=True
-                )
-            )
-        history = model.fit(
+        history = recipe.fit(
+            model,
             x,
             y,
             validation_data=(x_val, y_val),
-            epochs=max_epochs,
+            epochs=epochs,
+            seed=seed,
+            time_budget=time_budget,
             verbose=verbose,
-            batch_size=batch_size or self.config.get("batch_size", 64),
-            callbacks=callbacks,
         ).history
-        return FinalFit(
-            model, len(history["val_accuracy"]), float(np.max(history["val_accuracy"])), history
-        )
+        kept = recipe.kept_accuracy(model, history, (x_val, y_val))
+        return FinalFit(model, len(history["val_accuracy"]), kept, history)
 
     def summary(self) -> dict:
         return {

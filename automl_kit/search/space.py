@@ -90,6 +90,11 @@ class SearchSpace:
         """``genes`` plus one random block (entering a new phase)."""
         return list(genes) + [rng.choice(g.choices) for g in self.block_genes]
 
+    def known_good(self, n_blocks: int) -> list[list]:
+        """Chromosomes of ``n_blocks`` blocks known to train well (a search may start from
+        them); none unless a space names some."""
+        return []
+
     def depth(self, genes: list) -> int:
         """Layers the genes build (one per block unless a space says otherwise)."""
         return self.n_blocks(genes)

@@ -234,9 +234,17 @@ class VariableLengthGA(Searcher):
         return [creator.VLGAIndividual(g) for g in genes_list]
 
     def _first_state(self) -> VLGAState:
-        return VLGAState(
-            population=[self.space.random_genes(1, self.rng) for _ in range(self.population_size)]
-        )
+        population = [self.space.random_genes(1, self.rng) for _ in range(self.population_size)]
+        return VLGAState(population=self._with_known_good(population))
+
+    def _with_known_good(self, population: list[list]) -> list[list]:
+        """The space's known-good chromosomes of this depth in place of the first random ones
+        (at most half the population; first, so a paced phase cut short still trains them):
+        the search starts from them and can only improve on them."""
+        n_blocks = self.space.n_blocks(population[0])
+        known = [g for g in self.space.known_good(n_blocks) if g not in population]
+        known = known[: len(population) // 2]
+        return known + population[len(known) :]
 
     def _run(self, state: VLGAState | None) -> None:
         self.paced = self.schedule_under(self.budget) == "paced"
@@ -338,9 +346,9 @@ class VariableLengthGA(Searcher):
         state.phase, state.generation = phase + 1, 0
         state.parent_model = grow_from["model_path"]
         state.phase_start_used = self.budget_used() or 0.0
-        state.population = [
-            self.space.extend(grow_from["genes"], self.rng) for _ in range(self.population_size)
-        ]
+        state.population = self._with_known_good(
+            [self.space.extend(grow_from["genes"], self.rng) for _ in range(self.population_size)]
+        )
         return True
 
     # ---- pacing -------------------------------------------------------------------------

@@ -2,7 +2,8 @@
 
 Compiled train steps per set of trainable variables (:class:`TrainSteps`, with gradient hooks),
 the freezable-unit grouping of a model (:func:`freezable_units`), callbacks shared by searches
-and trainers (:class:`FitnessGuard`) and epoch-based learning-rate schedules (:class:`StepDecay`).
+and trainers (:class:`FitnessGuard`), epoch-based learning-rate schedules (:class:`StepDecay`) and
+the one training recipe every model is trained with (:class:`Recipe`).
 This package imports no capability (search/, freezing/, ...): they import it.
 
 >>> from automl_kit.training import StepDecay
@@ -25,6 +26,7 @@ from automl_kit.training.optimizers import (
     optimizer,
     schedule,
 )
+from automl_kit.training.recipe import KeepBestWeights, Recipe, WarmupSchedule
 from automl_kit.training.schedules import StepDecay
 from automl_kit.training.steps import GradientHook, GradientScales, GradientSums, TrainSteps
 from automl_kit.training.units import NORMALIZATION, Unit, freezable_units, variables_after
@@ -42,6 +44,9 @@ __all__ = [
     "read_checkpoint",
     "restore_checkpoint",
     "FitnessGuard",
+    "KeepBestWeights",
+    "Recipe",
+    "WarmupSchedule",
     "GradientHook",
     "GradientScales",
     "GradientSums",

@@ -37,6 +37,7 @@ _OPTIMIZERS = {
     "nesterov": (keras.optimizers.SGD, {"momentum": 0.9, "nesterov": True}),
     "rmsprop": (keras.optimizers.RMSprop, {}),
     "adam": (keras.optimizers.Adam, {}),
+    "adamw": (keras.optimizers.AdamW, {}),  # decoupled weight decay (Loshchilov & Hutter 2019)
     "adagrad": (keras.optimizers.Adagrad, {}),
     "adadelta": (keras.optimizers.Adadelta, {}),
     "adamax": (keras.optimizers.Adamax, {}),

@@ -7,12 +7,13 @@ from functools import partial
 
 import keras
 
-from automl_kit.zoo import _densenet, _resnet, _vgg
+from automl_kit.zoo import _densenet, _resnet, _textbook, _vgg
 
 MODELS: dict[str, Callable[..., keras.Model]] = {
     **{name: partial(_vgg.vgg, name) for name in _vgg.CONFIGS},
     **{name: partial(_resnet.resnet, name) for name in _resnet.CONFIGS},
     **{name: partial(_densenet.densenet, name) for name in _densenet.CONFIGS},
+    "textbook_cnn": _textbook.textbook_cnn,
 }
 
 

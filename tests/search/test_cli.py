@@ -103,7 +103,7 @@ def test_help_imports_no_tensorflow():
             "--generations",
         ),
         (["--extend"], "--extend continues a finished run: use it with --resume DIR"),
-        (["--optimizer", "adamw"], "argument --optimizer: invalid choice: 'adamw'"),
+        (["--optimizer", "adamx"], "argument --optimizer: invalid choice: 'adamx'"),
         (["--activations", "relu,swsh"], "unknown activation swsh; give a comma-separated list"),
         (["--lr", "0"], "--lr: must be a finite number above 0"),
         (["--ray-address", "ray://head:10001"], "--ray-address needs --executor ray"),
@@ -393,7 +393,7 @@ def test_optimizer_rate_and_activations_reach_every_candidate_and_the_final_fit(
     args = ["--optimizer", "Nadam", "--lr", "0.004", "--activations", "elu,selu"]
     assert main([*TINY, *args, "--max-evaluations", "3", "--out", str(out), "--quiet"]) == 0
     config = json.loads((out / "config.json").read_text())
-    assert config["optimizer"] == "nadam" and config["learning_rate"] == 0.004
+    assert config["recipe"]["optimizer"] == "nadam" and config["recipe"]["learning_rate"] == 0.004
     assert config["space"]["activations"] == ["elu", "selu"]
     model = keras.saving.load_model(out / "final_model.keras")
     assert type(model.optimizer).__name__ == "Nadam"

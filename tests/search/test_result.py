@@ -1,10 +1,11 @@
-"""The search result's final fit: early stopping, the time budget, the best epoch's weights."""
+"""The search result's final fit: the recipe's schedule, the time budget, the kept weights."""
 
 from __future__ import annotations
 
 import pytest
 
 from automl_kit.search import DenseSpace, VariableLengthGA
+from automl_kit.training import Recipe
 
 
 @pytest.fixture(scope="module")
@@ -28,21 +29,26 @@ def dense_result(tmp_path_factory, digits_small):
     return result, data
 
 
-def test_final_fit_trains_up_to_max_epochs_and_keeps_the_best_epochs_weights(dense_result):
+def test_final_fit_trains_the_recipes_schedule_and_keeps_the_best_epochs_weights(dense_result):
     result, (train, val) = dense_result
     import keras
 
     # a huge learning rate makes validation accuracy rise and fall: the last epoch is not the best
     keras.utils.set_random_seed(1)
-    final = result.final_fit(
-        *train, validation_data=val, max_epochs=6, patience=10, learning_rate=1.0
-    )
+    recipe = result.recipe.with_options(learning_rate=1.0, schedule="constant", warmup=0.0)
+    final = result.final_fit(*train, validation_data=val, epochs=6, recipe=recipe)
     assert final.epochs == 6
     assert final.history["val_accuracy"][-1] < final.best_val_accuracy  # so restoring matters
     _, accuracy = final.model.evaluate(*val, verbose=0)
     # the returned model scores what its best epoch scored, not its last epoch
     assert accuracy == pytest.approx(final.best_val_accuracy, abs=1e-6)
     assert final.best_val_accuracy == max(final.history["val_accuracy"])
+
+
+def test_final_fit_trains_with_the_searchs_recipe_by_default(dense_result):
+    result, _ = dense_result
+    assert result.recipe == Recipe(batch_size=32)  # the search's batch_size= shorthand
+    assert result.recipe.get_config() == result.config["recipe"]
 
 
 def test_final_fit_starts_from_the_searched_model(dense_result):
@@ -53,27 +59,42 @@ def test_final_fit_starts_from_the_searched_model(dense_result):
 
 def test_final_fit_time_budget_ends_training(dense_result):
     result, (train, val) = dense_result
-    final = result.final_fit(
-        *train, validation_data=val, max_epochs=50, patience=50, time_budget=1e-6
-    )
+    final = result.final_fit(*train, validation_data=val, epochs=50, time_budget=1e-6)
     assert final.epochs == 1  # stopped in the first epoch, which still gets validated
     with pytest.raises(ValueError):
         result.final_fit(*train, validation_data=val, time_budget="soon")
 
 
-def test_final_fit_without_patience_trains_exactly_max_epochs_and_keeps_the_last_weights(
-    dense_result,
-):
+def test_final_fit_with_keep_last_keeps_the_last_weights(dense_result):
     result, (train, val) = dense_result
     import keras
 
     keras.utils.set_random_seed(1)  # as above: the last epoch is not the best
-    final = result.final_fit(
-        *train, validation_data=val, max_epochs=4, patience=None, learning_rate=1.0
+    recipe = result.recipe.with_options(
+        learning_rate=1.0, schedule="constant", warmup=0.0, keep="last"
     )
-    assert final.epochs == 4
-    assert final.history["val_accuracy"][-1] < final.best_val_accuracy  # restoring would differ
+    final = result.final_fit(*train, validation_data=val, epochs=6, recipe=recipe)
+    assert final.epochs == 6
+    assert final.history["val_accuracy"][-1] < max(final.history["val_accuracy"])
     _, accuracy = final.model.evaluate(*val, verbose=0)
     assert accuracy == pytest.approx(final.history["val_accuracy"][-1], abs=1e-6)
-    with pytest.raises(ValueError, match="patience"):
-        result.final_fit(*train, validation_data=val, patience=0)
+    assert final.best_val_accuracy == pytest.approx(accuracy, abs=1e-6)
+    with pytest.raises(ValueError, match="epochs must be a whole number"):
+        result.final_fit(*train, validation_data=val, epochs=0)
+
+
+def test_a_run_made_before_recipes_reads_back_as_the_constant_rate_it_trained_with(dense_result):
+    result, _ = dense_result
+    legacy = {k: v for k, v in result.config.items() if k != "recipe"}
+    legacy.update(optimizer="nadam", learning_rate=0.004, batch_size=16)
+    old = type(result)(result.space, result.best, result.history, result.run, legacy)
+    assert old.recipe == Recipe(
+        optimizer="nadam",
+        learning_rate=0.004,
+        batch_size=16,
+        weight_decay=0.0,
+        schedule="constant",
+        warmup=0.0,
+        augment="none",
+        keep="last",
+    )
