@@ -89,7 +89,7 @@ def test_evolve_end_to_end_writes_its_run_directory(tmp_path, capsys):
 
 def test_evolve_rejects_a_space_that_does_not_fit_the_data(tmp_path, capsys):
     assert main(["evolve", "--space", "dense", "--out", str(tmp_path / "r"), "--quiet"]) == 2
-    assert "pick --space compact or thesis" in capsys.readouterr().err
+    assert "pick --space stages, compact or thesis" in capsys.readouterr().err
 
 
 # ---- --data: the user's own files, end to end through the command line -------------------

@@ -86,7 +86,8 @@ class HelpFormatter(argparse.RawDescriptionHelpFormatter):
         text = action.help or ""
         if (
             "default" in text
-            or action.default in (None, False, argparse.SUPPRESS)
+            # identity, not equality: a default of 0 is shown, False and None are not
+            or any(action.default is v for v in (None, False, argparse.SUPPRESS))
             or action.option_strings == []
             or isinstance(action, argparse._StoreConstAction)
         ):
@@ -300,12 +301,14 @@ class Job:
                 if run_status(args.resume) == "finished" and not getattr(args, "extend", False):
                     print(self._finished_message(Path(args.resume)), flush=True)
                     return 0
+            target = args.resume or args.out
+            if target is not None and not args.resume:
+                # a live job's lock or another run: refused at once, before validate() may
+                # import TensorFlow
+                RunDirectory.check(target, self.name, overwrite=bool(args.overwrite), cli=True)
             if self.uses_data:
                 check_data_options(args)
             self.validate(args)
-            target = args.resume or args.out
-            if target is not None and not args.resume:
-                RunDirectory.check(target, self.name, overwrite=bool(args.overwrite), cli=True)
             with graceful_interrupt(), notes_as_lines():
                 from automl_kit.utils.seeding import seed_everything
 

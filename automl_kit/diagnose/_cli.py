@@ -26,6 +26,7 @@ class Diagnose(Job):
         "report.html",
         "diagnosis.json",
         "confusion_dev.png",
+        "confusion_test.png",
         "confident_errors.png",
         "errors_to_tag.csv",
         "label_issues.csv",

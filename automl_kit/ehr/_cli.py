@@ -64,7 +64,13 @@ class EHR(Job):
             "--test-size", type=positive_float, default=0.3, help="test share, split by patient"
         )
         layout = parser.add_argument_group("layout")
-        layout.add_argument("--layout", default="ga", choices=("ga", "random", "embedding", "igtd"))
+        layout.add_argument(
+            "--layout",
+            default="ga",
+            choices=("ga", "random", "embedding", "igtd"),
+            help="how codes are placed on the image grid: ga (permutation GA on the relations), "
+            "random, embedding (related codes near each other) or igtd",
+        )
         layout.add_argument("--width", type=positive_int, default=None, help="grid width")
         layout.add_argument("--height", type=positive_int, default=None, help="grid height")
         layout.add_argument(

@@ -26,7 +26,12 @@ from automl_kit.training.optimizers import (
     optimizer,
     schedule,
 )
-from automl_kit.training.recipe import KeepBestWeights, Recipe, WarmupSchedule
+from automl_kit.training.recipe import (
+    KeepBestWeights,
+    Recipe,
+    SparseLabelSmoothing,
+    WarmupSchedule,
+)
 from automl_kit.training.schedules import StepDecay
 from automl_kit.training.steps import GradientHook, GradientScales, GradientSums, TrainSteps
 from automl_kit.training.units import NORMALIZATION, Unit, freezable_units, variables_after
@@ -46,6 +51,7 @@ __all__ = [
     "FitnessGuard",
     "KeepBestWeights",
     "Recipe",
+    "SparseLabelSmoothing",
     "WarmupSchedule",
     "GradientHook",
     "GradientScales",

@@ -78,6 +78,34 @@ class WarmupSchedule(keras.optimizers.schedules.LearningRateSchedule):
         }
 
 
+@keras.saving.register_keras_serializable(package="automl_kit")
+class SparseLabelSmoothing(keras.losses.Loss):
+    """Cross-entropy with label smoothing on integer labels (Szegedy et al. 2016, Eq. in Sec. 7):
+    the target is ``(1 - eps) * one_hot(y) + eps / K``. Keras's sparse loss has no smoothing, and
+    one-hot labels would make ``model.evaluate(x, y)`` on integer labels fail afterwards."""
+
+    def __init__(self, label_smoothing: float = 0.1, from_logits: bool = False, **kwargs):
+        kwargs.setdefault("name", "sparse_label_smoothing")
+        super().__init__(**kwargs)
+        self.label_smoothing, self.from_logits = float(label_smoothing), bool(from_logits)
+
+    def call(self, y_true, y_pred):
+        from keras import ops
+
+        labels = ops.cast(ops.reshape(y_true, (-1,)), "int32")
+        target = ops.one_hot(labels, ops.shape(y_pred)[-1], dtype=y_pred.dtype)
+        return keras.losses.categorical_crossentropy(
+            target, y_pred, from_logits=self.from_logits, label_smoothing=self.label_smoothing
+        )
+
+    def get_config(self) -> dict:
+        return {
+            **super().get_config(),
+            "label_smoothing": self.label_smoothing,
+            "from_logits": self.from_logits,
+        }
+
+
 class KeepBestWeights(keras.callbacks.Callback):
     """Restore, when training ends, the weights of the epoch with the best ``monitor``
     (training runs its whole schedule: unlike ``EarlyStopping`` nothing stops early)."""
@@ -197,11 +225,8 @@ class Recipe:
         return keras.Sequential(steps, name="augmentation")
 
     def compile(self, model: keras.Model, total_steps: int) -> None:
-        """Compile ``model`` with this recipe's optimizer and loss for ``total_steps`` steps.
-
-        With label smoothing the labels arrive one-hot (see :meth:`dataset`), so the loss is
-        categorical; ``accuracy`` follows the label format either way.
-        """
+        """Compile ``model`` with this recipe's optimizer and loss for ``total_steps`` steps;
+        labels stay integers, smoothed or not."""
         from automl_kit.utils.models import outputs_probabilities
 
         try:
@@ -209,17 +234,15 @@ class Recipe:
         except ValueError:  # no Dense head to read: a model's output counts as probabilities
             from_logits = False
         loss = (
-            keras.losses.CategoricalCrossentropy(
-                from_logits=from_logits, label_smoothing=self.label_smoothing
-            )
+            SparseLabelSmoothing(self.label_smoothing, from_logits=from_logits)
             if self.label_smoothing
             else keras.losses.SparseCategoricalCrossentropy(from_logits=from_logits)
         )
         model.compile(optimizer=self.build_optimizer(total_steps), loss=loss, metrics=["accuracy"])
 
-    def dataset(self, x, y, num_classes: int, *, training: bool, seed: int = 0):
+    def dataset(self, x, y, *, training: bool, seed: int = 0):
         """A ``tf.data`` pipeline of batches: shuffled and augmented (in the graph) only when
-        ``training``; one-hot labels when the recipe smooths them."""
+        ``training``."""
         import tensorflow as tf
 
         data = tf.data.Dataset.from_tensor_slices((x, np.asarray(y, dtype=np.int32)))
@@ -231,8 +254,6 @@ class Recipe:
             data = data.map(
                 lambda a, b: (augmenter(a, training=True), b), num_parallel_calls=tf.data.AUTOTUNE
             )
-        if self.label_smoothing:
-            data = data.map(lambda a, b: (a, tf.one_hot(b, num_classes)))
         return data.prefetch(tf.data.AUTOTUNE)
 
     # ---- training ------------------------------------------------------------------------
@@ -264,7 +285,6 @@ class Recipe:
         x, y = np.asarray(x, dtype=np.float32), np.asarray(y)
         x_val, y_val = validation_data
         x_val = np.asarray(x_val, dtype=np.float32)
-        num_classes = int(model.output_shape[-1])
         steps = math.ceil(len(x) / self.batch_size)
         self.compile(model, steps * int(epochs))
         extra = list(callbacks)
@@ -274,8 +294,8 @@ class Recipe:
         if self.keep == "best":
             extra.append(KeepBestWeights())
         return model.fit(
-            self.dataset(x, y, num_classes, training=True, seed=seed),
-            validation_data=self.dataset(x_val, y_val, num_classes, training=False),
+            self.dataset(x, y, training=True, seed=seed),
+            validation_data=self.dataset(x_val, y_val, training=False),
             epochs=int(epochs),
             shuffle=False,  # the pipeline shuffles, with the seed
             verbose=verbose,
@@ -292,8 +312,6 @@ class Recipe:
         if self.keep == "last":
             return float(scores[-1])
         x_val, y_val = validation_data
-        if self.label_smoothing:
-            y_val = keras.utils.to_categorical(y_val, int(model.output_shape[-1]))
         return float(model.evaluate(x_val, y_val, verbose=0, batch_size=256)[1])
 
 
@@ -303,5 +321,6 @@ __all__ = [
     "SCHEDULE_SHAPES",
     "KeepBestWeights",
     "Recipe",
+    "SparseLabelSmoothing",
     "WarmupSchedule",
 ]

@@ -99,3 +99,12 @@ class _nothing:
 
     def __exit__(self, *exc):
         return False
+
+
+def test_help_explains_layout_and_shows_zero_defaults(capsys):
+    # issue 23: --layout had no text and --n-confusing's default 0 was hidden
+    with pytest.raises(SystemExit):
+        main(["ehr", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "how codes are placed on the image grid" in text
+    assert "training examples dropped (Alg. 4) (default: 0)" in text

@@ -402,3 +402,25 @@ def test_optimizer_rate_and_activations_reach_every_candidate_and_the_final_fit(
         for layer in model.layers
         if isinstance(layer, keras.layers.Activation)
     } <= {"elu", "selu"}
+
+
+def test_a_second_evolve_on_a_live_run_is_refused_before_tensorflow_loads(tmp_path):
+    # issue 23: it took ~10 s (the searcher, and TensorFlow, were built first)
+    from automl_kit.utils import RunDirectory
+
+    out = tmp_path / "run"
+    holder = RunDirectory.open(out, "evolve")  # a live job, as another process would hold it
+    code = (
+        "import sys\n"
+        "from automl_kit.cli import main\n"
+        f"code = main([*{TINY!r}, '--max-evaluations', '1', '--out', {str(out)!r}])\n"
+        "print(code, 'tensorflow' in sys.modules)\n"
+    )
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, timeout=120
+        )
+    finally:
+        holder.close()
+    assert proc.stdout.split() == ["2", "False"], proc.stdout + proc.stderr
+    assert f"in use by another process (pid {os.getpid()})" in proc.stderr

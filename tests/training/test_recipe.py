@@ -7,7 +7,12 @@ import keras
 import numpy as np
 import pytest
 
-from automl_kit.training.recipe import KeepBestWeights, Recipe, WarmupSchedule
+from automl_kit.training.recipe import (
+    KeepBestWeights,
+    Recipe,
+    SparseLabelSmoothing,
+    WarmupSchedule,
+)
 from automl_kit.zoo import build_model
 
 
@@ -72,20 +77,27 @@ def test_augmentation_runs_in_training_batches_only():
     x = np.random.default_rng(0).random((16, 8, 8, 3)).astype("float32")
     y = np.arange(16) % 2
     recipe = Recipe(augment="flip_translate", batch_size=16)
-    train = next(iter(recipe.dataset(x, y, 2, training=True, seed=0)))
-    val = next(iter(recipe.dataset(x, y, 2, training=False)))
+    train = next(iter(recipe.dataset(x, y, training=True, seed=0)))
+    val = next(iter(recipe.dataset(x, y, training=False)))
     np.testing.assert_array_equal(val[0].numpy(), x)  # untouched, in order
     assert not np.allclose(np.sort(train[0].numpy().ravel()), np.sort(x.ravel()))
 
 
-def test_label_smoothing_feeds_one_hot_labels_to_a_categorical_loss():
-    x = np.zeros((4, 3), "float32")
-    recipe = Recipe(label_smoothing=0.1, batch_size=4)
-    _, labels = next(iter(recipe.dataset(x, [0, 1, 2, 1], 3, training=False)))
-    assert labels.shape == (4, 3)
+def test_label_smoothing_keeps_integer_labels_and_matches_the_categorical_loss():
+    import keras
+
+    loss = SparseLabelSmoothing(0.1)
+    probabilities = np.array([[0.7, 0.2, 0.1], [0.1, 0.1, 0.8]], "float32")
+    expected = keras.losses.CategoricalCrossentropy(label_smoothing=0.1)(
+        np.eye(3, dtype="float32")[[0, 2]], probabilities
+    )
+    assert float(loss(np.array([0, 2]), probabilities)) == pytest.approx(float(expected), rel=1e-6)
     model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(3, activation="softmax")])
-    recipe.compile(model, total_steps=10)
-    assert isinstance(model.loss, keras.losses.CategoricalCrossentropy)
+    Recipe(label_smoothing=0.1).compile(model, total_steps=10)
+    x, y = np.zeros((4, 3), "float32"), np.array([0, 1, 2, 1])
+    assert len(model.evaluate(x, y, verbose=0)) == 2  # integer labels still evaluate
+    again = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(loss))
+    assert again.get_config() == loss.get_config()
 
 
 def _blobs(seed: int = 0, n: int = 96):

@@ -81,8 +81,8 @@ def test_errors_and_config():
         ActiveNeuronAugmentation(hidden=0)
     with pytest.raises(ValueError, match="learning_rate"):
         SynapticRetraining([0], learning_rate=0)
-    with pytest.raises(ValueError, match="unknown optimizer 'adamw'; choose one of: sgd"):
-        ActiveNeuronAugmentation(optimizer="adamw")
+    with pytest.raises(ValueError, match="unknown optimizer 'adamx'; choose one of: sgd"):
+        ActiveNeuronAugmentation(optimizer="adamx")
     with pytest.raises(ValueError, match="not fitted"):
         ActiveNeuronAugmentation().apply(None)
     a = ActiveNeuronAugmentation(n_active=3, seed=4, optimizer="RMSprop")
