@@ -243,6 +243,9 @@ class Job:
     args_file: str = "config.json"  # where the arguments are saved for --resume
     safe_on_resume: frozenset[str] = frozenset()  # options that may change when resuming
     never_saved: frozenset[str] = frozenset()  # network addresses: used only when passed again
+    # input files saved as absolute paths: --resume finds them from anywhere, and `w/m.keras`
+    # given again as `./w/m.keras` is the same file
+    path_options: frozenset[str] = frozenset({"data"})
     can_extend: bool = False  # whether --extend continues a finished run
     budget_options: frozenset[str] = frozenset()  # dropped by an --extend that does not give them
     outputs: tuple[str, ...] = ()  # files listed on the final "results:" line when present
@@ -409,9 +412,9 @@ class Job:
             for k, v in vars(args).items()
             if k not in RUN_OPTIONS and k not in self.never_saved
         }
-        if saved.get("data"):
-            # the run must find its data again from wherever it is resumed
-            saved["data"] = str(Path(saved["data"]).expanduser().resolve())
+        for option in self.path_options:
+            if saved.get(option):
+                saved[option] = str(Path(saved[option]).expanduser().resolve())
         return saved
 
     def resumed_args(self, args: argparse.Namespace, explicit: set[str]) -> argparse.Namespace:

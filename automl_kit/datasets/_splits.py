@@ -142,5 +142,12 @@ def split_pool(
     if n_train is None:
         train_idx = rng.permutation(rest)
     else:
+        if isinstance(n_train, (int, np.integer)) and n_train > len(rest):
+            # name the cause: the validation split took the rest of the pool
+            raise ValueError(
+                f"n_train={n_train} exceeds the {len(rest)} samples left for training: the "
+                f"validation split takes {len(val_idx)} of the {len(y_pool)}; pass a smaller "
+                f"n_val (--n-val) or n_train <= {len(rest)}."
+            )
         train_idx = rest[select(y_pool[rest], n_train, rng, balanced=True, what="n_train")]
     return train_idx, val_idx

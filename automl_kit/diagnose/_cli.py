@@ -22,6 +22,7 @@ class Diagnose(Job):
         "example:\n  automl-kit diagnose --model runs/x/model.keras --dataset digits "
         "--human-level-error 0.01"
     )
+    path_options = frozenset({"data", "model"})
     outputs = (
         "report.html",
         "diagnosis.json",
@@ -33,7 +34,8 @@ class Diagnose(Job):
     )
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
-        parser.add_argument("--model", required=True, help="the trained model (.keras file)")
+        # required, but checked in validate(): --resume DIR takes it from the run
+        parser.add_argument("--model", help="the trained model (.keras file); required")
         parser.add_argument(
             "--human-level-error",
             type=fraction,
@@ -60,6 +62,10 @@ class Diagnose(Job):
         )
 
     def validate(self, args: argparse.Namespace) -> None:
+        if not args.model:
+            raise ValueError(
+                "--model required: the .keras model to diagnose (or --resume DIR to continue a run)."
+            )
         if not 0 < args.tolerance < 1:
             raise ValueError(
                 f"--tolerance must be in (0, 1), e.g. 0.01 (one point), got {args.tolerance}."

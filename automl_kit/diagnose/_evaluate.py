@@ -14,6 +14,7 @@ from automl_kit.diagnose._decompose import (
     decompose_errors,
 )
 from automl_kit.diagnose._errors import confident_errors
+from automl_kit.utils.interrupt import raise_if_stop_requested
 
 
 def as_splits(data: Any) -> dict[str, Any]:
@@ -139,6 +140,7 @@ def diagnose(
     names = splits["class_names"]
     errors, reports, probabilities = {}, {}, {}
     for split, (x, y) in sets.items():
+        raise_if_stop_requested(f"before the {split} split")  # Ctrl-C: between splits
         p = predict_probabilities(model, x, batch_size)
         if p.shape[1] < len(names):
             raise ValueError(

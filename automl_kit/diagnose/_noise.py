@@ -18,6 +18,8 @@ from typing import Any
 
 import numpy as np
 
+from automl_kit.utils.interrupt import raise_if_stop_requested
+
 FILTERS = (
     "prune_by_noise_rate",
     "prune_by_class",
@@ -121,6 +123,7 @@ def out_of_fold_probabilities(
         )
     probabilities = np.zeros((len(y), k))
     for fold, (train, held) in enumerate(folds.split(np.zeros(len(y)), y)):
+        raise_if_stop_requested(f"before fold {fold + 1}")  # Ctrl-C: between folds
         import keras
 
         keras.utils.set_random_seed(seed + fold)  # same seed, same folds and weights on CPU

@@ -13,6 +13,7 @@ K_VALUES = (100, 300, 500, 1000, 2000, 3000)
 
 class EHR(Job):
     name = "ehr"
+    path_options = frozenset({"data", "events", "patients"})
     help = "map EHR tables to images (layout GA) and boost a tree model with a CNN"
     description = (
         "Xiao, thesis Part 5: relations P(rx|dx), a permutation GA that puts treatments beside\n"
@@ -138,13 +139,6 @@ class EHR(Job):
             raise ValueError(f"--balance is a share of positives in (0, 1), got {args.balance}.")
         if args.n_confusing < 0:
             raise ValueError(f"--n-confusing must be >= 0, got {args.n_confusing}.")
-
-    def saved_args(self, args: argparse.Namespace) -> dict:
-        saved = super().saved_args(args)
-        for key in ("events", "patients"):
-            if saved.get(key):  # found again from wherever the run is resumed
-                saved[key] = str(Path(saved[key]).expanduser().resolve())
-        return saved
 
     def run(self, args: argparse.Namespace, run, data) -> dict:
 

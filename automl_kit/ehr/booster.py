@@ -396,6 +396,8 @@ class CNNBoostedClassifier(ClassifierMixin, BaseEstimator):
         """The trained CNN and the number of epochs it kept (the best on ``validation``)."""
         import keras
 
+        from automl_kit.training import StopAtSafePoint
+
         keras.utils.set_random_seed(int(self.seed))
         if self.balance is not None:
             pos, neg = images[target == 1], images[target == 0]
@@ -431,6 +433,7 @@ class CNNBoostedClassifier(ClassifierMixin, BaseEstimator):
                 print(f"cnn epoch {epoch + 1}/{epochs}: loss {logs['loss']:.4f}{extra}", flush=True)
 
             callbacks.append(keras.callbacks.LambdaCallback(on_epoch_end=report))
+        callbacks.append(StopAtSafePoint("cnn"))  # Ctrl-C inside graceful_interrupt()
         history = model.fit(
             images,
             target.astype(np.float32),

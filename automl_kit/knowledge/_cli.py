@@ -118,11 +118,6 @@ class Pkgcn(Job):
             )
         if args.n_val is None and args.n_train is not None:
             args.n_val = args.n_train  # the thesis's "train|validation" sizes are equal (Table 4.4)
-        if args.resume:
-            raise ValueError(
-                "automl-kit pkgcn runs are short and keep no checkpoint, so --resume is not "
-                "supported; start a new run with --out."
-            )
 
     def check_data(self, args: argparse.Namespace, data) -> None:
         if len(data.input_shape) != 3:
@@ -144,6 +139,12 @@ class Pkgcn(Job):
             base = small_vgg(data.input_shape, data.num_classes)
         else:
             base = base_cnn(data.input_shape, data.num_classes, n_conv=int(args.base[-1]))
+        if args.resume:
+            print(
+                "pkgcn keeps no checkpoint: --resume runs the job again from its start with the "
+                "saved settings (the same seed gives the same result).",
+                flush=True,
+            )
         method = f"pkgcn{args.variant}"
         heads = ["none", method, *[c for c in args.controls or [] if c != method]]
         if args.verbose:

@@ -282,6 +282,7 @@ def compare_two_stage(
     import keras
 
     from automl_kit.knowledge.graph import count_edges, misclassification_graph
+    from automl_kit.training import StopAtSafePoint
     from automl_kit.utils.models import classification_head
 
     _check_heads(heads)
@@ -325,7 +326,8 @@ def compare_two_stage(
         batch_size=batch_size,
         epochs=stage1_epochs,
         verbose=2 if verbose >= 2 else 0,
-        callbacks=[_progress("stage 1", stage1_epochs)] if verbose == 1 else [],
+        callbacks=[StopAtSafePoint("stage 1")]
+        + ([_progress("stage 1", stage1_epochs)] if verbose == 1 else []),
     )
     stage1 = {
         "epochs": stage1_epochs,
@@ -366,9 +368,12 @@ def compare_two_stage(
                 batch_size=batch_size,
                 epochs=stage2_epochs,
                 verbose=2 if verbose >= 2 else 0,
-                callbacks=[_progress(f"stage 2 {method_name(head)}", stage2_epochs)]
-                if verbose == 1
-                else [],
+                callbacks=[StopAtSafePoint(f"stage 2 {method_name(head)}")]
+                + (
+                    [_progress(f"stage 2 {method_name(head)}", stage2_epochs)]
+                    if verbose == 1
+                    else []
+                ),
             )
         results[head] = {
             "test_accuracy": _accuracy(model, split["x_test"], split["y_test"], batch_size),

@@ -12,7 +12,7 @@ This package imports no capability (search/, freezing/, ...): they import it.
 """
 
 from automl_kit.training.batches import EpochBatches
-from automl_kit.training.callbacks import FitnessGuard
+from automl_kit.training.callbacks import FitnessGuard, StopAtSafePoint
 from automl_kit.training.checkpoint import (
     EpochCheckpoint,
     read_checkpoint,
@@ -52,6 +52,7 @@ __all__ = [
     "KeepBestWeights",
     "Recipe",
     "SparseLabelSmoothing",
+    "StopAtSafePoint",
     "WarmupSchedule",
     "GradientHook",
     "GradientScales",

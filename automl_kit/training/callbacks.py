@@ -6,6 +6,8 @@ import time
 
 import keras
 
+from automl_kit.utils.interrupt import raise_if_stop_requested
+
 
 class FitnessGuard(keras.callbacks.Callback):
     """Stops training at the deadline, or after epoch 1 when the candidate is hopeless.
@@ -45,3 +47,19 @@ class FitnessGuard(keras.callbacks.Callback):
     @classmethod
     def from_config(cls, config: dict) -> FitnessGuard:
         return cls(**config)
+
+
+class StopAtSafePoint(keras.callbacks.Callback):
+    """Raise :class:`~automl_kit.utils.interrupt.Interrupted` at the end of the epoch in which
+    Ctrl-C was pressed (inside ``graceful_interrupt()``), so a job's ``fit`` stops there.
+
+    >>> StopAtSafePoint("stage 1").where
+    'stage 1'
+    """
+
+    def __init__(self, where: str = ""):
+        super().__init__()
+        self.where = where
+
+    def on_epoch_end(self, epoch, logs=None):
+        raise_if_stop_requested(f"after {self.where + ' ' if self.where else ''}epoch {epoch + 1}")

@@ -44,6 +44,7 @@ class Tweak(Job):
         "example:\n  automl-kit tweak --model m.keras --dataset fashion_mnist --target 6"
     )
     default_dataset = None
+    path_options = frozenset({"data", "model"})
     outputs = (
         "results.json",
         "per_class_accuracy.png",
@@ -53,9 +54,10 @@ class Tweak(Job):
     )
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
-        parser.add_argument("--model", required=True, help="trained Keras model (.keras)")
+        # required, but checked in validate(): --resume DIR takes them from the run
+        parser.add_argument("--model", help="trained Keras model (.keras); required")
         parser.add_argument(
-            "--target", type=int, action="append", required=True, help="target class (repeatable)"
+            "--target", type=int, action="append", help="target class (repeatable); required"
         )
         parser.add_argument(
             "--layers",
@@ -80,6 +82,12 @@ class Tweak(Job):
         )
 
     def validate(self, args: argparse.Namespace) -> None:
+        missing = [f for f, v in (("--model", args.model), ("--target", args.target)) if not v]
+        if missing:
+            raise ValueError(
+                f"{' and '.join(missing)} required: name the model and the classes to raise "
+                "(or --resume DIR to continue a run)."
+            )
         if not Path(args.model).expanduser().is_file():
             raise ValueError(
                 f"--model {args.model}: no such file; pass a model saved with model.save('m.keras')."

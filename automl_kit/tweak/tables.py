@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from automl_kit.utils.interrupt import raise_if_stop_requested
 from automl_kit.utils.validation import check_features
 
 __all__ = ["SynapticTables", "extract_tables"]
@@ -271,6 +272,7 @@ def extract_tables(
     C = np.empty((n_classes, n), np.float32)
     absmax = np.zeros(n_neurons, np.float64)
     for start in range(0, n, batch_size):
+        raise_if_stop_requested("while extracting the tables")  # Ctrl-C: between batches
         out = extractor(x[start : start + batch_size], training=False)
         out = [np.asarray(keras.ops.convert_to_numpy(o)) for o in out]
         feats = np.concatenate([o.reshape(len(o), -1) for o in out[:-1]], axis=1).astype(np.float32)

@@ -41,6 +41,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from automl_kit.utils.interrupt import raise_if_stop_requested
+
 __all__ = ["ThetaResult", "theta", "theta_reference"]
 
 
@@ -116,9 +118,12 @@ def _iter_chunks(V, chunk_size: int) -> Iterable[np.ndarray]:
         if V.ndim != 2:
             raise ValueError(f"V must be 2-D (neurons x samples), got shape {V.shape}")
         for start in range(0, V.shape[0], chunk_size):
+            raise_if_stop_requested("between table chunks")  # Ctrl-C: a safe point
             yield V[start : start + chunk_size]
     else:
-        yield from V
+        for chunk in V:
+            raise_if_stop_requested("between table chunks")
+            yield chunk
 
 
 def theta(

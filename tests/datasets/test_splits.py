@@ -30,3 +30,12 @@ def test_split_pool_never_overlaps():
     train, val = split_pool(y, n_train=None, n_val=40, seed=0)
     assert len(val) == 40 and len(train) == 160
     assert not set(train) & set(val)
+
+
+def test_a_training_size_the_validation_split_leaves_no_room_for_names_n_val():
+    # issue 23: 300 samples, the default-sized validation split of 200, n_train 200
+    y = np.arange(300) % 3
+    with pytest.raises(ValueError, match=r"the validation split takes 200 of the 300.*--n-val"):
+        split_pool(y, n_train=200, n_val=200, seed=0)
+    train, val = split_pool(y, n_train=100, n_val=200, seed=0)
+    assert len(train) == 100 and len(val) == 200
