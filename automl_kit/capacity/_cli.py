@@ -121,6 +121,14 @@ class Grow(Job):
                 f"--method {args.method!r} is not a {args.task} method; choose one of: "
                 f"{', '.join(methods)}."
             )
+        explicit = set(getattr(args, "explicit", None) or ())
+        ignored = [f"--{d}" for d in ("every", "widths") if d in explicit]
+        if args.task != "cifar10" and ignored:
+            raise ValueError(
+                f"{' and '.join(ignored)} shape{'s' if len(ignored) == 1 else ''} the cifar10 "
+                f"ResNet only; drop {' and '.join(ignored)} or pass --task cifar10 "
+                "(--width sets the sine net's width)."
+            )
         chunks = args.chunks or DEFAULTS[args.task][1]
         if args.task == "sine" and chunks > args.width:
             raise ValueError(
@@ -230,8 +238,13 @@ class Grow(Job):
                 f"{summary['flops']:.3g} training FLOPs, {len(summary['growth_steps'])} growths"
             )
         else:
+            tested = (
+                f"test accuracy {summary['test_accuracy']:.4f}, "
+                if "test_accuracy" in summary
+                else ""
+            )
             print(
-                f"{args.task}/{args.method}: final-10 loss {summary['final10_mean']:.5g} +- "
+                f"{args.task}/{args.method}: {tested}final-10 loss {summary['final10_mean']:.5g} +- "
                 f"{summary['final10_std']:.2g}, {summary['seconds']:.1f} s, "
                 f"{len(summary['growth_steps'])} growths"
             )

@@ -4,6 +4,7 @@ import csv
 import json
 
 import keras
+import numpy as np
 import pytest
 
 from automl_kit.cli import main
@@ -48,6 +49,9 @@ def test_grow_sine_writes_schedule_plot_model_and_results(tmp_path, capsys):
         (["--patience", "0"], "--patience: must be at least 1, got 0"),
         (["--task", "cifar100"], "invalid choice: 'cifar100'"),
         (["--optimizer", "lbfgs"], "argument --optimizer: invalid choice: 'lbfgs'"),
+        # issue 23: silently ignored for the sine task
+        (["--every", "5"], "--every shapes the cifar10 ResNet only"),
+        (["--widths", "8,16"], "--widths shapes the cifar10 ResNet only"),
     ],
 )
 def test_grow_rejects_bad_arguments_before_any_work(tmp_path, capsys, args, fragment):
@@ -103,3 +107,22 @@ def test_run_cifar_gradmax_grows_a_resnet_on_a_schedule():
     )
     assert result["growth_steps"] == [1]
     assert result["curve"][1]["flops"] > 2 * result["curve"][0]["flops"]
+
+
+def test_run_mnist_with_fewer_batches_than_a_sample_reports_a_loss_not_nan():
+    # issue 23: 300 images, 2 epochs printed "final-10 loss nan +- nan" with RuntimeWarnings
+    import warnings
+
+    from automl_kit.capacity.experiments import run_mnist
+    from automl_kit.datasets import from_arrays
+
+    rng = np.random.default_rng(0)
+    x, y = rng.random((200, 28, 28, 1), dtype=np.float32), np.arange(200) % 10
+    data = from_arrays(x[:150], y[:150], x[150:], y[150:], n_val=20)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        result = run_mnist(
+            "standard", data, 0, epochs=2, chunks=3, filters=(4, 8), dense=16, sample_every=20
+        )
+    assert np.isfinite(result["final10_mean"]) and len(result["samples"]) >= 1
+    assert 0 <= result["test_accuracy"] <= 1
