@@ -30,14 +30,12 @@ class Recommendation:
 
 
 def _table(dataset: str, kind: str = "image") -> dict[str, list[Recommendation]]:
+    # a name of the registry, or the flags naming the user's own data ("--data t.csv --label y")
+    data = dataset if dataset.startswith("--") else f"--dataset {dataset}"
     space = "" if kind == "image" else " --space dense"
-    evolve = f"automl-kit evolve --dataset {dataset}{space} --time-budget 1h"
+    evolve = f"automl-kit evolve {data}{space} --time-budget 1h"
     # zoo models take images; for a table the architecture search grows a bigger dense network
-    bigger = (
-        f"automl-kit train --dataset {dataset} --model resnet20 --width 2"
-        if kind == "image"
-        else evolve
-    )
+    bigger = f"automl-kit train {data} --model resnet20 --width 2" if kind == "image" else evolve
     return {
         "avoidable_bias": [
             Recommendation(
@@ -131,14 +129,14 @@ def _table(dataset: str, kind: str = "image") -> dict[str, list[Recommendation]]
             Recommendation(
                 "dev_overfitting",
                 "bigger dev set (the model was tuned to the dev set)",
-                command=f"automl-kit diagnose --dataset {dataset} --n-val 5000 ...",
+                command=f"automl-kit diagnose {data} --n-val 5000 ...",
             ),
         ],
         "human_level": [
             Recommendation(
                 "human_level",
                 "clean data (mislabeled, blurred, outliers)",
-                command=f"automl-kit diagnose --dataset {dataset} --label-issues ...",
+                command=f"automl-kit diagnose {data} --label-issues ...",
                 note="automl_kit.diagnose.find_label_issues names suspect rows",
             ),
             Recommendation("human_level", "add discriminating attributes (features)"),

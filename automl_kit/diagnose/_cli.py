@@ -110,6 +110,7 @@ class Diagnose(Job):
             bayes_error=args.bayes_error,
             tolerance=args.tolerance,
             batch_size=args.batch_size,
+            data_args=_data_args(args),
             verbose=args.verbose,
         )
         results = diagnosis.summary()
@@ -124,6 +125,14 @@ class Diagnose(Job):
             how = rec.command or rec.keras
             print(f"  {rec.rank}. {rec.action}: {how}")
         return results
+
+
+def _data_args(args: argparse.Namespace) -> str | None:
+    """The flags that name the user's own data in the advice, so its commands run as written."""
+    if not args.data:
+        return None  # a named data set: --dataset NAME
+    data = f"--data {Path(args.data).expanduser().resolve()}"
+    return f"{data} --label {args.label}" if args.label else data
 
 
 def register(subparsers, common: argparse.ArgumentParser) -> None:

@@ -106,6 +106,7 @@ def diagnose(
     batch_size: int = 256,
     n_errors: int = 16,
     run_dir: str | os.PathLike | None = None,
+    data_args: str | None = None,
     verbose: int = 0,
 ) -> Diagnosis:
     """Training, train-dev, dev and test errors of a trained classifier, decomposed (seed 002).
@@ -115,7 +116,9 @@ def diagnose(
     distribution held out from training; with it the dev gap splits into variance and data
     mismatch. Per-class reports (:func:`automl_kit.utils.metrics.per_class_report`) are made
     for the dev and test sets, and the most confidently wrong dev examples are kept.
-    ``run_dir`` (optional) receives ``diagnosis.json`` and ``report.html``.
+    ``run_dir`` (optional) receives ``diagnosis.json`` and ``report.html``. ``data_args``: the
+    command-line flags that name this data in the advice's commands (default ``--dataset
+    NAME``; for a file, e.g. ``--data table.csv --label y``).
     """
     from automl_kit.utils.metrics import per_class_report
 
@@ -163,7 +166,7 @@ def diagnose(
         test_error=errors.get("test"),
         tolerance=tolerance,
         high_human_error=high_human_error,
-        dataset=splits["name"] if splits["name"] != "arrays" else "NAME",
+        dataset=data_args or (splits["name"] if splits["name"] != "arrays" else "NAME"),
         kind="image" if np.asarray(splits["x_train"]).ndim >= 3 else "tabular",
     )
     diagnosis.reports = reports

@@ -161,3 +161,19 @@ def test_report_renders_in_headless_chromium(report_dir, tmp_path):
     )
     assert shot.is_file() and shot.stat().st_size > 10_000
     print(f"screenshot: {shot}")
+
+
+def test_advice_for_a_table_names_commands_that_run_on_that_table(tmp_path, capsys):
+    # issue 23: it advised `automl-kit evolve --dataset t ...`, which fails
+    rows = ["a,b,label"] + [f"{i % 7},{(i * 3) % 5},{i % 2}" for i in range(120)]
+    table = tmp_path / "t.csv"
+    table.write_text("\n".join(rows) + "\n")
+    model = dense_model(num_classes=2, input_shape=(2,))
+    model.save(tmp_path / "m.keras")
+    out = tmp_path / "run"
+    argv = ["diagnose", "--model", str(tmp_path / "m.keras"), "--data", str(table)]
+    assert main([*argv, "--label", "label", "--out", str(out), "--quiet"]) == 0
+    advice = json.loads((out / "diagnosis.json").read_text())["recommendations"]
+    commands = [r["command"] for r in advice if r["command"].startswith("automl-kit")]
+    assert commands and all(f"--data {table.resolve()} --label label" in c for c in commands)
+    assert not any("--dataset" in c for c in commands)
