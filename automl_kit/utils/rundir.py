@@ -473,7 +473,8 @@ class RunDirectory:
             os.fsync(fh.fileno())
         warnings.warn(
             f"{target}: dropped a torn last record ({size - keep} bytes, cut off by a crash "
-            "mid-write); it will be redone.",
+            "mid-write); a run that goes on redoes what it recorded (a finished run is left as "
+            "it is: --extend continues it).",
             RunNote,
             stacklevel=3,
         )
