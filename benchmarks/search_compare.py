@@ -344,9 +344,13 @@ def summarise(rows: list[dict]) -> list[dict]:
                     "test_min_max": f"{min(test):.4f}-{max(test):.4f}",
                     "val_median": round(statistics.median(r["val_fitness"] for r in group), 4),
                     "evals_median": statistics.median(r["evaluations"] for r in group),
+                    # the no-search rivals evaluate nothing: 0, not a division by zero
                     "evals_per_min": round(
                         statistics.median(
-                            r["evaluations"] / (r["search_seconds"] / 60) for r in group
+                            r["evaluations"] / (r["search_seconds"] / 60)
+                            if r["search_seconds"]
+                            else 0.0
+                            for r in group
                         ),
                         2,
                     ),

@@ -193,6 +193,9 @@ def test_search_compare_pairs_the_subject_with_the_best_peer_of_each_data_set():
     assert d1["mean_diff"] == pytest.approx(100 * 0.01 / 3, abs=0.01)
     assert (d2["dataset"], d2["baseline"], d2["positive"]) == ("d2", "keras_tuner_random", 1)
     assert {r["evals_per_min"] for r in summarise(rows)} == {3.0}
+    # a no-search rival evaluates nothing in no search time: 0 a minute, not a crash
+    rival = {**rows[0], "method": "textbook", "evaluations": 0, "search_seconds": 0.0}
+    assert summarise([rival])[0]["evals_per_min"] == 0.0
 
 
 def test_lanes_refuse_zero_lanes_and_split_the_cores():
