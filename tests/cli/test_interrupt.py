@@ -8,9 +8,7 @@ with the stop requested from inside (``request_stop``, what the first SIGINT doe
 from __future__ import annotations
 
 import json
-import os
 import signal
-import subprocess
 import sys
 
 import keras
@@ -18,21 +16,10 @@ import pytest
 
 from automl_kit.cli import main
 from automl_kit.utils import interrupt
+from tests.search.test_cli import cli_process  # automl-kit in a fresh interpreter
 
 PKGCN = ["pkgcn", "--dataset", "digits", "--n-train", "100", "--n-val", "60", "--n-test", "100"]
 EHR = ["ehr", "--simulate", "300", "--generations", "2", "--population", "4", "--base", "rf"]
-
-
-def _cli(*args: str) -> subprocess.Popen:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TF_CPP")}
-    env["PYTHONUNBUFFERED"] = "1"
-    return subprocess.Popen(
-        [sys.executable, "-m", "automl_kit.cli", *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-    )
 
 
 @pytest.mark.parametrize(
@@ -45,7 +32,7 @@ def _cli(*args: str) -> subprocess.Popen:
 )
 def test_one_sigint_stops_a_training_command_and_resume_completes(argv, started, tmp_path):
     out = tmp_path / "run"
-    process = _cli(*argv, "--out", str(out))
+    process = cli_process(*argv, "--out", str(out))
     try:
         for line in process.stdout:  # training is under way
             if started in line:
