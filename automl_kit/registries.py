@@ -42,6 +42,8 @@ OPTIMIZER_NAMES = (
 )
 # training-time augmentation of automl_kit.training.Recipe (names only, for argument choices)
 AUGMENTATION_NAMES = ("auto", "none", "flip_translate", "translate")
+RECIPE_SCHEDULE_NAMES = ("cosine", "onecycle", "step", "constant")  # Recipe(schedule=...)
+RECIPE_KEEP_NAMES = ("best", "ema", "last")  # Recipe(keep=...)
 SCHEDULE_NAMES = ("constant", "inverse_time", "exponential", "inverse_sqrt", "staircase")
 # the decks' activations (seed 003) plus Keras's other common ones
 ACTIVATION_NAMES = (

@@ -6,21 +6,11 @@ import argparse
 import time
 
 from automl_kit.cli.jobs import Job, positive_float, positive_int
-from automl_kit.registries import MODELS, OPTIMIZER_NAMES, POLICIES, SCHEDULE_NAMES
+from automl_kit.cli.recipe import add_recipe_options, recipe_from_args
+from automl_kit.registries import MODELS, POLICIES, RECIPE_SCHEDULE_NAMES
 
-
-def parse_milestones(text: str) -> list[float]:
-    """``"0.5,0.75"`` -> ``[0.5, 0.75]``: fractions of the epochs in (0, 1), increasing."""
-    try:
-        fractions = [float(f) for f in text.split(",") if f.strip()]
-    except ValueError:
-        fractions = None
-    if fractions is None or any(not 0 < f < 1 for f in fractions) or fractions != sorted(fractions):
-        raise ValueError(
-            f"--milestones takes increasing comma-separated fractions in (0, 1) such as 0.5,0.75 "
-            f"('' for a constant rate), got {text!r}."
-        )
-    return fractions
+# per-epoch decays of the lecture decks (automl_kit.training.schedule), beside the recipe's shapes
+DECK_DECAYS = ("inverse_time", "exponential", "staircase")
 
 
 def model_name(text: str) -> str:
@@ -36,9 +26,13 @@ class Train(Job):
     name = "train"
     help = "train a zoo model with intelligent layer freezing (or a rival policy)"
     description = (
-        "Train (SGD + step decay by default) while a policy freezes leading layers (Xiao, Part 3);\n"
-        "logs frozen layers, freezing rates and epoch times, plots them, scores the test set.\n\n"
-        "example:\n  automl-kit train --model resnet20 --dataset cifar10 --freezing intelligent --epochs 12"
+        "Train with the shared recipe (AdamW, warm-up and cosine decay, augmentation by data kind,\n"
+        "best epoch kept) while a policy freezes leading layers (Xiao, Part 3); logs frozen\n"
+        "layers, freezing rates and epoch times, plots them, scores the test set.\n\n"
+        "examples:\n"
+        "  automl-kit train --model resnet20 --dataset cifar10 --freezing intelligent --epochs 30\n"
+        "  automl-kit train --optimizer sgd --lr 0.1 --weight-decay 0 --lr-schedule step \\\n"
+        "      --warmup 0 --batch-size 128 --augment none --keep last    # the thesis's recipe"
     )
     default_dataset = "cifar10"
     outputs = (
@@ -71,35 +65,13 @@ class Train(Job):
             "continuous freezing) or thesis (Algorithm 1); IntelligentFreezing(mode=...)",
         )
         parser.add_argument("--epochs", type=positive_int, default=12, help="training epochs")
-        parser.add_argument(
-            "--batch-size", type=positive_int, default=128, help="training batch size"
-        )
-        parser.add_argument(
-            "--optimizer",
-            type=str.lower,
-            choices=OPTIMIZER_NAMES,
-            default="sgd",
-            help="optimizer (sgd: momentum 0.9, as the thesis)",
-        )
-        parser.add_argument("--lr", type=positive_float, default=0.1, help="initial learning rate")
-        parser.add_argument(
-            "--schedule",
-            type=str.lower,
-            choices=("step", *SCHEDULE_NAMES),
-            default="step",
-            help="step: x0.1 at --milestones (thesis); the others: the lecture decks' decays "
-            "per epoch at --decay-rate (automl_kit.training.schedule)",
-        )
-        parser.add_argument(
-            "--milestones",
-            default="0.5,0.75",
-            help="--schedule step: x0.1 at these fractions of the epochs ('' for a constant rate)",
-        )
+        add_recipe_options(parser, schedules=(*RECIPE_SCHEDULE_NAMES, *DECK_DECAYS))
         parser.add_argument(
             "--decay-rate",
             type=positive_float,
             default=None,
-            help="inverse_time/exponential: decay per epoch (0.1); staircase: factor (0.5)",
+            help="--lr-schedule inverse_time/exponential (decay per epoch, 0.1) or staircase "
+            "(factor, 0.5): the lecture decks' decays, without warm-up",
         )
         parser.add_argument(
             "--frozen-batchnorm",
@@ -114,24 +86,15 @@ class Train(Job):
         )
 
     def validate(self, args: argparse.Namespace) -> None:
-        parse_milestones(args.milestones)
         explicit = set(getattr(args, "explicit", None) or ())
-        if args.schedule != "step" and "milestones" in explicit:
-            raise ValueError(
-                f"--milestones belongs to --schedule step; drop it for {args.schedule}."
-            )
         if args.freezing != "intelligent" and "freeze_mode" in explicit:
             raise ValueError(
                 f"--freeze-mode belongs to --freezing intelligent; drop it for {args.freezing}."
             )
-        if args.decay_rate is not None and args.schedule not in {
-            "inverse_time",
-            "exponential",
-            "staircase",
-        }:
+        if args.decay_rate is not None and args.lr_schedule not in DECK_DECAYS:
             raise ValueError(
-                f"--decay-rate has no effect with --schedule {args.schedule}; drop it or pick "
-                "inverse_time, exponential or staircase."
+                f"--decay-rate has no effect with --lr-schedule {args.lr_schedule or 'cosine'}; "
+                f"drop it or pick one of {', '.join(DECK_DECAYS)}."
             )
 
     def check_data(self, args: argparse.Namespace, data) -> None:
@@ -142,30 +105,30 @@ class Train(Job):
             )
 
     def run(self, args: argparse.Namespace, run, data) -> dict:
-        from automl_kit.freezing import FreezingTrainer, StepDecay
+        from automl_kit.freezing import FreezingTrainer
         from automl_kit.freezing.plots import plot_freezing_rates, plot_frozen_prefix
         from automl_kit.training import optimizer, schedule
 
         model = MODELS.create(args.model, data.input_shape, data.num_classes, width=args.width)
-        if args.schedule == "step":
-            learning_rate = args.lr
-            step_decay = StepDecay.for_epochs(
-                args.epochs, args.lr, parse_milestones(args.milestones)
-            )
-        else:  # a Keras schedule inside the optimizer, counted in batches
+        recipe = recipe_from_args(args)
+        chosen = None  # the recipe's optimizer and schedule
+        if args.lr_schedule in DECK_DECAYS:  # a Keras schedule inside the optimizer, per batch
             rate = (
                 {}
                 if args.decay_rate is None
-                else {"factor" if args.schedule == "staircase" else "decay_rate": args.decay_rate}
+                else {"factor" if args.lr_schedule == "staircase" else "decay_rate": args.decay_rate}
             )
-            steps = -(-len(data.x_train) // args.batch_size)
-            learning_rate = schedule(args.schedule, args.lr, steps_per_epoch=steps, **rate)
-            step_decay = None
+            steps = -(-len(data.x_train) // recipe.batch_size)
+            learning_rate = schedule(
+                args.lr_schedule, recipe.learning_rate, steps_per_epoch=steps, **rate
+            )
+            chosen = optimizer(recipe.optimizer, learning_rate, weight_decay=recipe.weight_decay)
         trainer = FreezingTrainer(
             model,
-            optimizer(args.optimizer, learning_rate),
-            schedule=step_decay,
+            chosen,
+            schedule=None,
             policy=POLICIES.create(args.freezing, **_policy_options(args)),
+            recipe=recipe,
             frozen_batchnorm=args.frozen_batchnorm,
             record_rates=args.record_rates,
         )
@@ -182,7 +145,6 @@ class Train(Job):
             data.x_train,
             data.y_train,
             epochs=args.epochs,
-            batch_size=args.batch_size,
             validation_data=data.validation_data,
             verbose=2 if args.verbose else 0,
             **resume,

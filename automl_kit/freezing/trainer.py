@@ -14,6 +14,8 @@ from automl_kit.freezing.policies import FreezingPolicy
 from automl_kit.training import (
     EpochBatches,
     EpochCheckpoint,
+    KeepBestWeights,
+    Recipe,
     StepDecay,
     read_checkpoint,
     restore_checkpoint,
@@ -32,19 +34,24 @@ RUN_COMMAND = "train"  # the owner recorded in a run directory this trainer open
 
 
 class FreezingTrainer:
-    """Keras-like ``fit`` with a freezing policy, a step-decay schedule and a per-epoch log.
+    """Keras-like ``fit`` with a freezing policy, the shared training recipe and a per-epoch log.
 
     Training runs through ``model.fit`` with a :class:`FreezingCallback` first in the callback list,
     so any Keras callback (ModelCheckpoint, EarlyStopping, TensorBoard, CSVLogger) works unchanged
-    and ``fit`` returns Keras's ``History``. Defaults follow the thesis: SGD with momentum 0.9 at
-    0.1, decayed x0.1 at 50% and 75% of the epochs (``schedule="step"``). ``optimizer`` may be
-    a name (``"nadam"``, :func:`automl_kit.training.optimizer`) at Keras's default rate; pass an
-    optimizer object for another rate or a Keras schedule (then ``schedule=None``).
+    and ``fit`` returns Keras's ``History``. By default the model trains with the toolkit's
+    :class:`~automl_kit.training.Recipe` (AdamW, warm-up and cosine decay counted in steps,
+    augmentation by data kind, best validation epoch kept); ``recipe=`` changes it. Passing an
+    ``optimizer`` (an object, or a name at Keras's default rate) replaces the recipe's optimizer
+    and schedule: with a float learning rate it then decays x0.1 at 50% and 75% of the epochs
+    (``schedule="auto"``, the thesis's SGD schedule), with a Keras schedule it keeps that one.
+    With an optimizer and no recipe, training is plain (batch 128, no augmentation, last weights).
 
     >>> trainer = FreezingTrainer(build_model("resnet20", (32, 32, 3), 10),
     ...                           policy=IntelligentFreezing())               # doctest: +SKIP
     >>> history = trainer.fit(x, y, epochs=30, validation_data=(xv, yv))      # doctest: +SKIP
     >>> trainer.save_log("runs/resnet20")                                     # doctest: +SKIP
+    >>> thesis = FreezingTrainer(model, keras.optimizers.SGD(0.1, momentum=0.9),
+    ...                          policy=IntelligentFreezing(mode="thesis"))   # doctest: +SKIP
 
     Checkpoints and resume (``automl-kit train --resume DIR`` calls exactly this)::
 
@@ -57,20 +64,33 @@ class FreezingTrainer:
         self,
         model: keras.Model,
         optimizer: keras.optimizers.Optimizer | str | None = None,
-        schedule: StepDecay | str | None = "step",
+        schedule: StepDecay | str | None = "auto",
         policy: FreezingPolicy | None = None,
         *,
-        loss="sparse_categorical_crossentropy",
+        recipe: Recipe | dict | None = None,
+        loss=None,
         metrics: Sequence = ("accuracy",),
         frozen_batchnorm: str = "update",
         record_rates: bool = False,
     ):
-        if schedule not in ("step", None) and not isinstance(schedule, StepDecay):
-            raise ValueError(f"schedule must be 'step', None or a StepDecay, got {schedule!r}.")
-        self.model = model
-        if isinstance(optimizer, str):
+        if schedule not in ("auto", "step", None) and not isinstance(schedule, StepDecay):
+            raise ValueError(
+                f"schedule must be 'auto', 'step', None or a StepDecay, got {schedule!r}."
+            )
+        if isinstance(recipe, dict):
+            recipe = Recipe.from_config(recipe)
+        if optimizer is None:
+            if schedule not in ("auto", None):
+                raise ValueError(
+                    "schedule= applies to an optimizer you pass; the recipe's optimizer has its "
+                    "own schedule (Recipe(schedule=...)): drop schedule= or pass an optimizer."
+                )
+            recipe, schedule = recipe or Recipe(), None
+        elif isinstance(optimizer, str):
             optimizer = make_optimizer(optimizer)
-        self.optimizer = optimizer or keras.optimizers.SGD(0.1, momentum=0.9)
+        if schedule == "auto":  # the thesis's step decay for an optimizer with a float rate
+            schedule = "step" if isinstance(optimizer.learning_rate, keras.Variable) else None
+        self.model, self.optimizer, self.recipe = model, optimizer, recipe
         self.schedule, self.policy = schedule, policy
         self.loss, self.metrics = loss, list(metrics)
         self.frozen_batchnorm, self.record_rates = frozen_batchnorm, record_rates
@@ -78,16 +98,19 @@ class FreezingTrainer:
 
     def get_config(self) -> dict:
         """Everything but the model (JSON-able); ``from_config(config, model)`` inverts it."""
-        policy = self.policy
+        policy, loss = self.policy, self.loss
         return {
-            "optimizer": keras.optimizers.serialize(self.optimizer),
+            "optimizer": None
+            if self.optimizer is None
+            else keras.optimizers.serialize(self.optimizer),
             "schedule": self.schedule.get_config()
             if isinstance(self.schedule, StepDecay)
             else self.schedule,
             "policy": None
             if policy is None
             else {"name": policy.name, "config": policy.get_config()},
-            "loss": self.loss if isinstance(self.loss, str) else keras.losses.serialize(self.loss),
+            "recipe": None if self.recipe is None else self.recipe.get_config(),
+            "loss": loss if loss is None or isinstance(loss, str) else keras.losses.serialize(loss),
             "metrics": [
                 m if isinstance(m, str) else keras.metrics.serialize(m) for m in self.metrics
             ],
@@ -102,13 +125,13 @@ class FreezingTrainer:
 
         config = copy.deepcopy(config)  # Keras's deserialize edits the dicts it is given
         schedule, policy = config.pop("schedule"), config.pop("policy")
-        loss = config.pop("loss")
+        optimizer, loss = config.pop("optimizer"), config.pop("loss")
         return cls(
             model,
-            keras.optimizers.deserialize(config.pop("optimizer")),
+            None if optimizer is None else keras.optimizers.deserialize(optimizer),
             StepDecay.from_config(schedule) if isinstance(schedule, dict) else schedule,
             None if policy is None else POLICIES.get(policy["name"]).from_config(policy["config"]),
-            loss=loss if isinstance(loss, str) else keras.losses.deserialize(loss),
+            loss=loss if loss is None or isinstance(loss, str) else keras.losses.deserialize(loss),
             metrics=[
                 m if isinstance(m, str) else keras.metrics.deserialize(m)
                 for m in config.pop("metrics")
@@ -122,7 +145,7 @@ class FreezingTrainer:
         y,
         *,
         epochs: int,
-        batch_size: int = 128,
+        batch_size: int | None = None,
         validation_data: tuple | None = None,
         callbacks: Sequence[keras.callbacks.Callback] = (),
         verbose: int | str = "auto",
@@ -134,6 +157,9 @@ class FreezingTrainer:
         """Train for ``epochs``; returns Keras's History (with ``frozen_layers`` per epoch).
 
         Labels are checked against the model's output size before any training.
+        ``batch_size`` defaults to the recipe's (128 without one). With a recipe, batches come
+        from :class:`automl_kit.training.EpochBatches` (order and augmentation fixed by
+        ``seed``; ``seed=None`` draws one) and the recipe's schedule spans ``epochs``.
 
         ``run_dir`` (a path, or a :class:`RunDirectory` the caller opened and owns) checkpoints
         every epoch: model and optimizer (``.keras``), the policy's state, the log, the
@@ -151,6 +177,8 @@ class FreezingTrainer:
         """
         if epochs < 1:
             raise ValueError(f"epochs must be >= 1, got {epochs}.")
+        if batch_size is None:
+            batch_size = 128 if self.recipe is None else self.recipe.batch_size
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}.")
         if resume and run_dir is None:
@@ -160,6 +188,7 @@ class FreezingTrainer:
         if validation_data is not None:
             validation_data = check_classification_data(*validation_data, rank=rank, name="x_val")
         self._check_labels(y, None if validation_data is None else validation_data[1])
+        augmenter = None if self.recipe is None else self.recipe.augmenter(x.shape[1:])
         schedule = self.schedule
         if schedule == "step":
             if not isinstance(self.optimizer.learning_rate, keras.Variable):
@@ -170,23 +199,43 @@ class FreezingTrainer:
             # np.asarray: under a distribution strategy the rate is a MirroredVariable (no float())
             initial = float(np.asarray(self.optimizer.learning_rate))
             schedule = StepDecay.for_epochs(epochs, initial=initial)
-        self.model.compile(optimizer=self.optimizer, loss=self.loss, metrics=self.metrics)
+        steps = -(-len(x) // batch_size)
+        optimizer = self.optimizer or self.recipe.build_optimizer(steps * epochs)
+        loss = self.loss
+        if loss is None:
+            loss = self.recipe.loss_for(self.model) if self.recipe else "sparse_categorical_crossentropy"
+        self.model.compile(optimizer=optimizer, loss=loss, metrics=self.metrics)
         self.callback = FreezingCallback(
             self.policy,
             schedule,
             frozen_batchnorm=self.frozen_batchnorm,
             record_rates=self.record_rates,
         )
+        keep = self.recipe is not None and self.recipe.keep == "best" and validation_data
         if run_dir is None:
+            extra = [KeepBestWeights()] if keep else []
+            if self.recipe is None:
+                return self.model.fit(
+                    x,
+                    y,
+                    epochs=epochs,
+                    batch_size=batch_size,
+                    validation_data=validation_data,
+                    callbacks=[self.callback, *callbacks, *extra],
+                    verbose=verbose,
+                    shuffle=shuffle,
+                )
+            seed = int(np.random.default_rng().integers(2**31)) if seed is None else int(seed)
+            batches = EpochBatches(
+                x, y, batch_size, seed=seed, shuffle=shuffle, augmenter=augmenter
+            )
             return self.model.fit(
-                x,
-                y,
+                batches,
                 epochs=epochs,
-                batch_size=batch_size,
                 validation_data=validation_data,
-                callbacks=[self.callback, *callbacks],
+                callbacks=[self.callback, *callbacks, *extra],
                 verbose=verbose,
-                shuffle=shuffle,
+                shuffle=False,  # EpochBatches shuffles, from the seed
             )
         owned = not isinstance(run_dir, RunDirectory)
         run = RunDirectory.open(run_dir, RUN_COMMAND, resume=resume) if owned else run_dir
@@ -203,6 +252,8 @@ class FreezingTrainer:
                 shuffle,
                 seed,
                 resume,
+                augmenter,
+                KeepBestWeights(path=run.path("best.keras")) if keep else None,
             )
             if owned:
                 run.mark_finished()
@@ -241,6 +292,8 @@ class FreezingTrainer:
         shuffle,
         seed,
         resume,
+        augmenter,
+        keeper,
     ) -> keras.callbacks.History:
         config = {
             "epochs": int(epochs),
@@ -248,6 +301,7 @@ class FreezingTrainer:
             "samples": int(len(x)),
             "shuffle": bool(shuffle),
             "freezing": self.callback.get_config(),
+            "recipe": None if self.recipe is None else self.recipe.get_config(),
         }
         checkpoint = read_checkpoint(run, config) if resume else None
         start, history = 0, {}
@@ -256,12 +310,18 @@ class FreezingTrainer:
             start, history = int(checkpoint["epoch"]), checkpoint["history"]
             restore_checkpoint(self.model, run, checkpoint)
             self.callback.set_state(checkpoint["state"]["freezing"])
+            if keeper is not None:
+                keeper.set_state(checkpoint["state"].get("best", {}))
         elif seed is None:
             seed = int(np.random.default_rng().integers(2**31))
         seed = int(seed)
+        def state() -> dict:
+            best = {} if keeper is None else {"best": keeper.get_state()}
+            return {"seed": seed, "freezing": self.callback.get_state(), **best}
+
         saver = EpochCheckpoint(
             run,
-            lambda: {"seed": seed, "freezing": self.callback.get_state()},
+            state,
             history=history,
             config=config,
         )
@@ -271,14 +331,20 @@ class FreezingTrainer:
             self.callback.set_params({"epochs": epochs, "steps": -(-len(x) // batch_size)})
             self.callback.on_train_begin()
             self.callback.on_train_end()
+            if keeper is not None:  # the best epoch's weights, as the unbroken run ended
+                keeper.set_model(self.model)
+                keeper.on_train_end()
             return _history(self.model, history)
-        batches = EpochBatches(x, y, batch_size, seed=seed, epoch=start, shuffle=shuffle)
+        batches = EpochBatches(
+            x, y, batch_size, seed=seed, epoch=start, shuffle=shuffle, augmenter=augmenter
+        )
         self.model.fit(
             batches,
             epochs=epochs,
             initial_epoch=start,
             validation_data=validation_data,
-            callbacks=[self.callback, *callbacks, saver],
+            # the keeper saves the best weights before the checkpoint commits the epoch
+            callbacks=[self.callback, *callbacks, *([keeper] if keeper else []), saver],
             verbose=verbose,
             shuffle=False,  # EpochBatches shuffles; Keras's batch shuffle would not resume
         )

@@ -9,18 +9,12 @@ from automl_kit.cli.jobs import (
     accepted_parameters,
     duration,
     flag,
-    fraction,
     non_negative_float,
     positive_float,
     positive_int,
 )
-from automl_kit.registries import (
-    ACTIVATION_NAMES,
-    AUGMENTATION_NAMES,
-    EXECUTORS,
-    OPTIMIZER_NAMES,
-    SEARCHERS,
-)
+from automl_kit.cli.recipe import add_recipe_options, recipe_from_args
+from automl_kit.registries import ACTIVATION_NAMES, EXECUTORS, SEARCHERS
 from automl_kit.utils.budget import Budget
 
 SPACE_CHOICES = ("stages", "thesis", "compact", "dense")
@@ -109,38 +103,6 @@ class Evolve(Job):
             help="training epochs that define fitness",
         )
         parser.add_argument(
-            "--batch-size",
-            type=positive_int,
-            default=None,
-            help="training batch size (default: the recipe's, 64)",
-        )
-        parser.add_argument(
-            "--optimizer",
-            type=str.lower,
-            choices=OPTIMIZER_NAMES,
-            default=None,
-            help="optimizer of every candidate and of the final fit (default: the recipe's, adamw)",
-        )
-        parser.add_argument(
-            "--lr",
-            type=positive_float,
-            default=None,
-            help="peak learning rate of the recipe's warm-up and cosine schedule (default: 0.003)",
-        )
-        parser.add_argument(
-            "--augment",
-            choices=AUGMENTATION_NAMES,
-            default=None,
-            help="training-time image augmentation (default auto: flips and translations for "
-            "colour images, none for grey ones such as digits)",
-        )
-        parser.add_argument(
-            "--label-smoothing",
-            type=fraction,
-            default=None,
-            help="label smoothing of every candidate and of the final fit (default: 0)",
-        )
-        parser.add_argument(
             "--activations",
             type=activation_list,
             default=None,
@@ -171,6 +133,7 @@ class Evolve(Job):
             default=15,
             help="epochs of the final fit: one full schedule of the recipe, best epoch kept",
         )
+        add_recipe_options(parser)
         group = parser.add_argument_group(
             "algorithm options", "given only to the algorithms that take them (default: theirs)"
         )
@@ -273,7 +236,6 @@ class Evolve(Job):
 
     def build_searcher(self, cls, args):
         from automl_kit.search import CNNSpace, DenseSpace, StageSpace
-        from automl_kit.training import Recipe
 
         make = {
             "stages": StageSpace,
@@ -292,20 +254,9 @@ class Evolve(Job):
             options["address"] = args.ray_address
         if args.gpus:
             options["gpus"] = args.gpus.split(",")
-        recipe = {
-            name: value
-            for name, value in (
-                ("augment", args.augment),
-                ("label_smoothing", args.label_smoothing),
-            )
-            if value is not None
-        }
         kwargs.update(
             epochs_per_eval=args.epochs_per_eval,
-            recipe=Recipe().with_options(**recipe),
-            batch_size=args.batch_size,
-            learning_rate=args.lr,
-            optimizer=args.optimizer,
+            recipe=recipe_from_args(args),
             seed=args.seed,
             early_rejection=args.early_rejection,
             executor=args.executor,

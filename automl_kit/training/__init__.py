@@ -31,6 +31,7 @@ from automl_kit.training.recipe import (
     Recipe,
     SparseLabelSmoothing,
     WarmupSchedule,
+    augment_batch,
 )
 from automl_kit.training.schedules import StepDecay
 from automl_kit.training.steps import GradientHook, GradientScales, GradientSums, TrainSteps
@@ -54,6 +55,7 @@ __all__ = [
     "SparseLabelSmoothing",
     "StopAtSafePoint",
     "WarmupSchedule",
+    "augment_batch",
     "GradientHook",
     "GradientScales",
     "GradientSums",

@@ -24,11 +24,22 @@ class EpochBatches(keras.utils.PyDataset):
     (3, (2, 1))
     """
 
-    def __init__(self, x, y, batch_size: int, *, seed: int, epoch: int = 0, shuffle: bool = True):
+    def __init__(
+        self,
+        x,
+        y,
+        batch_size: int,
+        *,
+        seed: int,
+        epoch: int = 0,
+        shuffle: bool = True,
+        augmenter: keras.Sequential | None = None,
+    ):
         super().__init__()
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}.")
         self.x, self.y, self.batch_size = x, y, int(batch_size)
+        self.augmenter = augmenter
         self.seed, self.shuffle = int(seed), shuffle
         self.set_epoch(epoch)
         self._begun = False
@@ -47,7 +58,12 @@ class EpochBatches(keras.utils.PyDataset):
 
     def __getitem__(self, index: int):
         rows = self._order[index * self.batch_size : (index + 1) * self.batch_size]
-        return self.x[rows], self.y[rows]
+        if self.augmenter is None:
+            return self.x[rows], self.y[rows]
+        from automl_kit.training.recipe import augment_batch
+
+        seed = np.random.default_rng([self.seed, self.epoch, index]).integers(2**31)
+        return augment_batch(self.augmenter, self.x[rows], seed), self.y[rows]
 
     def on_epoch_begin(self) -> None:
         if self._begun:

@@ -33,9 +33,8 @@ import keras
 import numpy as np
 
 from automl_kit.registries import AUGMENTATION_NAMES as AUGMENTATIONS
-
-SCHEDULE_SHAPES = ("cosine", "onecycle", "step", "constant")
-KEEP = ("best", "ema", "last")
+from automl_kit.registries import RECIPE_KEEP_NAMES as KEEP
+from automl_kit.registries import RECIPE_SCHEDULE_NAMES as SCHEDULE_SHAPES
 
 
 @keras.saving.register_keras_serializable(package="automl_kit")
@@ -108,11 +107,16 @@ class SparseLabelSmoothing(keras.losses.Loss):
 
 class KeepBestWeights(keras.callbacks.Callback):
     """Restore, when training ends, the weights of the epoch with the best ``monitor``
-    (training runs its whole schedule: unlike ``EarlyStopping`` nothing stops early)."""
+    (training runs its whole schedule: unlike ``EarlyStopping`` nothing stops early).
 
-    def __init__(self, monitor: str = "val_accuracy"):
+    With ``path`` (a ``.keras`` file) the best weights are also written there, so that a run
+    resumed from a checkpoint (:meth:`get_state` saved with it, :meth:`set_state` on resume)
+    still ends with the best epoch's weights.
+    """
+
+    def __init__(self, monitor: str = "val_accuracy", path=None):
         super().__init__()
-        self.monitor = monitor
+        self.monitor, self.path = monitor, path
         self.best, self.best_epoch, self._weights = -math.inf, None, None
 
     def on_epoch_end(self, epoch, logs=None):
@@ -120,10 +124,31 @@ class KeepBestWeights(keras.callbacks.Callback):
         if value is not None and value > self.best:
             self.best, self.best_epoch = float(value), epoch
             self._weights = self.model.get_weights()
+            if self.path is not None:
+                self.model.save(self.path)
 
     def on_train_end(self, logs=None):
+        if self._weights is None and self.best_epoch is not None and self.path is not None:
+            self._weights = keras.models.load_model(self.path).get_weights()  # resumed run
         if self._weights is not None:
             self.model.set_weights(self._weights)
+
+    def get_state(self) -> dict:
+        """The best value and epoch so far (JSON-able; the weights live at ``path``)."""
+        return {"best": None if self.best_epoch is None else self.best, "epoch": self.best_epoch}
+
+    def set_state(self, state: dict) -> None:
+        if state.get("epoch") is not None:
+            self.best, self.best_epoch = float(state["best"]), int(state["epoch"])
+
+
+def augment_batch(augmenter: keras.Sequential, x, seed: int) -> np.ndarray:
+    """``augmenter``'s random layers applied to the batch ``x``, drawn from ``seed`` alone (no
+    generator state), so that a resumed run augments each batch as an unbroken run did."""
+    for layer in augmenter.layers:
+        transformation = layer.get_random_transformation(x, training=True, seed=int(seed))
+        x = layer.transform_images(x, transformation, training=True)
+    return np.asarray(x)
 
 
 @dataclass(frozen=True)
@@ -224,21 +249,27 @@ class Recipe:
         )
         return keras.Sequential(steps, name="augmentation")
 
-    def compile(self, model: keras.Model, total_steps: int) -> None:
-        """Compile ``model`` with this recipe's optimizer and loss for ``total_steps`` steps;
-        labels stay integers, smoothed or not."""
+    def loss_for(self, model: keras.Model) -> keras.losses.Loss:
+        """Cross-entropy on integer labels, smoothed by ``label_smoothing``, from logits when
+        ``model`` ends without a softmax/sigmoid."""
         from automl_kit.utils.models import outputs_probabilities
 
         try:
             from_logits = not outputs_probabilities(model)
         except ValueError:  # no Dense head to read: a model's output counts as probabilities
             from_logits = False
-        loss = (
-            SparseLabelSmoothing(self.label_smoothing, from_logits=from_logits)
-            if self.label_smoothing
-            else keras.losses.SparseCategoricalCrossentropy(from_logits=from_logits)
+        if self.label_smoothing:
+            return SparseLabelSmoothing(self.label_smoothing, from_logits=from_logits)
+        return keras.losses.SparseCategoricalCrossentropy(from_logits=from_logits)
+
+    def compile(self, model: keras.Model, total_steps: int, metrics=("accuracy",)) -> None:
+        """Compile ``model`` with this recipe's optimizer and loss for ``total_steps`` steps;
+        labels stay integers, smoothed or not."""
+        model.compile(
+            optimizer=self.build_optimizer(total_steps),
+            loss=self.loss_for(model),
+            metrics=list(metrics),
         )
-        model.compile(optimizer=self.build_optimizer(total_steps), loss=loss, metrics=["accuracy"])
 
     def dataset(self, x, y, *, training: bool, seed: int = 0):
         """A ``tf.data`` pipeline of batches: shuffled and augmented (in the graph) only when
@@ -323,4 +354,5 @@ __all__ = [
     "Recipe",
     "SparseLabelSmoothing",
     "WarmupSchedule",
+    "augment_batch",
 ]

@@ -16,10 +16,17 @@ TINY = ["train", "--model", "vgg11", "--width", "0.125", "--dataset", "digits", 
 
 
 def test_train_writes_log_plots_model_and_results(tmp_path, capsys):
+    import keras
+
     out = tmp_path / "run"
     args = [*TINY, "--epochs", "3", "--freezing", "intelligent", "--freeze-mode", "thesis"]
     assert main([*args, "--record-rates", "--out", str(out), "--quiet"]) == 0
     assert "test accuracy" in capsys.readouterr().out
+    # the shared recipe by default: AdamW on a warm-up and cosine schedule over the 3 epochs
+    optimizer = keras.saving.load_model(out / "model.keras").optimizer
+    assert type(optimizer).__name__ == "AdamW"
+    schedule = optimizer.get_config()["learning_rate"]["config"]
+    assert schedule["shape"] == "cosine" and schedule["total_steps"] == 3 * 5  # 300 / 64
     results = json.loads((out / "results.json").read_text())
     assert results["policy"]["policy"] == "intelligent" and 0.0 <= results["test_accuracy"] <= 1.0
     assert results["policy"]["mode"] == "thesis" and results["policy"]["every"] == 2
@@ -33,19 +40,16 @@ def test_train_writes_log_plots_model_and_results(tmp_path, capsys):
 @pytest.mark.parametrize(
     "args, fragment",
     [
-        (["--milestones", "half"], "--milestones takes increasing comma-separated fractions"),
-        (["--milestones", "0.75,0.5"], "--milestones takes increasing"),
+        (["--label-smoothing", "1"], "--label-smoothing: must be below 1"),
+        (["--warmup", "-0.1"], "--warmup: must be a finite number >= 0"),
         (["--batch-size", "0"], "--batch-size: must be at least 1, got 0"),
         (["--epochs", "0"], "--epochs: must be at least 1, got 0"),
         (["--lr", "nan"], "--lr: must be a finite number above 0"),
         (["--model", "resnet1000"], "unknown model 'resnet1000'; choose one of: "),
         (["--optimizer", "lion"], "argument --optimizer: invalid choice: 'lion'"),
-        (["--schedule", "cosine"], "argument --schedule: invalid choice: 'cosine'"),
-        (
-            ["--schedule", "exponential", "--milestones", "0.5"],
-            "--milestones belongs to --schedule step",
-        ),
-        (["--decay-rate", "0.5"], "--decay-rate has no effect with --schedule step"),
+        (["--lr-schedule", "linear"], "argument --lr-schedule: invalid choice: 'linear'"),
+        (["--augment", "mixup"], "argument --augment: invalid choice: 'mixup'"),
+        (["--decay-rate", "0.5"], "--decay-rate has no effect with --lr-schedule cosine"),
         (
             ["--freezing", "freezeout", "--freeze-mode", "thesis"],
             "--freeze-mode belongs to --freezing intelligent",
@@ -156,7 +160,7 @@ def test_train_takes_any_named_optimizer_and_a_decks_schedule(tmp_path, capsys):
     import keras
 
     out = tmp_path / "run"
-    args = ["--optimizer", "adam", "--lr", "0.01", "--schedule", "inverse_time"]
+    args = ["--optimizer", "adam", "--lr", "0.01", "--lr-schedule", "inverse_time"]
     args += ["--decay-rate", "0.5", "--epochs", "1", "--out", str(out), "--quiet"]
     assert main([*TINY, *args]) == 0
     model = keras.saving.load_model(out / "model.keras")
