@@ -10,7 +10,8 @@ from automl_kit.cli.recipe import add_recipe_options, recipe_from_args
 from automl_kit.registries import MODELS, POLICIES, RECIPE_SCHEDULE_NAMES
 
 # per-epoch decays of the lecture decks (automl_kit.training.schedule), beside the recipe's shapes
-DECK_DECAYS = ("inverse_time", "exponential", "staircase")
+DECK_DECAYS = ("inverse_time", "exponential", "inverse_sqrt", "staircase")
+DECAY_RATES = ("inverse_time", "exponential", "staircase")  # the decays --decay-rate sets
 
 
 def model_name(text: str) -> str:
@@ -91,10 +92,10 @@ class Train(Job):
             raise ValueError(
                 f"--freeze-mode belongs to --freezing intelligent; drop it for {args.freezing}."
             )
-        if args.decay_rate is not None and args.lr_schedule not in DECK_DECAYS:
+        if args.decay_rate is not None and args.lr_schedule not in DECAY_RATES:
             raise ValueError(
                 f"--decay-rate has no effect with --lr-schedule {args.lr_schedule or 'cosine'}; "
-                f"drop it or pick one of {', '.join(DECK_DECAYS)}."
+                f"drop it or pick one of {', '.join(DECAY_RATES)}."
             )
 
     def check_data(self, args: argparse.Namespace, data) -> None:
