@@ -243,9 +243,10 @@ NO_SEARCH = {"textbook": ("textbook_cnn", 1.0), "resnet20": ("resnet20", 0.5)}
 def train_without_search(data, model: tuple[str, float], seed: int, seconds: float) -> dict:
     """Train zoo ``model`` (name, width) with ``Recipe()`` for a full schedule that fits ``seconds``.
 
-    One epoch of a throwaway copy is timed first (it counts against the budget, and its first
-    epoch's tracing makes the estimate cautious); the schedule gets the epochs that fit in what
-    is left, and the time budget stops it anyway if the estimate was short.
+    Two epochs of a throwaway copy are timed first (they count against the budget): the first
+    epoch's excess over the second is the one-off tracing, the second the steady epoch; the
+    schedule gets 90 % of the epochs that fit in what is left, and the time budget stops it
+    anyway if the estimate was short.
     """
     import keras
 
@@ -260,10 +261,24 @@ def train_without_search(data, model: tuple[str, float], seed: int, seconds: flo
         keras.utils.set_random_seed(seed)
         return build_model(name, data.input_shape, data.num_classes, width=width)
 
-    recipe.fit(fresh(), *train, validation_data=data.validation_data, epochs=1, seed=seed)
-    per_epoch = time.time() - start
-    left = seconds - per_epoch
-    epochs = max(1, int(left // per_epoch))
+    ends = []
+    clock = keras.callbacks.LambdaCallback(
+        on_epoch_end=lambda epoch, logs: ends.append(time.time())
+    )
+    recipe.fit(
+        fresh(),
+        *train,
+        validation_data=data.validation_data,
+        epochs=2,
+        seed=seed,
+        callbacks=[clock],
+    )
+    steady = ends[1] - ends[0]
+    tracing = max(ends[0] - start - steady, 0.0)
+    left = seconds - (time.time() - start)
+    # 10 % margin: epochs on a loaded machine run slower than the probe's; a schedule cut short
+    # by the time budget never reaches its low rates
+    epochs = max(1, int(0.9 * (left - tracing) / steady))
     net = fresh()
     history = recipe.fit(
         net,
@@ -284,7 +299,8 @@ def train_without_search(data, model: tuple[str, float], seed: int, seconds: flo
         "final_fit_seconds": round(time.time() - start, 1),
         "depth": 0,
         "params": int(net.count_params()),
-        "stop_reason": f"{epochs}-epoch schedule planned from a {per_epoch:.1f} s epoch",
+        "stop_reason": f"{epochs}-epoch schedule planned from {steady:.1f} s epochs "
+        f"after {tracing:.1f} s of tracing",
     }
 
 

@@ -54,7 +54,10 @@ def add_recipe_options(
         "--lr", type=positive_float, default=None, help="peak learning rate (default: 0.003)"
     )
     group.add_argument(
-        "--weight-decay", type=below_one, default=None, help="decoupled weight decay (default: 5e-4)"
+        "--weight-decay",
+        type=below_one,
+        default=None,
+        help="decoupled weight decay (default: 5e-4)",
     )
     group.add_argument(
         "--lr-schedule",

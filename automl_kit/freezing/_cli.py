@@ -117,7 +117,9 @@ class Train(Job):
             rate = (
                 {}
                 if args.decay_rate is None
-                else {"factor" if args.lr_schedule == "staircase" else "decay_rate": args.decay_rate}
+                else {
+                    "factor" if args.lr_schedule == "staircase" else "decay_rate": args.decay_rate
+                }
             )
             steps = -(-len(data.x_train) // recipe.batch_size)
             learning_rate = schedule(

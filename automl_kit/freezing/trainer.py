@@ -203,7 +203,11 @@ class FreezingTrainer:
         optimizer = self.optimizer or self.recipe.build_optimizer(steps * epochs)
         loss = self.loss
         if loss is None:
-            loss = self.recipe.loss_for(self.model) if self.recipe else "sparse_categorical_crossentropy"
+            loss = (
+                self.recipe.loss_for(self.model)
+                if self.recipe
+                else "sparse_categorical_crossentropy"
+            )
         self.model.compile(optimizer=optimizer, loss=loss, metrics=self.metrics)
         self.callback = FreezingCallback(
             self.policy,
@@ -315,6 +319,7 @@ class FreezingTrainer:
         elif seed is None:
             seed = int(np.random.default_rng().integers(2**31))
         seed = int(seed)
+
         def state() -> dict:
             best = {} if keeper is None else {"best": keeper.get_state()}
             return {"seed": seed, "freezing": self.callback.get_state(), **best}
