@@ -66,7 +66,7 @@ class FineTuneResult:
         return run.write_json("fine_tune.json", self.summary())
 
 
-def _freeze_base(base, start: str | None, freeze_batchnorm: bool, normalization) -> list[str]:
+def _freeze_base(base, start: str | None, train_batchnorm: bool, normalization) -> list[str]:
     """Base layers from ``start`` on trainable (BN kept frozen), the rest frozen; their names."""
     base.trainable = True  # a nested model's flag gates its layers': set it before theirs
     trainable = False
@@ -74,7 +74,7 @@ def _freeze_base(base, start: str | None, freeze_batchnorm: bool, normalization)
     for layer in base.layers:
         if start is not None and layer.name == start:
             trainable = True
-        on = trainable and not (freeze_batchnorm and isinstance(layer, normalization))
+        on = trainable and (train_batchnorm or not isinstance(layer, normalization))
         layer.trainable = on
         if on and layer.weights:
             names.append(layer.name)
@@ -91,11 +91,11 @@ def fine_tune(
     *,
     optimizer: str = "adam",
     learning_rate: float = 1e-3,
-    lr_factor: float = 0.1,
+    learning_rate_factor: float = 0.1,
     epochs: int = 10,
     patience: int = 2,
     batch_size: int = 32,
-    freeze_batchnorm: bool = True,
+    train_batchnorm: bool = False,
     min_delta: float = 0.0,
     until_no_gain: bool = True,
     seed: int = 0,
@@ -112,7 +112,7 @@ def fine_tune(
     layers (normalisation layers not counted) from the top; default :func:`block_starts` (one block more per stage).
 
     Stage 0 trains the head at ``learning_rate``; stage k >= 1 trains the head and the
-    unfrozen top of the base at ``learning_rate * lr_factor`` (the decks' "small learning
+    unfrozen top of the base at ``learning_rate * learning_rate_factor`` (the decks' "small learning
     rate"). Each stage stops early on validation accuracy (``patience``); the recipe stops at
     the first stage that does not beat the best before it, and the best weights are kept.
     ``until_no_gain=False`` runs every stage and still keeps the best weights.
@@ -127,8 +127,10 @@ def fine_tune(
 
     if epochs < 1 or patience < 0 or batch_size < 1:
         raise ValueError("epochs and batch_size must be >= 1 and patience >= 0.")
-    if not 0 < lr_factor <= 1:
-        raise ValueError(f"lr_factor must be in (0, 1] (e.g. 0.1), got {lr_factor}.")
+    if not 0 < learning_rate_factor <= 1:
+        raise ValueError(
+            f"learning_rate_factor must be in (0, 1] (e.g. 0.1), got {learning_rate_factor}."
+        )
     if not isinstance(base, keras.Model):
         raise ValueError(
             f"base must be a keras.Model (the convolutional base), got {type(base).__name__}."
@@ -136,7 +138,7 @@ def fine_tune(
     splits = as_splits(data)
     num_classes = len(splits["class_names"])
     names = [layer.name for layer in base.layers]
-    # normalisation layers stay frozen (freeze_batchnorm), so they do not count as layers here
+    # normalisation layers stay frozen (train_batchnorm=False), so they do not count as layers here
     weighted = [
         layer.name
         for layer in base.layers
@@ -183,10 +185,10 @@ def fine_tune(
     val = (splits["x_val"], splits["y_val"])
     best_acc, best_weights, records = -np.inf, None, []
     for k, start in enumerate([None, *starts]):
-        _freeze_base(base, start, freeze_batchnorm, NORMALIZATION)
+        _freeze_base(base, start, train_batchnorm, NORMALIZATION)
         # what Keras will train, read back from the layers (not from our own bookkeeping)
         unfrozen = [layer.name for layer in base.layers if layer.trainable_weights]
-        rate = learning_rate if k == 0 else learning_rate * lr_factor
+        rate = learning_rate if k == 0 else learning_rate * learning_rate_factor
         model.compile(
             make_optimizer(optimizer, rate),
             "sparse_categorical_crossentropy",
@@ -233,7 +235,7 @@ def fine_tune(
         variable.assign(value)
     best = max(i for i, r in enumerate(records) if r["improved"])
     # leave the flags as in the best stage, so that further training continues from there
-    _freeze_base(base, records[best]["unfrozen_from"], freeze_batchnorm, NORMALIZATION)
+    _freeze_base(base, records[best]["unfrozen_from"], train_batchnorm, NORMALIZATION)
     result = FineTuneResult(model, records, best)
     if run_dir is not None:
         result.save(run_dir)

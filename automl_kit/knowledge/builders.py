@@ -16,7 +16,7 @@ import keras
 
 def base_cnn(
     input_shape: tuple[int, ...],
-    n_classes: int,
+    num_classes: int,
     *,
     n_conv: int = 1,
     filters: tuple[int, int] = (32, 64),
@@ -26,8 +26,8 @@ def base_cnn(
     """Base model 1 (``n_conv=1``) or 2 (``n_conv=2``): conv(s), pool, Dense(hidden), Dense(K)."""
     if n_conv not in (1, 2):
         raise ValueError(f"n_conv must be 1 (base model 1) or 2 (base model 2), got {n_conv!r}.")
-    if n_classes < 2:
-        raise ValueError(f"a classifier needs n_classes >= 2, got {n_classes}.")
+    if num_classes < 2:
+        raise ValueError(f"a classifier needs num_classes >= 2, got {num_classes}.")
     layers = keras.layers
     inputs = keras.Input(input_shape)
     x = inputs
@@ -40,21 +40,21 @@ def base_cnn(
     x = layers.Dense(hidden, activation="relu", name="embedding")(x)
     if dropout:
         x = layers.Dropout(0.5)(x)
-    outputs = layers.Dense(n_classes, activation="softmax", name="classifier")(x)
+    outputs = layers.Dense(num_classes, activation="softmax", name="classifier")(x)
     return keras.Model(inputs, outputs, name=f"base_cnn{n_conv}")
 
 
 def small_vgg(
     input_shape: tuple[int, ...],
-    n_classes: int,
+    num_classes: int,
     *,
     widths: tuple[int, ...] = (32, 64, 128),
     hidden: int = 128,
 ) -> keras.Model:
     """A VGG-style stand-in for VGG-11 on CPU: per width two 3x3 convs + max pooling, then
     ``Dense(hidden)``, ``Dense(K)``."""
-    if n_classes < 2:
-        raise ValueError(f"a classifier needs n_classes >= 2, got {n_classes}.")
+    if num_classes < 2:
+        raise ValueError(f"a classifier needs num_classes >= 2, got {num_classes}.")
     layers = keras.layers
     inputs = keras.Input(input_shape)
     x = inputs
@@ -71,5 +71,5 @@ def small_vgg(
     x = layers.Flatten()(x)
     x = layers.Dropout(0.5)(x)
     x = layers.Dense(hidden, activation="relu", name="embedding")(x)
-    outputs = layers.Dense(n_classes, activation="softmax", name="classifier")(x)
+    outputs = layers.Dense(num_classes, activation="softmax", name="classifier")(x)
     return keras.Model(inputs, outputs, name="small_vgg")

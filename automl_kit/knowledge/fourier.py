@@ -181,12 +181,12 @@ def class_templates(
 
 
 def template_distances(
-    x: np.ndarray, templates: np.ndarray, *, n_classes: int | None = None
+    x: np.ndarray, templates: np.ndarray, *, num_classes: int | None = None
 ) -> np.ndarray:
     """(N, K): Euclidean distance of each image's descriptor to its nearest class-``k`` template.
 
     ``templates`` is (K, per_class, n_coefficients), class first, as :func:`class_templates` and
-    :func:`printed_digit_templates` return; pass ``n_classes`` to have a swapped layout refused
+    :func:`printed_digit_templates` return; pass ``num_classes`` to have a swapped layout refused
     (the shape alone cannot tell (K, per_class) from (per_class, K)).
     """
     templates = np.asarray(templates, dtype=np.float64)
@@ -197,15 +197,15 @@ def template_distances(
             f"templates must have shape (K, per_class, n_coefficients), got {templates.shape}; "
             "build them with class_templates(x, y) or printed_digit_templates()."
         )
-    if n_classes is not None and templates.shape[0] != n_classes:
+    if num_classes is not None and templates.shape[0] != num_classes:
         hint = (
             "the first two axes look swapped: pass templates.transpose(1, 0, 2)"
-            if templates.shape[1] == n_classes
+            if templates.shape[1] == num_classes
             else "build one group of templates per class"
         )
         raise ValueError(
             f"templates has {templates.shape[0]} classes on its first axis (shape "
-            f"{templates.shape}) but n_classes={n_classes}; the layout is (K, per_class, "
+            f"{templates.shape}) but num_classes={num_classes}; the layout is (K, per_class, "
             f"n_coefficients): {hint}."
         )
     descriptors = fourier_descriptors(x, templates.shape[-1])

@@ -280,7 +280,7 @@ class Searcher:
             return self._nothing_new(run, self.budget.message())
         run.mark_running()
         started = time.time()
-        self.progress = Progress(label=self.algorithm, quiet=self.verbose == 0)
+        self.progress = Progress(label=self.algorithm, verbose=self.verbose)
         with get_executor(
             self.executor_name,
             initializer=set_worker_data,

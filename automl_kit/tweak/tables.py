@@ -129,8 +129,8 @@ class SynapticTables:
         self.check_layers(model, self.layers, self.n_classes)
 
     @staticmethod
-    def check_layers(model, layers, n_classes: int) -> None:
-        """Raise ``ValueError`` unless ``model`` has ``layers`` (name, size) and ``n_classes``."""
+    def check_layers(model, layers, num_classes: int) -> None:
+        """Raise ``ValueError`` unless ``model`` has ``layers`` (name, size) and ``num_classes``."""
         from automl_kit.utils.models import logits_model
 
         for name, size in layers:
@@ -143,9 +143,9 @@ class SynapticTables:
                     "extract_tables(model, ...)"
                 )
         classes = int(logits_model(model).output.shape[-1])
-        if classes != n_classes:
+        if classes != num_classes:
             raise ValueError(
-                f"model '{model.name}' has {classes} classes but the tables hold {n_classes}; "
+                f"model '{model.name}' has {classes} classes but the tables hold {num_classes}; "
                 "rebuild the tables with extract_tables(model, ...)"
             )
 

@@ -17,7 +17,7 @@ def format_seconds(seconds: float) -> str:
 class Progress:
     """Print one line per finished step: ``[3/10] 00:42 elapsed, ETA 01:38 | best=0.91``.
 
-    ``total=None`` means the length is unknown (no ETA); ``quiet=True`` prints nothing.
+    ``total=None`` means the length is unknown (no ETA); ``verbose=0`` prints nothing.
     """
 
     def __init__(
@@ -25,12 +25,12 @@ class Progress:
         total: int | None = None,
         *,
         label: str = "",
-        quiet: bool = False,
+        verbose: int = 1,
         stream: TextIO | None = None,
     ):
         self.total = total
         self.label = label
-        self.quiet = quiet
+        self.verbose = verbose
         self.stream = stream
         self.done = 0
         self._start = time.monotonic()
@@ -48,7 +48,7 @@ class Progress:
         self.write(message)
 
     def write(self, message: str) -> None:
-        if self.quiet:
+        if not self.verbose:
             return
         count = f"{self.done}/{self.total}" if self.total else f"{self.done}"
         eta = self.eta()
@@ -66,8 +66,8 @@ class Progress:
         )
 
     def info(self, message: str) -> None:
-        """A free-form line (no step counted), silenced by ``quiet`` like the rest."""
-        if not self.quiet:
+        """A free-form line (no step counted), silenced by ``verbose=0`` like the rest."""
+        if self.verbose:
             print(message, file=self.stream or sys.stdout, flush=True)
 
 

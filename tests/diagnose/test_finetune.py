@@ -108,8 +108,8 @@ def test_bad_stages(digits, pretrained):
         fine_tune(base, None, digits, stages=["block1_conv1", "block2_conv1"])
     with pytest.raises(ValueError, match="1..3"):
         fine_tune(base, None, digits, stages=[7])
-    with pytest.raises(ValueError, match="lr_factor"):
-        fine_tune(base, None, digits, lr_factor=3)
+    with pytest.raises(ValueError, match="learning_rate_factor"):
+        fine_tune(base, None, digits, learning_rate_factor=3)
 
 
 @pytest.mark.slow

@@ -112,10 +112,10 @@ def test_printed_digit_templates_are_class_first_and_swapped_layouts_are_refused
     assert templates.shape == (10, 2, 8)
     images = printed_digits(28, fonts=fonts)
     np.testing.assert_allclose(templates[3, 1], fourier_descriptors(images[1, 3:4], 8)[0])
-    distances = template_distances(images[0], templates, n_classes=10)
+    distances = template_distances(images[0], templates, num_classes=10)
     np.testing.assert_allclose(np.diag(distances), 0, atol=1e-9)
     with pytest.raises(ValueError, match=r"axes look swapped: pass templates.transpose\(1, 0, 2\)"):
-        template_distances(images[0], templates.transpose(1, 0, 2), n_classes=10)
+        template_distances(images[0], templates.transpose(1, 0, 2), num_classes=10)
 
 
 def test_nan_images_are_not_called_blank():

@@ -61,5 +61,5 @@ def test_progress_lines_and_quiet(capsys):
     progress.step("best=0.5")
     out = capsys.readouterr().out
     assert out.startswith("gen [1/2]") and "ETA" in out and "best=0.5" in out
-    Progress(total=2, quiet=True).step("x")
+    Progress(total=2, verbose=0).step("x")
     assert capsys.readouterr().out == ""
