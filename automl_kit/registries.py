@@ -44,6 +44,12 @@ OPTIMIZER_NAMES = (
 AUGMENTATION_NAMES = ("auto", "none", "flip_translate", "translate")
 RECIPE_SCHEDULE_NAMES = ("cosine", "onecycle", "step", "constant")  # Recipe(schedule=...)
 RECIPE_KEEP_NAMES = ("best", "ema", "last")  # Recipe(keep=...)
+# automl_kit.capacity.grow: task -> (epochs, chunks, n_train, n_test) when not given
+GROWTH_TASK_DEFAULTS = {
+    "sine": (60, 5, 2048, None),
+    "mnist": (5, 10, 6000, 2000),
+    "cifar10": (10, 4, None, None),
+}
 SCHEDULE_NAMES = ("constant", "inverse_time", "exponential", "inverse_sqrt", "staircase")
 # the decks' activations (seed 003) plus Keras's other common ones
 ACTIVATION_NAMES = (

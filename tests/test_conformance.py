@@ -14,6 +14,7 @@ from automl_kit.testing import (
     check_config_round_trip,
     check_rejects,
     check_result_contract,
+    check_result_round_trip,
     check_seeded_determinism,
 )
 from tests.search.conftest import tiny_space
@@ -119,6 +120,21 @@ def test_freezing_trainer_rejects_bad_input():
     check_rejects(lambda: trainer.fit(x, np.arange(8), epochs=1), "label|class")
 
 
+@pytest.mark.parametrize("policy", POLICIES.names())
+def test_train_job_result_round_trips(policy, tmp_path):
+    """``freezing.train`` (what ``automl-kit train`` runs) with every registered policy."""
+    from automl_kit import datasets
+    from automl_kit.freezing import TrainResult, train
+
+    data = datasets.load("digits", n_train=200, seed=0)
+    result = train(data, "vgg11", policy=policy, width=0.125, epochs=2, verbose=0)
+    assert isinstance(result, TrainResult) and 0 <= result.test_accuracy <= 1
+    loaded = check_result_round_trip(result, tmp_path / "saved")
+    assert [w.shape for w in loaded.model.get_weights()] == [
+        w.shape for w in result.model.get_weights()
+    ]
+
+
 def test_freezing_result_summary_and_save(tmp_path):
     summary = check_result_contract(_train(0), tmp_path)
     assert summary["policy"]["name"] == "freezeout"
@@ -219,6 +235,32 @@ def test_tweak_same_seed_same_result_summary_and_save(tmp_path):
     )
 
 
+def test_tweak_job_result_round_trips(tmp_path):
+    """``tweak.tweak`` (what ``automl-kit tweak`` runs) on a small trained model."""
+    import keras
+
+    from automl_kit import datasets
+    from automl_kit.tweak import TweakResult, tweak
+
+    data = datasets.load("digits", n_train=300, seed=0)
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential(
+        [
+            keras.Input(data.input_shape),
+            keras.layers.Flatten(),
+            keras.layers.Dense(16, activation="relu", name="hidden"),
+            keras.layers.Dense(data.num_classes, activation="softmax"),
+        ]
+    )
+    model.compile("adam", "sparse_categorical_crossentropy")
+    model.fit(data.x_train, data.y_train, epochs=3, verbose=0)
+    result = tweak(model, data, [3], n_candidates=(1, 2), scale_candidates=(1, 5))
+    assert isinstance(result, TweakResult) and result.n in (1, 2)
+    assert len(result.per_class_after) == data.num_classes
+    loaded = check_result_round_trip(result, tmp_path / "saved")
+    assert loaded.synapses == result.synapses
+
+
 def test_tweak_rejects_bad_input():
     from automl_kit.tweak import SynapticJoin, theta
 
@@ -268,6 +310,20 @@ def _grow(seed: int):
 def test_capacity_same_seed_same_growth_and_weights():
     result = check_seeded_determinism(_grow)
     assert len(result["schedule"]) > 1, "the tiny run never grew: the check would be empty"
+
+
+@pytest.mark.parametrize("method", ["static_small", "adaptive"])
+def test_grow_job_result_round_trips(method, tmp_path):
+    """``capacity.grow`` (what ``automl-kit grow`` runs): a static and a growing net."""
+    from automl_kit.capacity import GrowthResult, grow
+
+    result = grow("sine", method, epochs=2, width=20, chunks=2, n_train=128, interval=1, verbose=0)
+    assert isinstance(result, GrowthResult) and (result.schedule is None) == (method != "adaptive")
+    loaded = check_result_round_trip(result, tmp_path / "saved")
+    assert loaded.metrics["final10_mean"] == pytest.approx(result.metrics["final10_mean"])
+    if method == "adaptive":
+        assert (tmp_path / "saved" / "capacity_schedule.csv").is_file()
+        assert (tmp_path / "saved" / "capacity.png").is_file()
 
 
 def test_capacity_rejects_bad_input():
@@ -393,3 +449,19 @@ def test_knowledge_two_stage_result_contract(tmp_path):
     summary = check_result_contract(result, tmp_path)
     assert set(summary["heads"]) == {"none", "pkgcn1"}
     assert {p.name for p in tmp_path.iterdir()} >= {"accuracy.csv", "graph.json", "graph.png"}
+
+
+@pytest.mark.parametrize("base", ["xgb", "cat"])
+def test_boost_job_result_round_trips(base, tmp_path):
+    """``ehr.boost`` (what ``automl-kit ehr`` runs), for each base whose model is saved."""
+    from automl_kit.datasets import ehr_cohort
+    from automl_kit.ehr import BoostResult, boost
+
+    tables = ehr_cohort(240, n_dx=8, n_px=3, n_rx=6, positive_rate=0.25, seed=0)
+    result = boost(tables, base=base, layout="random", cnn_epochs=1, verbose=0)
+    assert isinstance(result, BoostResult) and len(result.rows) == 3
+    loaded = check_result_round_trip(result, tmp_path / "saved")
+    x_test, _ = loaded.mapper.to_X(tables)
+    np.testing.assert_allclose(
+        loaded.booster.predict_proba(x_test), result.booster.predict_proba(x_test), rtol=1e-5
+    )

@@ -17,6 +17,7 @@ from automl_kit.capacity.builders import partial_mlp, partial_mnist_convnet, par
 from automl_kit.capacity.controller import GrowthController
 from automl_kit.capacity.conv import PartialConv2D
 from automl_kit.capacity.dense import PartialDense
+from automl_kit.capacity.job import GrowthResult, grow
 from automl_kit.capacity.plots import plot_schedule
 from automl_kit.capacity.starts import (
     STARTS,
@@ -34,6 +35,7 @@ __all__ = [
     "Capacity",
     "GradMax",
     "GrowthController",
+    "GrowthResult",
     "GrowthStart",
     "KeepInit",
     "Net2Net",
@@ -41,6 +43,7 @@ __all__ = [
     "PartialDense",
     "ZeroOutgoing",
     "get_start",
+    "grow",
     "model_flops",
     "partial_layers",
     "partial_mlp",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from automl_kit.cli.jobs import Job, positive_float, positive_int
+from automl_kit.registries import GROWTH_TASK_DEFAULTS as DEFAULTS
 from automl_kit.registries import OPTIMIZER_NAMES
 
 SINE_METHODS = (
@@ -26,11 +27,6 @@ CIFAR_METHODS = (
     "static_small",
 )
 METHODS = {"sine": SINE_METHODS, "mnist": MNIST_METHODS, "cifar10": CIFAR_METHODS}
-DEFAULTS = {  # task -> (epochs, chunks, n_train)
-    "sine": (60, 5, 2048),
-    "mnist": (5, 10, 6000),
-    "cifar10": (10, 4, None),
-}
 
 
 class Grow(Job):
@@ -45,7 +41,7 @@ class Grow(Job):
         "  automl-kit grow --task sine --method adaptive --epochs 60\n"
         "  automl-kit grow --task mnist --method adaptive --n-train 6000 --epochs 5\n"
         "  automl-kit grow --task cifar10 --method adaptive --epochs 10\n"
-        "  automl-kit grow --resume runs/grow-1   # continue a stopped run (Ctrl-C)"
+        "  automl-kit grow --resume runs/<timestamp>-grow   # continue a stopped run (Ctrl-C)"
     )
     uses_data = False  # sine makes its own data; mnist and cifar10 are loaded in run()
     outputs = (
@@ -73,7 +69,7 @@ class Grow(Job):
             "--chunks",
             type=positive_int,
             default=None,
-            help="growth steps (sine 5, mnist 10, cifar10 4)",
+            help="chunks each layer's width is split into (it grows chunks - 1 times; sine 5, mnist 10, cifar10 4)",
         )
         parser.add_argument(
             "--widths",
@@ -151,91 +147,34 @@ class Grow(Job):
             args.widths = tuple(widths)
 
     def run(self, args: argparse.Namespace, run, data) -> dict:
-        from automl_kit.capacity.experiments import run_mnist, run_sine
+        from automl_kit.capacity import grow
 
-        verbose = int(bool(args.verbose))
-        # checkpoint every epoch into the run directory, so that --resume continues the run
-        resumable = {"run_dir": run, "resume": bool(args.resume)}
-        if args.task == "sine":
-            result = run_sine(
-                args.method,
-                args.seed,
-                width=args.width,
-                chunks=args.chunks or 5,
-                epochs=args.epochs or 60,
-                n_train=args.n_train or 2048,
-                lr=args.lr,
-                optimizer=args.optimizer,
-                patience=args.patience,
-                interval=args.interval,
-                verbose=verbose,
-                **resumable,
-            )
-        elif args.task == "cifar10":
-            from automl_kit.capacity.experiments import run_cifar
-            from automl_kit.datasets import load
-
-            dataset = load("cifar10", n_train=args.n_train, n_test=args.n_test, seed=args.seed)
-            result = run_cifar(
-                args.method,
-                dataset,
-                args.seed,
-                epochs=args.epochs or 10,
-                lr=args.lr,
-                optimizer=args.optimizer,
-                widths=args.widths,
-                chunks=args.chunks or 4,
-                patience=args.patience,
-                interval=args.interval,
-                every=args.every,
-                verbose=verbose,
-                **resumable,
-            )
-        else:
-            from automl_kit.datasets import load
-
-            dataset = load(
-                "mnist", n_train=args.n_train or 6000, n_test=args.n_test or 2000, seed=args.seed
-            )
-            result = run_mnist(
-                args.method,
-                dataset,
-                args.seed,
-                epochs=args.epochs or 5,
-                lr=args.lr,
-                optimizer=args.optimizer,
-                chunks=args.chunks or 10,
-                patience=args.patience,
-                interval=args.interval,
-                verbose=verbose,
-                **resumable,
-            )
-        controller = result["controller"]
-        if controller is not None:
-            controller.save(run.root)
-            controller.plot(run.path("capacity.png"))
-        result["model"].save(run.path("model.keras"))
-        summary = {
-            k: result[k]
-            for k in (
-                "final10_mean",
-                "final10_std",
-                "seconds",
-                "growth_steps",
-                "test_accuracy",
-                "test_loss",
-                "train_accuracy",
-                "gap",
-                "flops",
-                "curve",
-            )
-            if k in result
-        }
+        result = grow(
+            args.task,
+            args.method,
+            seed=args.seed,
+            epochs=args.epochs,
+            chunks=args.chunks,
+            width=args.width,
+            widths=args.widths,
+            learning_rate=args.lr,
+            optimizer=args.optimizer,
+            patience=args.patience,
+            interval=args.interval,
+            every=args.every,
+            n_train=args.n_train,
+            n_test=args.n_test,
+            run_dir=run,  # checkpointed every epoch, so that --resume continues the run
+            resume=bool(args.resume),
+            verbose=args.verbose,
+        )
+        summary = result.summary()
+        growths = len(summary["growth_steps"])
         if args.task == "cifar10":
             print(
                 f"cifar10/{args.method}: test accuracy {summary['test_accuracy']:.4f}, "
                 f"train - test gap {summary['gap']:+.4f}, {summary['seconds']:.1f} s, "
-                f"{summary['flops']:.3g} training FLOPs, {len(summary['growth_steps'])} growths"
+                f"{summary['flops']:.3g} training FLOPs, {growths} growths"
             )
         else:
             tested = (
@@ -245,15 +184,9 @@ class Grow(Job):
             )
             print(
                 f"{args.task}/{args.method}: {tested}final-10 loss {summary['final10_mean']:.5g} +- "
-                f"{summary['final10_std']:.2g}, {summary['seconds']:.1f} s, "
-                f"{len(summary['growth_steps'])} growths"
+                f"{summary['final10_std']:.2g}, {summary['seconds']:.1f} s, {growths} growths"
             )
-        return {
-            "task": args.task,
-            "method": args.method,
-            **summary,
-            "final_widths": controller.summary()["final_widths"] if controller else None,
-        }
+        return summary
 
 
 def register(subparsers, common: argparse.ArgumentParser) -> None:

@@ -301,38 +301,47 @@ class GrowthController(keras.callbacks.Callback):
 
     def schedule_rows(self) -> list[dict]:
         """One row per (change, layer): ``step, event, layer, active_units, frozen_units``."""
-        return [
-            {
-                "step": row["step"],
-                "event": row["event"],
-                "layer": name,
-                **{"active_units": w["active"], "frozen_units": w["frozen"]},
-            }
-            for row in self.schedule
-            for name, w in row["layers"].items()
-        ]
+        return schedule_rows(self.schedule)
 
     def save(self, run_dir) -> list[Path]:
         """Write ``capacity_schedule.csv`` and ``capacity_schedule.json`` into ``run_dir``."""
-        from automl_kit.utils.io import write_json
-
         # a RunDirectory or a path (a Path's own ``root`` attribute is "/": test the type)
         root = Path(run_dir) if isinstance(run_dir, (str, os.PathLike)) else Path(run_dir.root)
         root.mkdir(parents=True, exist_ok=True)
-        rows = self.schedule_rows()
-        csv_path = root / "capacity_schedule.csv"
-        with open(csv_path, "w", newline="") as handle:
-            writer = csv.DictWriter(
-                handle, ["step", "event", "layer", "active_units", "frozen_units"]
-            )
-            writer.writeheader()
-            writer.writerows(rows)
-        json_path = root / "capacity_schedule.json"
-        write_json(json_path, self.summary())
-        return [csv_path, json_path]
+        return save_schedule(self.summary(), root)
 
     def plot(self, path, *, losses: bool = True) -> Path:
         """Active (solid) and frozen (dashed) units of each layer over steps; the loss below."""
         from automl_kit.capacity.plots import plot_schedule
 
         return plot_schedule(self.schedule, path, losses=self.losses if losses else None)
+
+
+def schedule_rows(schedule: list[dict]) -> list[dict]:
+    """One row per (change, layer) of a controller's ``schedule``: ``step, event, layer,
+    active_units, frozen_units``."""
+    return [
+        {
+            "step": row["step"],
+            "event": row["event"],
+            "layer": name,
+            **{"active_units": w["active"], "frozen_units": w["frozen"]},
+        }
+        for row in schedule
+        for name, w in row["layers"].items()
+    ]
+
+
+def save_schedule(summary: dict, root: Path) -> list[Path]:
+    """``capacity_schedule.csv`` (:func:`schedule_rows`) and ``capacity_schedule.json``
+    (``summary``, a :meth:`GrowthController.summary`) in ``root``."""
+    from automl_kit.utils.io import write_json
+
+    csv_path = root / "capacity_schedule.csv"
+    with open(csv_path, "w", newline="") as handle:
+        writer = csv.DictWriter(handle, ["step", "event", "layer", "active_units", "frozen_units"])
+        writer.writeheader()
+        writer.writerows(schedule_rows(summary["schedule"]))
+    json_path = root / "capacity_schedule.json"
+    write_json(json_path, summary)
+    return [csv_path, json_path]

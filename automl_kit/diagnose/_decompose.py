@@ -20,7 +20,7 @@ from automl_kit.diagnose._advice import Recommendation, recommendations
 # One percentage point: the deck's Models A-D call 2.8-4.3 points "high" and 0.1-0.8 "low".
 DEFAULT_TOLERANCE = 0.01
 # Where the human-level (or Bayes) error itself is worth attacking (cleaning data, features):
-# the deck gives no number; 5% is where its medical example's "typical doctor" stands.
+# the deck gives no number; we take 5%, just above its medical example's typical doctor (4%).
 DEFAULT_HIGH_HUMAN_ERROR = 0.05
 
 

@@ -123,7 +123,9 @@ def diagnose(
     from automl_kit.utils.metrics import per_class_report
 
     for name, value in (("human_level_error", human_level_error), ("bayes_error", bayes_error)):
-        if value is not None and not (isinstance(value, (int, float)) and 0 <= value <= 1):
+        if value is not None and (
+            isinstance(value, bool) or not (isinstance(value, (int, float)) and 0 <= value <= 1)
+        ):
             raise ValueError(f"{name} must be an error rate in [0, 1] (e.g. 0.01), got {value!r}.")
     if train_dev is not None and (not isinstance(train_dev, (tuple, list)) or len(train_dev) != 2):
         raise ValueError("train_dev must be a pair (x, y) of held-out training-distribution data.")

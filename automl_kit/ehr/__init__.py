@@ -17,6 +17,7 @@ one, so their images fill a single window (channel): the time axis carries littl
 from automl_kit.ehr.augment import drop_confusing, overlay_augment
 from automl_kit.ehr.booster import CNNBoostedClassifier
 from automl_kit.ehr.fitness import LayoutFitness, check_layout, to_chromosome, to_layout
+from automl_kit.ehr.job import BoostResult, boost
 from automl_kit.ehr.layouts.base import (
     LayoutMaker,
     LayoutProblem,
@@ -33,6 +34,8 @@ from automl_kit.ehr.relations import conditional_probabilities
 from automl_kit.ehr.speed import layout_speed, planted_relations
 
 __all__ = [
+    "BoostResult",
+    "boost",
     "CNNBoostedClassifier",
     "EHRImageMapper",
     "EmbeddingLayout",

@@ -8,12 +8,11 @@ from pathlib import Path
 from automl_kit.cli.jobs import Job, duration, positive_float, positive_int
 
 BASES = ("rf", "xgb", "cat")
-K_VALUES = (100, 300, 500, 1000, 2000, 3000)
 
 
 class EHR(Job):
     name = "ehr"
-    path_options = frozenset({"data", "events", "patients"})
+    path_options = frozenset({"events", "patients"})
     help = "map EHR tables to images (layout GA) and boost a tree model with a CNN"
     description = (
         "Xiao, thesis Part 5: relations P(rx|dx), a permutation GA that puts treatments beside\n"
@@ -41,6 +40,7 @@ class EHR(Job):
         "relations.npy",
         "model/cnn.keras",
         "model/booster.json",
+        "model/mapper/",
         "model/base_model.json",
         "model/base_model.cbm",
     )
@@ -133,6 +133,17 @@ class EHR(Job):
                     "--lookback-days is needed with --events: the window length before each "
                     "index date, e.g. --lookback-days 360."
                 )
+        elif args.lookback_days is not None:
+            raise ValueError(
+                "--lookback-days applies to --events/--patients; the simulated cohort and the "
+                "diabetes data have their own windows: drop it."
+            )
+        explicit = set(getattr(args, "explicit", None) or ())
+        if args.simulate is not None and "n_windows" in explicit:
+            raise ValueError(
+                "--n-windows does not apply to --simulate (the cohort has 3 windows over 360 "
+                "days): drop it, or pass your own tables with --events/--patients."
+            )
         if not 0 < args.test_size < 1:
             raise ValueError(f"--test-size is a share in (0, 1), got {args.test_size}.")
         if not 0 < args.balance < 1:
@@ -141,28 +152,16 @@ class EHR(Job):
             raise ValueError(f"--n-confusing must be >= 0, got {args.n_confusing}.")
 
     def run(self, args: argparse.Namespace, run, data) -> dict:
+        from automl_kit.ehr import boost
 
-        from automl_kit.ehr import CNNBoostedClassifier, EHRImageMapper
-        from automl_kit.ehr.plots import plot_fitness, plot_layout, plot_patients
-
-        say = (lambda *a: print(*a, flush=True)) if args.verbose else (lambda *a: None)
-        say(f"ehr: loading {self._source(args)} ...")
+        if args.verbose:
+            print(f"ehr: loading {self._source(args)} ...", flush=True)
         tables = self._tables(args)
-        train, test = tables.split(test_size=args.test_size, seed=args.seed)
-        if train.labels.min() == train.labels.max() or test.labels.min() == test.labels.max():
-            raise ValueError(
-                "the train or test split holds one class only; use more patients or --test-size."
-            )
-        say(
-            f"ehr: {len(train)} training, {len(test)} test patients "
-            f"({tables.labels.mean():.1%} positive); {tables.description or self._source(args)}"
-        )
-        for reason, count in tables.exclusions.items():
-            say(f"  excluded/noted: {count} {reason} (results.json data.exclusions)")
-        if args.diabetes:
-            say(
+        if args.diabetes and args.verbose:
+            print(
                 "  note: most diabetes patients have a single encounter, so their images use one "
-                "window only (patients.png looks mostly blue)."
+                "window only (patients.png looks mostly blue).",
+                flush=True,
             )
         options = {}
         if args.layout == "ga":
@@ -171,96 +170,34 @@ class EHR(Job):
                 "population": args.population,
                 "time_budget": args.time_budget,
             }
-        mapper = EHRImageMapper(
-            args.width,
-            args.height,
-            args.layout,
+        result = boost(
+            tables,
+            base=args.base,
+            layout=args.layout,
             layout_options=options,
+            width=args.width,
+            height=args.height,
             scope=args.scope,
-            seed=args.seed,
-            verbose=args.verbose,
-        )
-        say(f"ehr: relations P(treatment | diagnosis) and the {args.layout} layout ...")
-        mapper.fit(train, run_dir=run, resume=bool(args.resume))
-        mapper.save(run.root)
-        summary = mapper.summary()
-        say(
-            f"layout {args.layout}: {len(mapper.features_)} codes on {mapper.shape_[0]} x "
-            f"{mapper.shape_[1]}, fitness {mapper.fitness_:.0f} (lower bound "
-            f"{summary['lower_bound']:.0f})"
-            + (f"; stopped: {summary['stop_reason']}" if summary.get("stop_reason") else "")
-        )
-        if mapper.layout_result_.history:
-            plot_fitness(
-                mapper.layout_result_.history,
-                run.path("fitness.png"),
-                lower_bound=summary["lower_bound"],
-            )
-        plot_layout(
-            mapper.layout_result_.grid(),
-            train.code_types,  # the tables' own types (codes need no dx:/px:/rx: prefix)
-            path=run.path("layout.png"),
-        )
-        plot_patients(
-            mapper.transform(test),
-            test.labels,
-            run.path("patients.png"),
-            seed=args.seed,
-            ids=test.patients["patient_id"].to_numpy(),
-        )
-        x_train, names = mapper.to_X(train)
-        x_test, _ = mapper.to_X(test)
-        say(
-            f"ehr: training the {args.base} base model and the CNN ({args.cnn_epochs} epochs at "
-            "most, early stopping on a validation split) ..."
-        )
-        booster = CNNBoostedClassifier(
-            _base(args.base, args.seed),
-            mapper=mapper,
             combine=args.combine,
             weight=args.weight,
             cnn_epochs=args.cnn_epochs,
             balance=args.balance,
             n_confusing=args.n_confusing,
+            test_size=args.test_size,
             seed=args.seed,
+            run_dir=run,
+            resume=bool(args.resume),
             verbose=args.verbose,
-        ).fit(x_train, train.labels)
-        saved = booster.save(run.path("model"))
-        say(f"ehr: models saved in {run.root / 'model'}: {', '.join(saved)}")
-        scores = booster.scores(x_test)
-        rows = [
-            _metrics(f"{args.base}", test.labels, scores["base"]),
-            _metrics("cnn", test.labels, scores["cnn"]),
-            _metrics(f"cnn-boosted-{args.base}", test.labels, scores["combined"]),
-        ]
-        for row in rows:
-            row["combine"] = args.combine if row["model"].startswith("cnn-boosted") else ""
-        run.write_table("results.csv", rows)
-        for row in rows:
+        )
+        saved = sorted(p.name for p in (run.root / "model").iterdir())
+        print(f"ehr: models saved in {run.root / 'model'}: {', '.join(saved)}", flush=True)
+        for row in result.rows:
             cells = ", ".join(
                 f"{k} {v:.3f}" for k, v in row.items() if k not in ("model", "combine")
             )
             label = f"{row['model']} ({row['combine']})" if row["combine"] else row["model"]
             print(f"{label:>32}: {cells}")
-        n_counts = len(mapper.features_) * mapper.n_windows_
-        return {
-            "data": tables.summary(),
-            "train_patients": len(train),
-            "test_patients": len(test),
-            "layout": summary,
-            "model_columns": {
-                "counts": n_counts,
-                "codes": len(mapper.features_),
-                "windows": mapper.n_windows_,
-                "demographics": len(names) - n_counts,
-                "total": len(names),
-            },
-            "combine": args.combine,
-            "weight": booster.weight_,
-            "cnn_epochs_kept": booster.cnn_epochs_,
-            "saved_models": [f"model/{f}" for f in saved],
-            "results": rows,
-        }
+        return result.summary()
 
     @staticmethod
     def _source(args) -> str:
@@ -293,37 +230,6 @@ def _weight(text: str):
     if not 0.0 <= value <= 1.0:
         raise argparse.ArgumentTypeError(f"expected a share in [0, 1] or 'auto', got {text!r}")
     return value
-
-
-def _base(name: str, seed: int):
-    if name == "rf":
-        from sklearn.ensemble import RandomForestClassifier
-
-        return RandomForestClassifier(300, min_samples_leaf=3, random_state=seed, n_jobs=1)
-    if name == "xgb":
-        from xgboost import XGBClassifier
-
-        return XGBClassifier(n_estimators=300, learning_rate=0.05, random_state=seed, n_jobs=1)
-    from catboost import CatBoostClassifier
-
-    return CatBoostClassifier(
-        iterations=300, random_seed=seed, verbose=0, thread_count=1, allow_writing_files=False
-    )
-
-
-def _metrics(model: str, y, scores) -> dict:
-    from sklearn.metrics import average_precision_score, roc_auc_score
-
-    from automl_kit.utils.metrics import precision_at_k
-
-    row = {
-        "model": model,
-        "auroc": float(roc_auc_score(y, scores)),
-        "auprc": float(average_precision_score(y, scores)),
-    }
-    ks = [k for k in K_VALUES if k <= len(y) // 2] or [max(1, len(y) // 10)]
-    row.update({f"precision@{k}": precision_at_k(y, scores, k) for k in ks})
-    return row
 
 
 def register(subparsers, common: argparse.ArgumentParser) -> None:

@@ -6,6 +6,7 @@
 """
 
 from automl_kit.freezing.callback import FreezingCallback
+from automl_kit.freezing.job import TrainResult, train
 from automl_kit.freezing.plots import plot_freezing_rates, plot_frozen_prefix
 from automl_kit.freezing.policies import (
     POLICIES,
@@ -38,6 +39,7 @@ __all__ = [
     "IntelligentFreezing",
     "NoFreezing",
     "StepDecay",
+    "TrainResult",
     "TrainingPlan",
     "freezing_rate",
     "freezing_rate_from_sums",
@@ -46,4 +48,5 @@ __all__ = [
     "plot_frozen_prefix",
     "second_group_end",
     "standardize_rates",
+    "train",
 ]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import time
 
 from automl_kit.cli.jobs import Job, positive_float, positive_int
 from automl_kit.cli.recipe import add_recipe_options, recipe_from_args
@@ -106,11 +105,9 @@ class Train(Job):
             )
 
     def run(self, args: argparse.Namespace, run, data) -> dict:
-        from automl_kit.freezing import FreezingTrainer
-        from automl_kit.freezing.plots import plot_freezing_rates, plot_frozen_prefix
+        from automl_kit.freezing import train
         from automl_kit.training import optimizer, schedule
 
-        model = MODELS.create(args.model, data.input_shape, data.num_classes, width=args.width)
         recipe = recipe_from_args(args)
         chosen = None  # the recipe's optimizer and schedule
         if args.lr_schedule in DECK_DECAYS:  # a Keras schedule inside the optimizer, per batch
@@ -126,54 +123,34 @@ class Train(Job):
                 args.lr_schedule, recipe.learning_rate, steps_per_epoch=steps, **rate
             )
             chosen = optimizer(recipe.optimizer, learning_rate, weight_decay=recipe.weight_decay)
-        trainer = FreezingTrainer(
-            model,
-            chosen,
-            schedule=None,
-            policy=POLICIES.create(args.freezing, **_policy_options(args)),
-            recipe=recipe,
-            frozen_batchnorm=args.frozen_batchnorm,
-            record_rates=args.record_rates,
-        )
+        policy = POLICIES.create(args.freezing, **_policy_options(args))
         if args.verbose:
             print(
-                f"train: {data!r}\n       {args.model} (width {args.width}, {model.count_params():,} "
-                f"parameters), policy {trainer.policy!r}, run directory {run.root}",
+                f"train: {data!r}\n       {args.model} (width {args.width}), policy {policy!r}, "
+                f"run directory {run.root}",
                 flush=True,
             )
-        # checkpoint every epoch into the run directory, so that --resume continues it
-        resume = {"run_dir": run, "resume": bool(args.resume), "seed": args.seed}
-        started = time.perf_counter()
-        trainer.fit(
-            data.x_train,
-            data.y_train,
+        result = train(
+            data,
+            args.model,
+            policy=policy,
             epochs=args.epochs,
-            validation_data=data.validation_data,
-            verbose=2 if args.verbose else 0,
-            **resume,
+            recipe=recipe,
+            optimizer=chosen,
+            width=args.width,
+            frozen_batchnorm=args.frozen_batchnorm,
+            record_rates=args.record_rates,
+            seed=args.seed,
+            run_dir=run,  # checkpointed every epoch, so that --resume continues it
+            resume=bool(args.resume),
+            verbose=args.verbose,
         )
-        seconds = time.perf_counter() - started
-        test_loss, test_accuracy = model.evaluate(data.x_test, data.y_test, verbose=0)
-        trainer.save_log(run.root)
-        summary = trainer.callback.summary()
-        plot_frozen_prefix(summary, run.path("frozen_prefix.png"))
-        if any(row["freezing_rates"] is not None for row in summary["epochs"]):
-            plot_freezing_rates(summary, run.path("freezing_rates.png"))
-        model.save(run.path("model.keras"))
-        frozen_epochs = sum(row["frozen_layers"] > 0 for row in summary["epochs"])
         print(
-            f"trained {args.epochs} epochs in {seconds:.1f} s ({frozen_epochs} with frozen layers); "
-            f"test accuracy {test_accuracy:.4f} ({len(data.y_test)} samples)"
+            f"trained {args.epochs} epochs in {result.train_seconds:.1f} s "
+            f"({result.epochs_with_freezing} with frozen layers); test accuracy "
+            f"{result.test_accuracy:.4f} ({len(data.y_test)} samples)"
         )
-        return {
-            "dataset": data.summary(),
-            "model": args.model,
-            "policy": summary["policy"],
-            "train_seconds": seconds,
-            "test_accuracy": float(test_accuracy),
-            "test_loss": float(test_loss),
-            "epochs_with_freezing": frozen_epochs,
-        }
+        return result.summary()
 
 
 def _policy_options(args: argparse.Namespace) -> dict:

@@ -17,6 +17,8 @@ def _controls(text: str) -> list[str]:
         raise argparse.ArgumentTypeError(
             f"unknown control {unknown[0]!r}; choose from {', '.join(CONTROLS)} (comma-separated)"
         )
+    if len(set(names)) < len(names):
+        raise argparse.ArgumentTypeError(f"each control once, got {text!r}")
     return names
 
 
@@ -27,7 +29,8 @@ class Pkgcn(Job):
         "Stage 1 trains a base CNN; its validation mistakes form a directed class graph; stage 2\n"
         "replaces the Dense(K) head by a graph convolution over the classes (PK-GCN-1/2, Xiao,\n"
         "thesis Part 4) while the baseline trains on for the same epochs with the same optimizer.\n"
-        "Writes the accuracy table (accuracy.csv), the graph (graph.png, graph.json), model.keras.\n"
+        "Writes the accuracy table (accuracy.csv), the graph (graph.png, graph.json), model.keras,\n"
+        "two_stage.json and results.json.\n"
         "Without --n-val the validation set is as large as --n-train (as in the thesis's tables;\n"
         "this overrides the generic --n-val default below). The dense control is matched to the\n"
         "parameter count of the PK-GCN variant run.\n\n"
@@ -146,7 +149,7 @@ class Pkgcn(Job):
                 flush=True,
             )
         method = f"pkgcn{args.variant}"
-        heads = ["none", method, *[c for c in args.controls or [] if c != method]]
+        heads = ["none", method, *(args.controls or [])]
         if args.verbose:
             print(
                 f"pkgcn: {data!r}\n       base {args.base} ({base.count_params():,} parameters), "

@@ -4,6 +4,7 @@ from automl_kit.testing.conformance import (
     check_config_round_trip,
     check_rejects,
     check_result_contract,
+    check_result_round_trip,
     check_seeded_determinism,
 )
 
@@ -11,5 +12,6 @@ __all__ = [
     "check_config_round_trip",
     "check_rejects",
     "check_result_contract",
+    "check_result_round_trip",
     "check_seeded_determinism",
 ]

@@ -31,6 +31,7 @@ ALLOWED_SUFFIXES = {
     ".html",  # self-contained reports (plots embedded as base64 PNG)
     ".txt",
     ".db",
+    ".cbm",  # CatBoost's own model format (flatbuffers, not pickle)
     ".lock",
 }
 
@@ -84,6 +85,22 @@ def check_result_contract(result: Any, run_dir: str | Path) -> dict:
     odd = [str(p) for p in files if p.suffix not in ALLOWED_SUFFIXES and p.name != ".lock"]
     assert not odd, f"save() wrote files of types outside the contract (no pickle): {odd}"
     return summary
+
+
+def check_result_round_trip(result: Any, run_dir: str | Path) -> Any:
+    """The job result protocol: ``save(run_dir)`` returns the folder, and
+    ``type(result).load(run_dir)`` gives back a result with the same ``summary()``."""
+    summary = check_result_contract(result, run_dir)
+    saved = result.save(run_dir)
+    assert saved is not None and Path(saved) == Path(run_dir), (
+        f"save({run_dir}) must return the folder it wrote, got {saved!r}"
+    )
+    loaded = type(result).load(run_dir)
+    again = json.dumps(loaded.summary(), sort_keys=True, default=_plain)
+    assert again == json.dumps(summary, sort_keys=True, default=_plain), (
+        f"{type(result).__name__}.load(save(...)) changes the summary"
+    )
+    return loaded
 
 
 def _plain(value: Any) -> Any:

@@ -11,6 +11,7 @@ augmentation with active neurons (AAN) adds a small MLP on the active neurons' v
 """
 
 from automl_kit.tweak.aan import ActiveNeuronAugmentation, select_active_neurons
+from automl_kit.tweak.job import TweakResult, tweak
 from automl_kit.tweak.join import SynapticJoin, rank_synapses
 from automl_kit.tweak.layers import AugmentedHead, SynapticHead, attach, attach_head
 from automl_kit.tweak.retraining import SynapticRetraining
@@ -32,4 +33,6 @@ __all__ = [
     "rank_synapses",
     "theta",
     "theta_reference",
+    "tweak",
+    "TweakResult",
 ]

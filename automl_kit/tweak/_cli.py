@@ -51,6 +51,8 @@ class Tweak(Job):
         "count_distribution.png",
         "tweaked.keras",
         "synapses.json",
+        "theta_counts.npy",
+        "tables/",
     )
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
@@ -119,78 +121,33 @@ class Tweak(Job):
                 find_layer(self.model, name)
 
     def run(self, args: argparse.Namespace, run, data) -> dict:
-        import numpy as np
+        from automl_kit.tweak import tweak
 
-        from automl_kit.tweak import SynapticJoin, extract_tables
-        from automl_kit.tweak.join import N_CANDIDATES, SCALE_CANDIDATES
-        from automl_kit.tweak.plots import (
-            count_distribution,
-            plot_count_distribution,
-            plot_per_class_accuracy,
-        )
-
-        model = self.model
-        layers = args.layers.split(",") if args.layers else None
-        kw = {"layers": layers, "batch_size": args.batch_size}
-        train = extract_tables(
-            model, data.x_train, data.y_train, directory=run.path("tables"), overwrite=True, **kw
-        )
-        val = extract_tables(model, data.x_val, data.y_val, **kw)
-        test = extract_tables(model, data.x_test, data.y_test, **kw)
-        join = SynapticJoin(
-            targets=args.target,
-            n_candidates=args.n_candidates or N_CANDIDATES,
-            scale_candidates=args.scales or SCALE_CANDIDATES,
+        result = tweak(
+            self.model,
+            data,
+            args.target,
+            layers=args.layers.split(",") if args.layers else None,
+            n_candidates=args.n_candidates,
+            scale_candidates=args.scales,
             tolerance=args.tolerance,
-        ).fit(train, validation_data=val)
-        tweaked = join.apply(model)
-        before_all, before = test.accuracy()
-        pred = tweaked.predict(data.x_test, batch_size=args.batch_size, verbose=0).argmax(1)
-        right = pred == test.labels
-        after = np.array(
-            [
-                right[test.labels == k].mean() if (test.labels == k).any() else np.nan
-                for k in range(test.n_classes)
-            ]
+            batch_size=args.batch_size,
+            run_dir=run,
+            model_path=str(args.model),
         )
-        after_all = float(right.mean())
-        tweaked.save(run.path("tweaked.keras"))
-        synapses = [
-            {"layer": a, "unit": b, "target": c, "weight": w} for a, b, c, w in join.synapse_table()
-        ]
-        from automl_kit.utils import write_json
-
-        write_json(
-            run.path("synapses.json"), {"n": join.n_, "scale": join.scale_, "synapses": synapses}
-        )
-        plot_per_class_accuracy(
-            before, after, run.path("per_class_accuracy.png"), targets=args.target
-        )
-        plot_count_distribution(join.theta_.counts, run.path("count_distribution.png"))
         print(
-            f"tweak: {len(synapses)} synapses (n={join.n_}, scale={join.scale_:g}) into classes {args.target}"
+            f"tweak: {len(result.synapses)} synapses (n={result.n}, scale={result.scale:g}) "
+            f"into classes {args.target}"
         )
         print("class  before  after")
-        for k in range(test.n_classes):
+        for k, (before, after) in enumerate(zip(result.per_class_before, result.per_class_after)):
             mark = "*" if k in args.target else " "
-            print(f"{k:>4}{mark}  {before[k]:.4f}  {after[k]:.4f}")
-        print(f"overall {before_all:.4f}  {after_all:.4f}  (test, {len(test.labels)} samples)")
-        return {
-            "dataset": data.summary(),
-            "model": str(args.model),
-            "targets": args.target,
-            "n": join.n_,
-            "scale": join.scale_,
-            "synapses": len(synapses),
-            "test_accuracy_before": before_all,
-            "test_accuracy_after": after_all,
-            "per_class_before": [float(v) for v in before],
-            "per_class_after": [float(v) for v in after],
-            "validation_grid": join.selection_,
-            "count_distribution": {
-                str(k): v for k, v in count_distribution(join.theta_.counts).items()
-            },
-        }
+            print(f"{k:>4}{mark}  {before:.4f}  {after:.4f}")
+        print(
+            f"overall {result.test_accuracy_before:.4f}  {result.test_accuracy_after:.4f}  "
+            f"(test, {len(data.y_test)} samples)"
+        )
+        return result.summary()
 
 
 def register(subparsers, common: argparse.ArgumentParser) -> None:

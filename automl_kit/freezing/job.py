@@ -1,0 +1,164 @@
+"""``train``: what ``automl-kit train`` does, in Python: a zoo model trained with a freezing
+policy on the shared recipe, scored on the test set, with the run's files.
+
+>>> from automl_kit.freezing import train
+>>> result = train(ak.datasets.load("digits"), "vgg11", width=0.125, epochs=3,
+...                run_dir="runs/vgg")                                    # doctest: +SKIP
+>>> result.test_accuracy, TrainResult.load("runs/vgg").summary()["policy"]  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import keras
+
+from automl_kit.freezing.policies import FreezingPolicy
+from automl_kit.freezing.trainer import FreezingTrainer
+from automl_kit.training import Recipe
+from automl_kit.utils import RunDirectory
+
+
+@dataclass
+class TrainResult:
+    """A finished ``train`` job: the trained model, its freezing record and its scores.
+
+    ``summary()`` is what ``results.json`` holds; ``save(run_dir)`` writes ``freezing_log.csv``,
+    ``freezing.json``, the plots, ``model.keras`` and ``results.json``; ``load(run_dir)`` reads
+    them back (the model included).
+    """
+
+    model: keras.Model
+    freezing: dict
+    test_accuracy: float
+    test_loss: float
+    train_seconds: float
+    model_name: str = ""
+    dataset: dict | None = None
+
+    @property
+    def epochs_with_freezing(self) -> int:
+        return sum(row["frozen_layers"] > 0 for row in self.freezing["epochs"])
+
+    def summary(self) -> dict:
+        return {
+            "dataset": self.dataset,
+            "model": self.model_name,
+            "policy": self.freezing["policy"],
+            "train_seconds": self.train_seconds,
+            "test_accuracy": self.test_accuracy,
+            "test_loss": self.test_loss,
+            "epochs_with_freezing": self.epochs_with_freezing,
+        }
+
+    def save(self, run_dir: str | os.PathLike | RunDirectory) -> Path:
+        from automl_kit.freezing.plots import plot_freezing_rates, plot_frozen_prefix
+        from automl_kit.utils import write_csv, write_json
+
+        root = Path(run_dir.root if isinstance(run_dir, RunDirectory) else run_dir)
+        root.mkdir(parents=True, exist_ok=True)
+        rows = [
+            {k: v for k, v in row.items() if k not in ("frozen_names", "freezing_rates")}
+            for row in self.freezing["epochs"]
+        ]
+        write_csv(root / "freezing_log.csv", rows)
+        write_json(root / "freezing.json", self.freezing)
+        plot_frozen_prefix(self.freezing, root / "frozen_prefix.png")
+        if any(row["freezing_rates"] is not None for row in self.freezing["epochs"]):
+            plot_freezing_rates(self.freezing, root / "freezing_rates.png")
+        self.model.save(root / "model.keras")
+        write_json(root / "results.json", self.summary())
+        return root
+
+    @classmethod
+    def load(cls, run_dir: str | os.PathLike) -> TrainResult:
+        root = Path(run_dir)
+        needed = ("results.json", "freezing.json", "model.keras")
+        missing = [name for name in needed if not (root / name).is_file()]
+        if missing:
+            raise FileNotFoundError(
+                f"{root} holds no finished train run (no {', '.join(missing)}); pass the folder "
+                "that `automl-kit train` or `TrainResult.save` wrote."
+            )
+        summary = json.loads((root / "results.json").read_text(encoding="utf-8"))
+        return cls(
+            model=keras.models.load_model(root / "model.keras"),
+            freezing=json.loads((root / "freezing.json").read_text(encoding="utf-8")),
+            test_accuracy=summary["test_accuracy"],
+            test_loss=summary["test_loss"],
+            train_seconds=summary["train_seconds"],
+            model_name=summary.get("model", ""),
+            dataset=summary.get("dataset"),
+        )
+
+
+def train(
+    data,
+    model: str | keras.Model = "resnet20",
+    *,
+    policy: FreezingPolicy | str | None = "intelligent",
+    epochs: int = 12,
+    recipe: Recipe | None = None,
+    optimizer: keras.optimizers.Optimizer | None = None,
+    width: float = 1.0,
+    frozen_batchnorm: str = "update",
+    record_rates: bool = False,
+    seed: int = 0,
+    run_dir: str | os.PathLike | RunDirectory | None = None,
+    resume: bool = False,
+    verbose: int = 1,
+) -> TrainResult:
+    """Train ``model`` (a zoo name, built at ``width``, or a Keras model) on ``data`` (a
+    :class:`~automl_kit.datasets.Dataset`) with ``policy`` (a name of ``POLICIES`` or a policy)
+    for ``epochs`` on ``recipe`` (default ``Recipe()``; ``optimizer`` replaces its optimizer and
+    schedule, see :class:`FreezingTrainer`), then score it on the test set.
+
+    With ``run_dir`` every epoch is checkpointed there (``resume=True`` continues a stopped
+    run) and the result is saved there at the end.
+    """
+    from automl_kit.registries import MODELS, POLICIES
+
+    if isinstance(policy, str):
+        policy = POLICIES.create(policy)
+    name = model if isinstance(model, str) else model.name
+    if isinstance(model, str):
+        keras.utils.set_random_seed(seed)
+        model = MODELS.create(model, data.input_shape, data.num_classes, width=width)
+    trainer = FreezingTrainer(
+        model,
+        optimizer,
+        schedule="auto",
+        policy=policy,
+        recipe=recipe or Recipe(),
+        frozen_batchnorm=frozen_batchnorm,
+        record_rates=record_rates,
+    )
+    started = time.perf_counter()
+    trainer.fit(
+        data.x_train,
+        data.y_train,
+        epochs=epochs,
+        validation_data=data.validation_data,
+        verbose=2 if verbose else 0,
+        run_dir=run_dir,
+        resume=resume,
+        seed=seed,
+    )
+    seconds = time.perf_counter() - started
+    test_loss, test_accuracy = model.evaluate(data.x_test, data.y_test, verbose=0)[:2]
+    result = TrainResult(
+        model=model,
+        freezing=trainer.summary(),
+        test_accuracy=float(test_accuracy),
+        test_loss=float(test_loss),
+        train_seconds=seconds,
+        model_name=name,
+        dataset=data.summary() if hasattr(data, "summary") else None,
+    )
+    if run_dir is not None:
+        result.save(run_dir)
+    return result
