@@ -38,6 +38,23 @@ def _search(name: str, run_dir, seed: int = 0):
 
 # ---------------------------------------------------------------------------------- search
 @pytest.mark.parametrize("name", SEARCHERS.names())
+def test_searcher_declares_the_options_it_takes(name):
+    """``options`` (what ``evolve`` accepts for this algorithm) are constructor keywords."""
+    import inspect
+
+    cls = SEARCHERS.get(name)
+    keywords = set()
+    for klass in cls.__mro__:
+        if "__init__" in vars(klass):
+            keywords |= set(inspect.signature(klass.__init__).parameters)
+    from automl_kit.search._cli import ALGORITHM_OPTIONS
+
+    assert cls.options <= keywords, f"{name} declares options it does not take"
+    taken = keywords & set(ALGORITHM_OPTIONS.values())
+    assert taken <= cls.options, f"{name} takes {taken - cls.options} but does not declare them"
+
+
+@pytest.mark.parametrize("name", SEARCHERS.names())
 def test_searcher_config_round_trips(name):
     check_config_round_trip(_searcher(name))
 
@@ -76,6 +93,24 @@ def test_search_result_summary_and_save(name, tmp_path, fake_evaluate):
     result = _search(name, tmp_path / "run")
     summary = check_result_contract(result, tmp_path / "saved")
     assert summary["best_fitness"] == pytest.approx(result.best_fitness)
+    # a finished search's own folder loads back as the same result
+    loaded = check_result_round_trip(result, result.run.root)
+    assert loaded.best_genes == result.best_genes and loaded.history == result.history
+
+
+def test_evolve_job_result_round_trips(tmp_path):
+    """``search.evolve`` (what ``automl-kit evolve`` runs): search, final fit, test score."""
+    from automl_kit import datasets
+    from automl_kit.search import RandomSearch, evolve
+
+    data = datasets.load("digits", n_train=200, seed=0)
+    searcher = RandomSearch(tiny_space(), epochs_per_eval=1, seed=0, verbose=0)
+    result = evolve(
+        data, searcher, max_evaluations=2, final_epochs=1, run_dir=tmp_path / "run", verbose=0
+    )
+    assert 0 <= result.final.test_accuracy <= 1 and result.summary()["final_fit_epochs"] == 1
+    loaded = check_result_round_trip(result, result.run.root)
+    assert loaded.final.test_accuracy == result.final.test_accuracy
 
 
 # -------------------------------------------------------------------------------- freezing
@@ -157,6 +192,30 @@ def test_diagnosis_summary_and_save(tmp_path):
     summary = check_result_contract(d, tmp_path)
     assert summary["verdict"].startswith("high bias and high variance")
     assert (tmp_path / "report.html").is_file()
+
+
+def test_diagnose_job_result_round_trips(tmp_path):
+    """``diagnose.diagnose`` (what ``automl-kit diagnose`` runs): per-class reports included."""
+    import keras
+
+    from automl_kit import datasets
+    from automl_kit.diagnose import Diagnosis, diagnose
+
+    data = datasets.load("digits", n_train=300, seed=0)
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential(
+        [
+            keras.Input(data.input_shape),
+            keras.layers.Flatten(),
+            keras.layers.Dense(data.num_classes, activation="softmax"),
+        ]
+    )
+    model.compile("adam", "sparse_categorical_crossentropy")
+    model.fit(data.x_train, data.y_train, epochs=2, verbose=0)
+    result = diagnose(model, data, human_level_error=0.01)
+    loaded = check_result_round_trip(result, tmp_path / "saved")
+    assert isinstance(loaded, Diagnosis) and set(loaded.reports) == set(result.reports)
+    assert loaded.reports["dev"].accuracy == pytest.approx(result.reports["dev"].accuracy)
 
 
 def test_label_issues_same_seed_same_result_summary_and_save(tmp_path):
@@ -448,6 +507,7 @@ def test_knowledge_two_stage_result_contract(tmp_path):
     )
     summary = check_result_contract(result, tmp_path)
     assert set(summary["heads"]) == {"none", "pkgcn1"}
+    check_result_round_trip(result, tmp_path / "again")
     assert {p.name for p in tmp_path.iterdir()} >= {"accuracy.csv", "graph.json", "graph.png"}
 
 

@@ -423,13 +423,16 @@ def run_cifar(
     class Track(keras.callbacks.Callback):
         """FLOPs per batch at the widths it ran at; fit seconds without the test evaluations."""
 
+        flops = None  # a static net's FLOPs per sample, measured once
+
         def on_epoch_begin(self, epoch, logs=None):
             cost["started"] = time.perf_counter()
 
         def on_train_batch_begin(self, batch, logs=None):
             if controller is None or controller.capacity is None:
-                flops = self.flops if hasattr(self, "flops") else model_flops(model)["train"]
-                self.flops = flops
+                if self.flops is None:  # a static net: its cost never changes
+                    self.flops = model_flops(model)["train"]
+                flops = self.flops
             else:
                 flops = controller.capacity.flops()["train"]
             cost["flops"] += flops * batch_size

@@ -41,7 +41,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import errno
-import inspect
 import math
 import shutil
 import sys
@@ -188,20 +187,6 @@ def explicit_options(parser: argparse.ArgumentParser, argv: list[str] | None) ->
         for owner, name, value in reversed(saved):
             setattr(owner, name, value)
     return set(vars(namespace)) - {"command"}
-
-
-def accepted_parameters(cls: type) -> set[str]:
-    """Keyword parameters ``cls(...)`` takes, following ``**kwargs`` up the base classes."""
-    names: set[str] = set()
-    for klass in cls.__mro__:
-        init = klass.__dict__.get("__init__")
-        if init is None:
-            continue
-        parameters = inspect.signature(init).parameters.values()
-        names |= {p.name for p in parameters if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)}
-        if not any(p.kind is p.VAR_KEYWORD for p in parameters):
-            break
-    return names - {"self"}
 
 
 def run_status(path: str | Path) -> str | None:
@@ -661,7 +646,6 @@ __all__ = [
     "HelpFormatter",
     "Job",
     "Parser",
-    "accepted_parameters",
     "add_data_options",
     "add_run_options",
     "duration",

@@ -29,7 +29,7 @@ class Diagnosis:
     """Where a model stands: errors, their decomposition, a verdict and ranked advice.
 
     ``summary()`` gives it as JSON-able values; ``save(run_dir)`` writes ``diagnosis.json``
-    and a self-contained ``report.html`` (plots embedded) there.
+    and a self-contained ``report.html`` (plots embedded) there; ``load(run_dir)`` reads it.
     """
 
     errors: dict[str, float | None]
@@ -68,7 +68,37 @@ class Diagnosis:
         run = run_dir if isinstance(run_dir, RunDirectory) else RunDirectory(run_dir)
         run.root.mkdir(parents=True, exist_ok=True)
         run.write_json("diagnosis.json", self.summary())
-        return write_report(self, run.root)
+        write_report(self, run.root)
+        return run.root
+
+    @classmethod
+    def load(cls, run_dir: str | os.PathLike) -> Diagnosis:
+        """The diagnosis :meth:`save` wrote (``diagnosis.json``); the error analysis (examples)
+        is not part of it."""
+        import json
+
+        from automl_kit.utils.metrics import ClassReport
+
+        path = Path(run_dir) / "diagnosis.json"
+        if not path.is_file():
+            raise FileNotFoundError(
+                f"{Path(run_dir)} holds no diagnosis (diagnosis.json); pass the folder that "
+                "`automl-kit diagnose` or `Diagnosis.save` wrote."
+            )
+        saved = json.loads(path.read_text(encoding="utf-8"))
+        return cls(
+            errors=saved["errors"],
+            components=saved["components"],
+            high=saved["high"],
+            verdict=saved["verdict"],
+            focus=saved["focus"],
+            recommendations=[Recommendation(**r) for r in saved["recommendations"]],
+            tolerance=saved["tolerance"],
+            notes=saved["notes"],
+            reports={k: ClassReport.from_summary(v) for k, v in saved["per_class"].items()},
+            dataset=saved["dataset"],
+            model=saved["model"],
+        )
 
     def __repr__(self) -> str:
         return f"Diagnosis({self.verdict!r})"

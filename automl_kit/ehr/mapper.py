@@ -137,15 +137,9 @@ class EHRImageMapper(BaseEstimator):
         options = {"verbose": self.verbose, **(self.layout_options or {}), "seed": self.seed}
         try:
             return LAYOUTS.create(self.layout, **options)
-        except TypeError as error:  # a misspelled option: name the valid ones
-            import inspect
-
-            maker = LAYOUTS.get(self.layout)
-            valid = [
-                n
-                for n in inspect.signature(maker).parameters
-                if n not in ("self", "seed", "verbose", "args", "kwargs")
-            ]
+        except TypeError as error:  # a misspelled option: name the valid ones (its config's keys)
+            defaults = LAYOUTS.create(self.layout).get_config()
+            valid = sorted(set(defaults) - {"seed", "verbose"})
             raise ValueError(
                 f"layout_options {sorted(self.layout_options or {})} do not fit layout "
                 f"{self.layout!r} ({error}); its options are {valid}."
@@ -189,10 +183,7 @@ class EHRImageMapper(BaseEstimator):
         maker = self._maker()
         if getattr(maker, "needs_distances", False):
             problem.distances = feature_distances(counts.sum(axis=2))
-        if hasattr(maker, "generations"):
-            result = maker.make(problem, run_dir=run_dir, resume=resume)
-        else:
-            result = maker.make(problem)
+        result = maker.make(problem, run_dir=run_dir, resume=resume)
         self.relations_ = relations
         self.features_ = list(problem.features)
         self.kinds_ = list(problem.kinds)

@@ -157,7 +157,7 @@ def train(
         test_loss=float(test_loss),
         train_seconds=seconds,
         model_name=name,
-        dataset=data.summary() if hasattr(data, "summary") else None,
+        dataset=data.summary(),
     )
     if run_dir is not None:
         result.save(run_dir)

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -200,14 +201,13 @@ class TwoStageResult(dict):
         class_names: Sequence[str] | None = None,
         models: bool = False,
         plot_threshold: float | None = None,
-    ) -> None:
+    ) -> Path:
         """Write ``two_stage.json`` (the summary), ``accuracy.csv``, ``graph.json``, ``graph.png``
         (Figure 4.6) and, with ``models=True``, ``model-<head>.keras``, into ``run_dir``.
 
         ``plot_threshold``: edges of weight ``<=`` it are left out of the picture (default 0.01
         for a soft-count graph, which is complete, else 0); ``graph.json`` keeps every edge."""
         import os
-        from pathlib import Path
 
         from automl_kit.knowledge.plots import plot_class_graph
         from automl_kit.utils.io import write_csv, write_json
@@ -240,6 +240,34 @@ class TwoStageResult(dict):
         if models:
             for head, model in self.get("models", {}).items():
                 model.save(root / f"model-{head}.keras")
+        return root
+
+    @classmethod
+    def load(cls, run_dir) -> TwoStageResult:
+        """The result :meth:`save` wrote (``two_stage.json``), with any ``model-<head>.keras``
+        under ``"models"``."""
+        import json
+        import os
+
+        import keras
+
+        import automl_kit.knowledge  # noqa: F401  (registers ClassGraphHead for load_model)
+
+        root = Path(run_dir) if isinstance(run_dir, (str, os.PathLike)) else Path(run_dir.root)
+        path = root / "two_stage.json"
+        if not path.is_file():
+            raise FileNotFoundError(
+                f"{root} holds no two-stage result (two_stage.json); pass the folder that "
+                "`automl-kit pkgcn` or `TwoStageResult.save` wrote."
+            )
+        result = cls(json.loads(path.read_text(encoding="utf-8")))
+        models = {
+            file.stem[len("model-") :]: keras.models.load_model(file)
+            for file in sorted(root.glob("model-*.keras"))
+        }
+        if models:
+            result["models"] = models
+        return result
 
 
 def compare_two_stage(

@@ -8,6 +8,7 @@
 from automl_kit.registries import SEARCHERS  # noqa: E402
 from automl_kit.search.base import Searcher, SearchState
 from automl_kit.search.classical_ga import ClassicalGA
+from automl_kit.search.job import evolve
 from automl_kit.search.large_scale_evolution import LargeScaleEvolution
 from automl_kit.search.random_search import RandomSearch
 from automl_kit.search.result import FinalFit, SearchResult
@@ -19,6 +20,7 @@ __all__ = [
     "SEARCHERS",
     "CNNSpace",
     "ClassicalGA",
+    "evolve",
     "DenseSpace",
     "StageSpace",
     "FinalFit",

@@ -6,7 +6,6 @@ import argparse
 
 from automl_kit.cli.jobs import (
     Job,
-    accepted_parameters,
     duration,
     flag,
     non_negative_float,
@@ -204,7 +203,7 @@ class Evolve(Job):
 
     def validate(self, args: argparse.Namespace) -> None:
         cls = SEARCHERS.get(args.algorithm)
-        accepted = accepted_parameters(cls)
+        accepted = cls.options
         wrong = [
             flag(dest)
             for dest, keyword in ALGORITHM_OPTIONS.items()
@@ -283,6 +282,8 @@ class Evolve(Job):
         )
 
     def run(self, args: argparse.Namespace, run, data) -> dict | None:
+        from automl_kit.search import evolve
+
         searcher, space = self.searcher, self.searcher.space
         if args.verbose:
             print(
@@ -290,49 +291,30 @@ class Evolve(Job):
                 f"(phase-0 size {space.size(0):,}), run directory {run.root}",
                 flush=True,
             )
-        result = searcher.search(
-            data.x_train,
-            data.y_train,
-            validation_data=data.validation_data,
+        result = evolve(
+            data,
+            searcher,
             time_budget=args.time_budget,
             max_evaluations=args.max_evaluations,
+            final_epochs=args.final_epochs,
             run_dir=run,
             resume=bool(args.resume),
             extend=bool(args.extend),
+            seed=args.seed,
+            verbose=args.verbose,
         )
         if result.from_earlier_run:  # an --extend that trained nothing: keep the result
             print(f"{run.root}: {result.stop_reason}.", flush=True)
             return None
-        if args.verbose:
-            print(
-                f"search done: {result.stop_reason or 'finished'}; best fitness {result.best_fitness:.4f} "
-                f"after {result.evaluations:g} evaluations; final fit ({args.final_epochs} epochs)...",
-                flush=True,
-            )
-        final = result.final_fit(
-            data.x_train,
-            data.y_train,
-            validation_data=data.validation_data,
-            epochs=args.final_epochs,
-            seed=args.seed,
-            verbose=2 if args.verbose else 0,  # one line per epoch
-        )
-        test_loss, test_accuracy = final.model.evaluate(data.x_test, data.y_test, verbose=0)
-        final.model.save(run.path("final_model.keras"))
+        final = result.final
         print("best architecture:\n  " + "\n  ".join(result.describe()))
         print(
             f"validation fitness {result.best_fitness:.4f}; after final fit: validation "
-            f"{final.best_val_accuracy:.4f}, test accuracy {test_accuracy:.4f} ({len(data.y_test)} samples)"
+            f"{final.best_val_accuracy:.4f}, test accuracy {final.test_accuracy:.4f} "
+            f"({len(data.y_test)} samples)"
         )
         print(f"search stopped: {result.stop_reason or 'finished'}")
-        return {
-            **result.summary(),
-            "dataset": data.summary(),
-            "final_fit_epochs": final.epochs,
-            "final_val_accuracy": final.best_val_accuracy,
-            "test_accuracy": float(test_accuracy),
-            "test_loss": float(test_loss),
-        }
+        return result.summary()
 
 
 def register(subparsers, common: argparse.ArgumentParser) -> None:

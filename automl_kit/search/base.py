@@ -96,6 +96,9 @@ class Searcher:
     """
 
     algorithm = "searcher"
+    # constructor keywords beyond Searcher's that this algorithm takes (the CLI's algorithm
+    # options; a flag for another algorithm is refused by name)
+    options: frozenset[str] = frozenset()
     State: ClassVar[type[SearchState] | None] = None
 
     def __init__(

@@ -27,6 +27,7 @@ class ClassicalGA(Searcher):
     """
 
     algorithm = "classical_ga"
+    options = frozenset({"population"})
     State = ClassicalGAState
 
     def __init__(

@@ -29,6 +29,7 @@ class LargeScaleEvolution(Searcher):
     """
 
     algorithm = "large_scale_evolution"
+    options = frozenset({"population"})
     State = LargeScaleEvolutionState
 
     def __init__(self, space=None, *, population: int = 20, steps_per_round: int = 4, **kwargs):

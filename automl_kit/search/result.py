@@ -15,10 +15,15 @@ from automl_kit.utils.validation import check_training_data
 
 @dataclass
 class FinalFit:
+    """The best model trained further (:meth:`SearchResult.final_fit`); ``test_accuracy`` and
+    ``test_loss`` once scored (:func:`automl_kit.search.evolve` scores it)."""
+
     model: object
     epochs: int
     best_val_accuracy: float
     history: dict
+    test_accuracy: float | None = None
+    test_loss: float | None = None
 
 
 class SearchResult:
@@ -52,6 +57,9 @@ class SearchResult:
         self._evaluations = evaluations
         # True when ``search(resume=True)`` found the run finished and trained nothing
         self.from_earlier_run = False
+        # set by automl_kit.search.evolve: the final fit (scored) and the data's description
+        self.final: FinalFit | None = None
+        self.dataset: dict | None = None
 
     @property
     def best_genes(self) -> list:
@@ -158,6 +166,18 @@ class SearchResult:
             "seconds": round(self.seconds, 1),
             "stop_reason": self.stop_reason,
             "run_dir": str(self.run.root),
+            **self._final_summary(),
+        }
+
+    def _final_summary(self) -> dict:
+        if self.final is None:
+            return {}
+        return {
+            "dataset": self.dataset,
+            "final_fit_epochs": self.final.epochs,
+            "final_val_accuracy": self.final.best_val_accuracy,
+            "test_accuracy": self.final.test_accuracy,
+            "test_loss": self.final.test_loss,
         }
 
     def save(self, run_dir: str | os.PathLike | RunDirectory | None = None) -> Path:
@@ -185,7 +205,51 @@ class SearchResult:
             "\n".join(self.describe()) + "\n", encoding="utf-8"
         )
         self.plot_fitness(target.path("fitness.png"))
+        if self.final is not None:
+            self.final.model.save(target.path("final_model.keras"))
+            target.write_json("results.json", self.summary())
         return target.root
+
+    @classmethod
+    def load(cls, run_dir: str | os.PathLike) -> SearchResult:
+        """The result of a finished search in ``run_dir``, rebuilt from its files (config.json,
+        evaluations.jsonl, checkpoint.json); nothing is trained and the folder is not locked."""
+        from automl_kit.registries import SEARCHERS
+
+        run = RunDirectory(run_dir)
+        if not (run.root / "config.json").is_file() or run.status != "finished":
+            raise FileNotFoundError(
+                f"{run.root} holds no finished search (config.json and run.json marked "
+                "finished); pass the folder of a search that ended, or resume it first."
+            )
+        config = run.read_config()
+        searcher = SEARCHERS.get(config["algorithm"]).from_config({**config, "verbose": 0})
+        searcher.run = run
+        result = searcher._saved_result(run)
+        saved = (
+            run.read_checkpoint("checkpoint.json")[0]
+            if run.has_checkpoint("checkpoint.json")
+            else {}
+        )
+        result.stop_reason = saved.get("stop_reason", "")
+        results, model = run.root / "results.json", run.root / "final_model.keras"
+        if results.is_file() and model.is_file():  # the final fit of automl_kit.search.evolve
+            import json
+
+            import keras
+
+            summary = json.loads(results.read_text(encoding="utf-8"))
+            if "final_fit_epochs" in summary:
+                result.dataset = summary.get("dataset")
+                result.final = FinalFit(
+                    keras.models.load_model(model),
+                    summary["final_fit_epochs"],
+                    summary["final_val_accuracy"],
+                    {},
+                    summary.get("test_accuracy"),
+                    summary.get("test_loss"),
+                )
+        return result
 
     def plot_fitness(self, path) -> None:
         """Fitness of every individual per generation, phases shaded (as Xiao Fig. 2.10)."""

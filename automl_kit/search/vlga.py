@@ -86,6 +86,17 @@ class VariableLengthGA(Searcher):
     """
 
     algorithm = "vlga"
+    options = frozenset(
+        {
+            "population",
+            "generations",
+            "stop_threshold",
+            "max_phases",
+            "phase_patience",
+            "schedule",
+            "budget_phases",
+        }
+    )
     State = VLGAState
 
     def __init__(

@@ -176,7 +176,7 @@ def tweak(
         test_accuracy_after=float(right.mean()),
         validation_grid=join.selection_,
         counts=np.asarray(join.theta_.counts),
-        dataset=data.summary() if hasattr(data, "summary") else None,
+        dataset=data.summary(),
         model_path=model_path,
     )
     if run_dir is not None:

@@ -112,6 +112,19 @@ class ClassReport:
             )
         return pairs
 
+    @classmethod
+    def from_summary(cls, summary: dict) -> ClassReport:
+        """The report :meth:`summary` describes (as read back from JSON)."""
+        rows = summary["per_class"]
+        return cls(
+            class_names=tuple(summary["class_names"]),
+            confusion=np.asarray(summary["confusion_matrix"], dtype=np.int64),
+            precision=np.array([r["precision"] for r in rows], dtype=np.float64),
+            recall=np.array([r["recall"] for r in rows], dtype=np.float64),
+            f1=np.array([r["f1"] for r in rows], dtype=np.float64),
+            support=np.array([r["support"] for r in rows], dtype=np.int64),
+        )
+
     def summary(self) -> dict:
         per_class = [
             {

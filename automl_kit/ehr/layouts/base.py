@@ -208,7 +208,9 @@ class LayoutMaker:
     def from_config(cls, config: dict) -> LayoutMaker:
         return cls(**config)
 
-    def make(self, problem: LayoutProblem, **kwargs) -> LayoutResult:
+    def make(self, problem: LayoutProblem, *, run_dir=None, resume: bool = False) -> LayoutResult:
+        """The layout for ``problem``. ``run_dir``/``resume``: checkpoints of a maker that runs
+        long (:class:`PermutationGA`); the quick makers have none and ignore them."""
         started = time.perf_counter()
         layout = check_layout(self._make(problem), problem.n_features, problem.cells)
         return LayoutResult(

@@ -25,6 +25,7 @@ class PeerSearcher(Searcher):
     """
 
     State = PeerState
+    options = frozenset({"max_blocks"})
 
     def __init__(self, space=None, *, max_blocks: int = 5, **kwargs):
         super().__init__(space, **kwargs)
