@@ -60,10 +60,10 @@ def plot_frozen_prefix(summary: dict, path: str | os.PathLike | None = None):
     ax.set_ylabel(f"frozen layers (of {len(summary['layers'])})")
     ax.set_ylim(0, len(summary["layers"]))
     lr_axis = ax.twinx()
-    lr_axis.step(
-        epochs, [row["learning_rate"] for row in summary["epochs"]], where="mid", color="tab:red"
-    )
-    lr_axis.set_yscale("log")
+    rates = [row["learning_rate"] for row in summary["epochs"]]
+    lr_axis.step(epochs, rates, where="mid", color="tab:red")
+    if all(rate > 0 for rate in rates):  # a schedule that decays to 0 is drawn on a linear axis
+        lr_axis.set_yscale("log")
     lr_axis.set_ylabel("learning rate", color="tab:red")
     ax.set_title(f"Frozen prefix per epoch ({summary['policy']['policy']})")
     return _finish(fig, path)
