@@ -16,7 +16,7 @@ import numpy as np
 
 from automl_kit.capacity.builders import partial_mlp, partial_mnist_convnet, partial_resnet, resnet
 from automl_kit.capacity.controller import GrowthController
-from automl_kit.capacity.state import model_flops
+from automl_kit.capacity.state import model_flops, partial_layers
 from automl_kit.training import optimizer as make_optimizer
 
 # method -> how it trains: a static width, or the controller's options
@@ -193,6 +193,12 @@ def run_sine(
     class Sample(keras.callbacks.Callback):
         def on_epoch_end(self, epoch, logs=None):
             curve.append(float(np.mean((np.asarray(model(grid_x)) - grid_y) ** 2)))
+            if verbose:
+                print(
+                    f"epoch {epoch + 1}/{epochs}: training loss {logs['loss']:.5g}, grid MSE "
+                    f"{curve[-1]:.5g}{_widths(model)}",
+                    flush=True,
+                )
 
     started = time.perf_counter()
     _fit(
@@ -304,6 +310,14 @@ def run_mnist(
             total = mean * count
             losses.append(total - self.previous[0])
             self.previous = (total, count)
+
+        def on_epoch_end(self, epoch, logs=None):
+            if verbose:
+                print(
+                    f"epoch {epoch + 1}/{epochs}: training loss {logs['loss']:.4f}, accuracy "
+                    f"{logs['accuracy']:.4f}{_widths(model)}",
+                    flush=True,
+                )
 
     started = time.perf_counter()
     _fit(
@@ -491,6 +505,15 @@ def run_cifar(
         "controller": controller,
         "model": model,
     }
+
+
+def _widths(model) -> str:
+    """``, active units 200/500`` for the partial layers of ``model`` ('' for a static net)."""
+    layers = partial_layers(model)
+    if not layers:
+        return ""
+    active = ", ".join(f"{layer.active_units}/{layer.full_width}" for layer in layers)
+    return f", active units {active}"
 
 
 def cost_to_reach(curve: list[dict], accuracy: float) -> dict | None:

@@ -126,3 +126,11 @@ def test_run_mnist_with_fewer_batches_than_a_sample_reports_a_loss_not_nan():
         )
     assert np.isfinite(result["final10_mean"]) and len(result["samples"]) >= 1
     assert 0 <= result["test_accuracy"] <= 1
+
+
+def test_grow_prints_one_line_per_epoch_with_the_active_width(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main([*TINY, "--epochs", "2", "--out", str(out)]) == 0
+    lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("epoch ")]
+    assert [line.split(":")[0] for line in lines] == ["epoch 1/2", "epoch 2/2"]
+    assert all("training loss" in line and "active units" in line for line in lines)
