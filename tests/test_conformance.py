@@ -24,6 +24,21 @@ Y = np.arange(20) % 2
 PEERS = {"keras_tuner_random", "keras_tuner_bayesian", "keras_tuner_hyperband", "optuna_tpe"}
 
 
+def _trained_mlp(data, *, hidden: int | None, epochs: int):
+    """A small Keras classifier trained on ``data`` (a hidden layer named ``hidden``, or none)."""
+    import keras
+
+    keras.utils.set_random_seed(0)
+    layers = [keras.Input(data.input_shape), keras.layers.Flatten()]
+    if hidden:
+        layers.append(keras.layers.Dense(hidden, activation="relu", name="hidden"))
+    layers.append(keras.layers.Dense(data.num_classes, activation="softmax"))
+    model = keras.Sequential(layers)
+    model.compile("adam", "sparse_categorical_crossentropy")
+    model.fit(data.x_train, data.y_train, epochs=epochs, verbose=0)
+    return model
+
+
 def _searcher(name: str, seed: int = 0):
     if name in PEERS:
         pytest.importorskip("optuna" if name == "optuna_tpe" else "keras_tuner")
@@ -196,22 +211,12 @@ def test_diagnosis_summary_and_save(tmp_path):
 
 def test_diagnose_job_result_round_trips(tmp_path):
     """``diagnose.diagnose`` (what ``automl-kit diagnose`` runs): per-class reports included."""
-    import keras
 
     from automl_kit import datasets
     from automl_kit.diagnose import Diagnosis, diagnose
 
     data = datasets.load("digits", n_train=300, seed=0)
-    keras.utils.set_random_seed(0)
-    model = keras.Sequential(
-        [
-            keras.Input(data.input_shape),
-            keras.layers.Flatten(),
-            keras.layers.Dense(data.num_classes, activation="softmax"),
-        ]
-    )
-    model.compile("adam", "sparse_categorical_crossentropy")
-    model.fit(data.x_train, data.y_train, epochs=2, verbose=0)
+    model = _trained_mlp(data, hidden=None, epochs=2)
     result = diagnose(model, data, human_level_error=0.01)
     loaded = check_result_round_trip(result, tmp_path / "saved")
     assert isinstance(loaded, Diagnosis) and set(loaded.reports) == set(result.reports)
@@ -296,23 +301,12 @@ def test_tweak_same_seed_same_result_summary_and_save(tmp_path):
 
 def test_tweak_job_result_round_trips(tmp_path):
     """``tweak.tweak`` (what ``automl-kit tweak`` runs) on a small trained model."""
-    import keras
 
     from automl_kit import datasets
     from automl_kit.tweak import TweakResult, tweak
 
     data = datasets.load("digits", n_train=300, seed=0)
-    keras.utils.set_random_seed(0)
-    model = keras.Sequential(
-        [
-            keras.Input(data.input_shape),
-            keras.layers.Flatten(),
-            keras.layers.Dense(16, activation="relu", name="hidden"),
-            keras.layers.Dense(data.num_classes, activation="softmax"),
-        ]
-    )
-    model.compile("adam", "sparse_categorical_crossentropy")
-    model.fit(data.x_train, data.y_train, epochs=3, verbose=0)
+    model = _trained_mlp(data, hidden=16, epochs=3)
     result = tweak(model, data, [3], n_candidates=(1, 2), scale_candidates=(1, 5))
     assert isinstance(result, TweakResult) and result.n in (1, 2)
     assert len(result.per_class_after) == data.num_classes

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from automl_kit.registries import GROWTH_TASK_DEFAULTS as DEFAULTS
-from automl_kit.utils import RunDirectory
+from automl_kit.utils import RunDirectory, require_files
 
 if TYPE_CHECKING:
     import keras
@@ -79,12 +79,12 @@ class GrowthResult:
 
         import automl_kit.capacity  # noqa: F401  (registers the partial layers for load_model)
 
-        root = Path(run_dir)
-        if not (root / "results.json").is_file() or not (root / "model.keras").is_file():
-            raise FileNotFoundError(
-                f"{root} holds no finished grow run (results.json and model.keras); pass the "
-                "folder that `automl-kit grow` or `GrowthResult.save` wrote."
-            )
+        root = require_files(
+            run_dir,
+            ("results.json", "model.keras"),
+            what="finished grow run",
+            writers="`automl-kit grow` or `GrowthResult.save`",
+        )
         summary = json.loads((root / "results.json").read_text(encoding="utf-8"))
         schedule_file = root / "capacity_schedule.json"
         schedule = (

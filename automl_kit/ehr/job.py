@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from automl_kit.utils import RunDirectory
+from automl_kit.utils import RunDirectory, require_files
 
 K_VALUES = (100, 300, 500, 1000, 2000, 3000)  # precision@K of the results table (Table 5.1)
 BASES = ("xgb", "cat", "rf")
@@ -53,12 +53,12 @@ class BoostResult:
         from automl_kit.ehr.booster import CNNBoostedClassifier
         from automl_kit.ehr.mapper import EHRImageMapper
 
-        root = Path(run_dir)
-        if not (root / "results.json").is_file() or not (root / "model").is_dir():
-            raise FileNotFoundError(
-                f"{root} holds no finished ehr run (results.json and model/); pass the folder "
-                "that `automl-kit ehr` or `BoostResult.save` wrote."
-            )
+        root = require_files(
+            run_dir,
+            ("results.json", "model"),
+            what="finished ehr run",
+            writers="`automl-kit ehr` or `BoostResult.save`",
+        )
         summary = json.loads((root / "results.json").read_text(encoding="utf-8"))
         rows = summary.pop("results")
         return cls(

@@ -20,7 +20,7 @@ import keras
 from automl_kit.freezing.policies import FreezingPolicy
 from automl_kit.freezing.trainer import FreezingTrainer
 from automl_kit.training import Recipe
-from automl_kit.utils import RunDirectory
+from automl_kit.utils import RunDirectory, require_files
 
 
 @dataclass
@@ -76,14 +76,12 @@ class TrainResult:
 
     @classmethod
     def load(cls, run_dir: str | os.PathLike) -> TrainResult:
-        root = Path(run_dir)
-        needed = ("results.json", "freezing.json", "model.keras")
-        missing = [name for name in needed if not (root / name).is_file()]
-        if missing:
-            raise FileNotFoundError(
-                f"{root} holds no finished train run (no {', '.join(missing)}); pass the folder "
-                "that `automl-kit train` or `TrainResult.save` wrote."
-            )
+        root = require_files(
+            run_dir,
+            ("results.json", "freezing.json", "model.keras"),
+            what="finished train run",
+            writers="`automl-kit train` or `TrainResult.save`",
+        )
         summary = json.loads((root / "results.json").read_text(encoding="utf-8"))
         return cls(
             model=keras.models.load_model(root / "model.keras"),

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from automl_kit.utils import RunDirectory
+from automl_kit.utils import RunDirectory, require_files
 
 if TYPE_CHECKING:
     import keras
@@ -89,14 +89,12 @@ class TweakResult:
 
         import automl_kit.tweak  # noqa: F401  (registers SynapticHead for load_model)
 
-        root = Path(run_dir)
-        needed = ("results.json", "synapses.json", "tweaked.keras", "theta_counts.npy")
-        missing = [name for name in needed if not (root / name).is_file()]
-        if missing:
-            raise FileNotFoundError(
-                f"{root} holds no finished tweak run (no {', '.join(missing)}); pass the folder "
-                "that `automl-kit tweak` or `TweakResult.save` wrote."
-            )
+        root = require_files(
+            run_dir,
+            ("results.json", "synapses.json", "tweaked.keras", "theta_counts.npy"),
+            what="finished tweak run",
+            writers="`automl-kit tweak` or `TweakResult.save`",
+        )
         summary = json.loads((root / "results.json").read_text(encoding="utf-8"))
         synapses = json.loads((root / "synapses.json").read_text(encoding="utf-8"))
         return cls(

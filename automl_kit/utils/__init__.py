@@ -1,7 +1,7 @@
 """Machinery shared by every capability: validation, seeding, run directories, progress, I/O."""
 
 from automl_kit.utils.budget import Budget, BudgetExhausted
-from automl_kit.utils.io import read_json, to_jsonable, write_csv, write_json
+from automl_kit.utils.io import read_json, require_files, to_jsonable, write_csv, write_json
 from automl_kit.utils.progress import Progress, format_seconds, parse_duration
 from automl_kit.utils.rundir import (
     CorruptRunError,
@@ -42,6 +42,7 @@ __all__ = [
     "format_seconds",
     "parse_duration",
     "read_json",
+    "require_files",
     "seed_everything",
     "to_jsonable",
     "write_csv",

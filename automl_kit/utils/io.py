@@ -69,3 +69,16 @@ def write_csv(
             )
     os.replace(tmp, path)
     return path
+
+
+def require_files(root: str | os.PathLike, names, *, what: str, writers: str) -> Path:
+    """``root`` as a Path if it holds every one of ``names``; else ``FileNotFoundError`` naming
+    the missing ones, what was expected (``what``) and what writes it (``writers``)."""
+    root = Path(root)
+    missing = [name for name in names if not (root / name).exists()]
+    if missing:
+        raise FileNotFoundError(
+            f"{root} holds no {what} (no {', '.join(missing)}); pass the folder that {writers} "
+            "wrote."
+        )
+    return root
