@@ -215,7 +215,10 @@ class FreezingTrainer:
             frozen_batchnorm=self.frozen_batchnorm,
             record_rates=self.record_rates,
         )
-        keep = self.recipe is not None and self.recipe.keep == "best" and validation_data
+        # the best epoch needs validation scores; without them the last weights are kept
+        keep = (
+            self.recipe is not None and self.recipe.keep == "best" and validation_data is not None
+        )
         if run_dir is None:
             extra = [KeepBestWeights()] if keep else []
             if self.recipe is None:
