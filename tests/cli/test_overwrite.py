@@ -86,3 +86,90 @@ def test_bad_input_with_overwrite_keeps_the_old_run(
     assert fragment in err and len(err.strip().splitlines()) == 1, err
     assert _files(out) == before
     assert not (tmp_path / ".run.replaced").exists()
+
+
+# ---- the same lifecycle cases for every command (issue 23, "Done when") ---------------------
+# command -> (a tiny run that finishes, a bad input refused with exit 2 and its message)
+TINY_RUNS = {
+    "evolve": (
+        ["--dataset", "digits", "--n-train", "200", "--algorithm", "random_search"]
+        + ["--max-evaluations", "1", "--epochs-per-eval", "1", "--final-epochs", "1"],
+        ["--dataset", "digits", "--algorithm", "random_search"],
+        "searches until its budget is spent",
+    ),
+    "train": (
+        ["--model", "vgg11", "--width", "0.125", "--dataset", "digits", "--n-train", "200"]
+        + ["--epochs", "1"],
+        ["--dataset", "digits", "--freezing", "freezeout", "--freeze-mode", "thesis"],
+        "--freeze-mode belongs to --freezing intelligent",
+    ),
+    "grow": (
+        ["--task", "sine", "--width", "20", "--chunks", "2", "--n-train", "128", "--epochs", "1"],
+        ["--task", "sine", "--width", "20", "--chunks", "50"],
+        "--chunks 50 is more than --width 20",
+    ),
+    "pkgcn": (
+        ["--dataset", "digits", "--n-train", "100", "--n-val", "60", "--n-test", "100"]
+        + ["--stage1-epochs", "1", "--stage2-epochs", "1"],
+        ["--dataset", "digits", "--variant", "1", "--units-l", "8"],
+        "--units-l sets the width of PK-GCN-2's Dense layer",
+    ),
+    "ehr": (
+        ["--simulate", "300", "--generations", "2", "--population", "4", "--base", "xgb"]
+        + ["--cnn-epochs", "1"],
+        ["--simulate", "300", "--lookback-days", "90"],
+        "--lookback-days applies to --events/--patients",
+    ),
+    "tweak": (
+        ["--model", "{in}/out10.keras", "--dataset", "digits", "--target", "1"],
+        ["--model", "{in}/out5.keras", "--dataset", "digits", "--target", "1"],
+        "has 5 outputs but the data has 10 classes",
+    ),
+    "diagnose": (
+        ["--model", "{in}/out10.keras", "--dataset", "digits"],
+        ["--model", "{in}/zipnotmodel.keras", "--dataset", "digits"],
+        "not a loadable Keras model",
+    ),
+}
+
+
+def test_the_lifecycle_table_names_every_command():
+    from automl_kit.cli import build_parser
+    from automl_kit.cli.jobs import Job
+
+    build_parser()  # loads every command module
+    assert set(TINY_RUNS) == {job.name for job in Job.__subclasses__()}
+
+
+@pytest.fixture(scope="module")
+def finished_runs(inputs, tmp_path_factory):
+    """One finished tiny run of every command: command -> (folder, its files)."""
+    root = tmp_path_factory.mktemp("finished")
+    runs = {}
+    for command, (argv, _, _) in TINY_RUNS.items():
+        out = root / command
+        argv = [a.replace("{in}", str(inputs)) for a in argv]
+        assert main([command, *argv, "--out", str(out), "--quiet"]) == 0, command
+        runs[command] = out
+    return runs
+
+
+@pytest.mark.parametrize("command", list(TINY_RUNS))
+def test_every_command_keeps_a_finished_run_through_bad_input_and_resume(
+    command, finished_runs, inputs, capsys
+):
+    out = finished_runs[command]
+    before = _files(out)
+    assert json.loads((out / "run.json").read_text())["status"] == "finished"
+    # bad input with --overwrite over the finished run: exit 2, one line, the run intact
+    _, bad, fragment = TINY_RUNS[command]
+    bad = [a.replace("{in}", str(inputs)) for a in bad]
+    capsys.readouterr()
+    assert main([command, *bad, "--out", str(out), "--overwrite", "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert fragment in err and len(err.strip().splitlines()) == 1, err
+    assert _files(out) == before
+    # --resume of the finished run: says so, changes nothing
+    assert main([command, "--resume", str(out)]) == 0
+    assert "is finished; nothing to do" in capsys.readouterr().out
+    assert _files(out) == before
