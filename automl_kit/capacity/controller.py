@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import math
-import os
 from pathlib import Path
 
 import keras
@@ -305,9 +304,9 @@ class GrowthController(keras.callbacks.Callback):
 
     def save(self, run_dir) -> list[Path]:
         """Write ``capacity_schedule.csv`` and ``capacity_schedule.json`` into ``run_dir``."""
-        # a RunDirectory or a path (a Path's own ``root`` attribute is "/": test the type)
-        root = Path(run_dir) if isinstance(run_dir, (str, os.PathLike)) else Path(run_dir.root)
-        root.mkdir(parents=True, exist_ok=True)
+        from automl_kit.utils import run_root
+
+        root = run_root(run_dir)
         return save_schedule(self.summary(), root)
 
     def plot(self, path, *, losses: bool = True) -> Path:

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from automl_kit.registries import GROWTH_TASK_DEFAULTS as DEFAULTS
-from automl_kit.utils import RunDirectory, require_files
+from automl_kit.utils import RunDirectory, require_files, run_root
 
 if TYPE_CHECKING:
     import keras
@@ -62,8 +62,7 @@ class GrowthResult:
         from automl_kit.capacity.plots import plot_schedule
         from automl_kit.utils import write_json
 
-        root = Path(run_dir.root if isinstance(run_dir, RunDirectory) else run_dir)
-        root.mkdir(parents=True, exist_ok=True)
+        root = run_root(run_dir)
         if self.schedule is not None:
             save_schedule(self.schedule, root)
             plot_schedule(

@@ -77,15 +77,16 @@ class Diagnosis:
         is not part of it."""
         import json
 
+        from automl_kit.utils import require_files
         from automl_kit.utils.metrics import ClassReport
 
-        path = Path(run_dir) / "diagnosis.json"
-        if not path.is_file():
-            raise FileNotFoundError(
-                f"{Path(run_dir)} holds no diagnosis (diagnosis.json); pass the folder that "
-                "`automl-kit diagnose` or `Diagnosis.save` wrote."
-            )
-        saved = json.loads(path.read_text(encoding="utf-8"))
+        root = require_files(
+            run_dir,
+            ("diagnosis.json",),
+            what="diagnosis",
+            writers="`automl-kit diagnose` or `Diagnosis.save`",
+        )
+        saved = json.loads((root / "diagnosis.json").read_text(encoding="utf-8"))
         return cls(
             errors=saved["errors"],
             components=saved["components"],

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from automl_kit.utils import RunDirectory, require_files
+from automl_kit.utils import RunDirectory, require_files, run_root
 
 K_VALUES = (100, 300, 500, 1000, 2000, 3000)  # precision@K of the results table (Table 5.1)
 BASES = ("xgb", "cat", "rf")
@@ -39,8 +39,7 @@ class BoostResult:
     def save(self, run_dir: str | os.PathLike | RunDirectory) -> Path:
         from automl_kit.utils import write_csv, write_json
 
-        root = Path(run_dir.root if isinstance(run_dir, RunDirectory) else run_dir)
-        root.mkdir(parents=True, exist_ok=True)
+        root = run_root(run_dir)
         self.mapper.save(root)
         self.booster.save(root / "model")
         write_csv(root / "results.csv", self.rows)
@@ -220,7 +219,7 @@ def boost(
     )
     if run_dir is not None:
         result.save(run_dir)
-        _plot(result, train, test, Path(getattr(run_dir, "root", run_dir)), seed)
+        _plot(result, train, test, run_root(run_dir), seed)
     return result
 
 

@@ -18,9 +18,9 @@ from pathlib import Path
 import keras
 
 from automl_kit.freezing.policies import FreezingPolicy
-from automl_kit.freezing.trainer import FreezingTrainer
+from automl_kit.freezing.trainer import FreezingTrainer, write_freezing_log
 from automl_kit.training import Recipe
-from automl_kit.utils import RunDirectory, require_files
+from automl_kit.utils import RunDirectory, require_files, run_root
 
 
 @dataclass
@@ -57,16 +57,10 @@ class TrainResult:
 
     def save(self, run_dir: str | os.PathLike | RunDirectory) -> Path:
         from automl_kit.freezing.plots import plot_freezing_rates, plot_frozen_prefix
-        from automl_kit.utils import write_csv, write_json
+        from automl_kit.utils import write_json
 
-        root = Path(run_dir.root if isinstance(run_dir, RunDirectory) else run_dir)
-        root.mkdir(parents=True, exist_ok=True)
-        rows = [
-            {k: v for k, v in row.items() if k not in ("frozen_names", "freezing_rates")}
-            for row in self.freezing["epochs"]
-        ]
-        write_csv(root / "freezing_log.csv", rows)
-        write_json(root / "freezing.json", self.freezing)
+        root = run_root(run_dir)
+        write_freezing_log(self.freezing, root)
         plot_frozen_prefix(self.freezing, root / "frozen_prefix.png")
         if any(row["freezing_rates"] is not None for row in self.freezing["epochs"]):
             plot_freezing_rates(self.freezing, root / "freezing_rates.png")

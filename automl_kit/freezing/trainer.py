@@ -378,13 +378,19 @@ class FreezingTrainer:
         """Write ``freezing_log.csv`` (scalars per epoch) and ``freezing.json`` (everything)."""
         if self.callback is None:
             raise ValueError("nothing to save yet: call fit first.")
-        os.makedirs(directory, exist_ok=True)
-        rows = [
-            {k: v for k, v in row.items() if k not in ("frozen_names", "freezing_rates")}
-            for row in self.log
-        ]
-        write_csv(os.path.join(directory, "freezing_log.csv"), rows)
-        write_json(os.path.join(directory, "freezing.json"), self.callback.summary())
+        write_freezing_log(self.callback.summary(), directory)
+
+
+def write_freezing_log(summary: dict, directory: str | os.PathLike) -> None:
+    """``freezing_log.csv`` (the scalars of ``summary``'s epochs) and ``freezing.json``
+    (``summary``, a :meth:`FreezingCallback.summary`) in ``directory``."""
+    os.makedirs(directory, exist_ok=True)
+    rows = [
+        {k: v for k, v in row.items() if k not in ("frozen_names", "freezing_rates")}
+        for row in summary["epochs"]
+    ]
+    write_csv(os.path.join(directory, "freezing_log.csv"), rows)
+    write_json(os.path.join(directory, "freezing.json"), summary)
 
 
 def _history(model: keras.Model, history: dict) -> keras.callbacks.History:

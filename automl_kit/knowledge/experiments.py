@@ -207,14 +207,12 @@ class TwoStageResult(dict):
 
         ``plot_threshold``: edges of weight ``<=`` it are left out of the picture (default 0.01
         for a soft-count graph, which is complete, else 0); ``graph.json`` keeps every edge."""
-        import os
-
         from automl_kit.knowledge.plots import plot_class_graph
+        from automl_kit.utils import run_root
         from automl_kit.utils.io import write_csv, write_json
 
         # a RunDirectory (its .root) or a path (whose own .root is the file system's root)
-        root = Path(run_dir) if isinstance(run_dir, (str, os.PathLike)) else Path(run_dir.root)
-        root.mkdir(parents=True, exist_ok=True)
+        root = run_root(run_dir)
         write_json(root / "two_stage.json", self.summary())
         write_csv(root / "accuracy.csv", self.accuracy_rows())
         soft = "soft counts" if self["settings"]["soft"] else "hard counts"
@@ -247,19 +245,19 @@ class TwoStageResult(dict):
         """The result :meth:`save` wrote (``two_stage.json``), with any ``model-<head>.keras``
         under ``"models"``."""
         import json
-        import os
 
         import keras
 
         import automl_kit.knowledge  # noqa: F401  (registers ClassGraphHead for load_model)
+        from automl_kit.utils import require_files
 
-        root = Path(run_dir) if isinstance(run_dir, (str, os.PathLike)) else Path(run_dir.root)
+        root = require_files(
+            run_dir,
+            ("two_stage.json",),
+            what="two-stage result",
+            writers="`automl-kit pkgcn` or `TwoStageResult.save`",
+        )
         path = root / "two_stage.json"
-        if not path.is_file():
-            raise FileNotFoundError(
-                f"{root} holds no two-stage result (two_stage.json); pass the folder that "
-                "`automl-kit pkgcn` or `TwoStageResult.save` wrote."
-            )
         result = cls(json.loads(path.read_text(encoding="utf-8")))
         models = {
             file.stem[len("model-") :]: keras.models.load_model(file)

@@ -168,8 +168,7 @@ class ActiveNeuronAugmentation:
 
     def save(self, run_dir) -> None:
         """``aan.json`` (the summary) and the MLP's weights as ``aan_w1.npy`` ... in ``run_dir``."""
-        from automl_kit.tweak.tables import run_root
-        from automl_kit.utils import write_json
+        from automl_kit.utils import run_root, write_json
 
         root = run_root(run_dir)
         write_json(root / "aan.json", self.summary())

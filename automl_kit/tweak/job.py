@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from automl_kit.utils import RunDirectory, require_files
+from automl_kit.utils import RunDirectory, require_files, run_root
 
 if TYPE_CHECKING:
     import keras
@@ -66,8 +66,7 @@ class TweakResult:
         from automl_kit.tweak.plots import plot_count_distribution, plot_per_class_accuracy
         from automl_kit.utils import write_json
 
-        root = Path(run_dir.root if isinstance(run_dir, RunDirectory) else run_dir)
-        root.mkdir(parents=True, exist_ok=True)
+        root = run_root(run_dir)
         self.model.save(root / "tweaked.keras")
         write_json(
             root / "synapses.json", {"n": self.n, "scale": self.scale, "synapses": self.synapses}
@@ -136,7 +135,7 @@ def tweak(
     from automl_kit.tweak.tables import extract_tables
 
     options = {"layers": list(layers) if layers else None, "batch_size": batch_size}
-    root = None if run_dir is None else Path(getattr(run_dir, "root", run_dir))
+    root = None if run_dir is None else run_root(run_dir)
     train = extract_tables(
         model,
         data.x_train,

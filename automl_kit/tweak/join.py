@@ -270,8 +270,7 @@ class SynapticJoin:
 
     def save(self, run_dir) -> None:
         """``join.json`` (the summary) and ``theta_counts.npy``/``theta_thresholds.npy`` in ``run_dir``."""
-        from automl_kit.tweak.tables import run_root
-        from automl_kit.utils import write_json
+        from automl_kit.utils import run_root, write_json
 
         root = run_root(run_dir)
         write_json(root / "join.json", self.summary())

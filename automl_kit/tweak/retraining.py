@@ -136,8 +136,7 @@ class SynapticRetraining:
 
     def save(self, run_dir) -> None:
         """``retraining.json`` (the summary) in ``run_dir``."""
-        from automl_kit.tweak.tables import run_root
-        from automl_kit.utils import write_json
+        from automl_kit.utils import run_root, write_json
 
         root = run_root(run_dir)
         write_json(root / "retraining.json", self.summary())

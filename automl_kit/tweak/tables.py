@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -298,10 +297,3 @@ def extract_tables(
     }
     (directory / META).write_text(json.dumps(meta, indent=1))
     return SynapticTables.load(directory)
-
-
-def run_root(run_dir) -> Path:
-    """The folder of ``run_dir``: a path, or an open ``RunDirectory`` (its ``.root``)."""
-    root = Path(run_dir) if isinstance(run_dir, (str, os.PathLike)) else Path(run_dir.root)
-    root.mkdir(parents=True, exist_ok=True)
-    return root

@@ -9,6 +9,7 @@ from automl_kit.utils.rundir import (
     RunDirectory,
     RunDirectoryError,
     RunLockedError,
+    run_root,
 )
 from automl_kit.utils.seeding import seed_everything
 from automl_kit.utils.validation import (
@@ -43,6 +44,7 @@ __all__ = [
     "parse_duration",
     "read_json",
     "require_files",
+    "run_root",
     "seed_everything",
     "to_jsonable",
     "write_csv",

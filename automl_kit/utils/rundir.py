@@ -547,6 +547,14 @@ class RunDirectory:
 STATUSES = ("running", "stopped", "finished")
 
 
+def run_root(run_dir: str | os.PathLike | RunDirectory) -> Path:
+    """The folder of ``run_dir`` (a path, or an open ``RunDirectory``: its ``.root``), created:
+    where a result's ``save(run_dir)`` writes."""
+    root = Path(run_dir.root if isinstance(run_dir, RunDirectory) else run_dir)
+    root.mkdir(parents=True, exist_ok=True)
+    return root
+
+
 def _a(word: str) -> str:
     """The indefinite article for ``word`` ("an 'evolve' run", "a 'train' run")."""
     return "an" if word[:1].lower() in "aeiou" else "a"
