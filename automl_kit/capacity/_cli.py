@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from automl_kit.cli.jobs import Job, positive_float, positive_int
 from automl_kit.registries import GROWTH_TASK_DEFAULTS as DEFAULTS
@@ -41,9 +42,10 @@ class Grow(Job):
         "  automl-kit grow --task sine --method adaptive --epochs 60\n"
         "  automl-kit grow --task mnist --method adaptive --n-train 6000 --epochs 5\n"
         "  automl-kit grow --task cifar10 --method adaptive --epochs 10\n"
+        "  automl-kit grow --task cifar10 --data my_images/ --epochs 10   # the ResNet on your images\n"
         "  automl-kit grow --resume runs/<timestamp>-grow   # continue a stopped run (Ctrl-C)"
     )
-    uses_data = False  # sine makes its own data; mnist and cifar10 are loaded in run()
+    uses_data = False  # sine makes its own data; the image tasks load theirs or --data in load()
     outputs = (
         "results.json",
         "capacity_schedule.csv",
@@ -53,7 +55,20 @@ class Grow(Job):
     )
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
-        parser.add_argument("--task", choices=tuple(METHODS), default="sine", help="experiment")
+        parser.add_argument(
+            "--task",
+            choices=tuple(METHODS),
+            default="sine",
+            help="experiment; with --data, the net grown on your images: mnist (the conv net) "
+            "or cifar10 (the small ResNet)",
+        )
+        parser.add_argument(
+            "--data",
+            metavar="PATH",
+            default=None,
+            help="your own images instead of the task's data set: an .npz (x_train, y_train[, "
+            "x_test, y_test]) or a folder with one sub-folder of images per class",
+        )
         parser.add_argument(
             "--method",
             default="adaptive",
@@ -117,6 +132,16 @@ class Grow(Job):
                 f"--method {args.method!r} is not a {args.task} method; choose one of: "
                 f"{', '.join(methods)}."
             )
+        if args.data is not None:
+            if args.task == "sine":
+                raise ValueError(
+                    "--data needs an image task: the sine task makes its own data; pass "
+                    "--task mnist (the conv net) or --task cifar10 (the ResNet) with --data."
+                )
+            if not Path(args.data).expanduser().exists():
+                raise FileNotFoundError(
+                    f"--data {args.data}: no such file or folder; pass an .npz or an image folder."
+                )
         explicit = set(getattr(args, "explicit", None) or ())
         ignored = [f"--{d}" for d in ("every", "widths") if d in explicit]
         if args.task != "cifar10" and ignored:
@@ -146,6 +171,25 @@ class Grow(Job):
                 )
             args.widths = tuple(widths)
 
+    def load(self, args: argparse.Namespace):
+        """``--data``, read and checked before the run folder is touched (else None: the task
+        loads its own data set)."""
+        if args.data is None:
+            return None
+        from automl_kit.datasets import load_data
+        from automl_kit.utils.validation import check_split_labels
+
+        data = load_data(args.data, n_train=args.n_train, n_test=args.n_test, seed=args.seed)
+        if data.x_train.ndim != 4:
+            raise ValueError(
+                f"--data {args.data} holds samples of shape {data.x_train.shape[1:]}; grow's "
+                "nets take images (height, width, channels): pass an image .npz or folder."
+            )
+        check_split_labels(
+            data.y_train, data.y_val, y_test=data.y_test, class_names=data.class_names
+        )
+        return data
+
     def run(self, args: argparse.Namespace, run, data) -> dict:
         from automl_kit.capacity import grow
 
@@ -153,6 +197,7 @@ class Grow(Job):
             args.task,
             args.method,
             seed=args.seed,
+            data=data,
             epochs=args.epochs,
             chunks=args.chunks,
             width=args.width,
@@ -170,9 +215,10 @@ class Grow(Job):
         )
         summary = result.summary()
         growths = len(summary["growth_steps"])
+        label = args.task if data is None else f"{Path(args.data).name} ({args.task} net)"
         if args.task == "cifar10":
             print(
-                f"cifar10/{args.method}: test accuracy {summary['test_accuracy']:.4f}, "
+                f"{label}/{args.method}: test accuracy {summary['test_accuracy']:.4f}, "
                 f"train - test gap {summary['gap']:+.4f}, {summary['seconds']:.1f} s, "
                 f"{summary['flops']:.3g} training FLOPs, {growths} growths"
             )
@@ -183,7 +229,7 @@ class Grow(Job):
                 else ""
             )
             print(
-                f"{args.task}/{args.method}: {tested}final-10 loss {summary['final10_mean']:.5g} +- "
+                f"{label}/{args.method}: {tested}final-10 loss {summary['final10_mean']:.5g} +- "
                 f"{summary['final10_std']:.2g}, {summary['seconds']:.1f} s, {growths} growths"
             )
         return summary

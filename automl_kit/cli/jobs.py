@@ -7,8 +7,8 @@ A :class:`Job` declares its own options, checks and work; the scaffold adds and 
 * run options: ``--seed``, ``--out``, ``--resume DIR``, ``--overwrite``, ``--verbose/--quiet``;
 * the order that keeps runs safe: every argument is checked before data is loaded; the folder
   (``RunDirectory.check``: ownership, a corrupt ``run.json``, a live job's lock), the data and
-  its fit to the job (:meth:`Job.check_data`) are checked before the run directory is created or
-  changed; it is then opened through ``RunDirectory.open`` (lock, ``run.json``); a folder this
+  its fit to the job (:meth:`Job.load`, :meth:`Job.check_data`) are checked before the run directory is created or
+  changed; it is then claimed through ``RunDirectory.claim`` (lock, ``run.json``); a folder this
   call created is removed again when the job fails before any work, so no stub blocks the
   corrected command; the arguments are saved (on resume too, with the budgets given then) so
   ``--resume DIR`` needs no other flags; ``results.json`` is written and the run marked finished at the end,
@@ -42,7 +42,6 @@ import argparse
 import contextlib
 import errno
 import math
-import shutil
 import sys
 import warnings
 from collections.abc import Iterable, Iterator
@@ -273,9 +272,8 @@ class Job:
         command can use the same ``--out``.
         """
         from automl_kit.utils.rundir import RunDirectory
-        from automl_kit.utils.validation import check_split_labels
 
-        run, created = None, False
+        run = None
         try:
             explicit = set(getattr(args, "explicit", None) or ())
             self._check_run_options(args, explicit)
@@ -283,9 +281,8 @@ class Job:
                 self._check_owner(Path(args.resume))
                 # corrupt run.json, another command's run, a live job: before anything is read
                 RunDirectory.check(args.resume, self.name, resume=True, cli=True)
-                args = self.resumed_args(
-                    args, explicit
-                )  # refuses changed flags, even when finished
+                # refuses changed flags, even when finished
+                args = self.resumed_args(args, explicit)
                 if run_status(args.resume) == "finished" and not getattr(args, "extend", False):
                     print(self._finished_message(Path(args.resume)), flush=True)
                     return 0
@@ -301,37 +298,28 @@ class Job:
                 from automl_kit.utils.seeding import seed_everything
 
                 seed_everything(args.seed)
-                data = load_data(args) if self.uses_data else None
-                if data is not None:
-                    check_split_labels(
-                        data.y_train, data.y_val, y_test=data.y_test, class_names=data.class_names
-                    )
-                    self.check_data(args, data)
+                data = self.load(args)
                 raise_if_stop_requested("after loading the data")
-                created = target is None or not Path(target).exists()
-                run = RunDirectory.open(
+                with RunDirectory.claim(
                     target,
                     self.name,
                     resume=bool(args.resume),
                     overwrite=bool(args.overwrite),
                     cli=True,
-                )
-                # saved on resume too: a budget given with --resume holds for later resumes
-                write_json(run.path(self.args_file), self.saved_args(args))
-                results = self.run(args, run, data)
-            if results is not None:  # None: nothing new was done (e.g. an empty --extend)
-                run.write_results(results)
-            run.mark_finished()
+                    bookkeeping=frozenset({self.args_file}),
+                ) as run:
+                    # saved on resume too: a budget given with --resume holds for later resumes
+                    write_json(run.path(self.args_file), self.saved_args(args))
+                    results = self.run(args, run, data)
+                    if results is not None:  # None: nothing new was done (an empty --extend)
+                        run.write_results(results)
             files = [name for name in self.outputs if (run.root / name).exists()]
             print(f"results: {run.root}/{', '.join(files or [RESULTS_FILE])}", flush=True)
             return 0
         except (Interrupted, KeyboardInterrupt):
-            if run is not None and not self._has_work(run.root) and run.restore_replaced():
-                run = None  # stopped before the new run did anything: the old one is back
-            if run is None:
+            if run is None or run.outcome == "restored":
                 print("stopped before the run started; nothing was changed.", file=sys.stderr)
                 return INTERRUPTED_EXIT_CODE
-            _mark_stopped(run)
             kept = f" (the run it replaces stays in {run.replaced} until it finishes)"
             print(
                 f"stopped; resume with: automl-kit {self.name} --resume {run.root}"
@@ -342,18 +330,10 @@ class Job:
             return INTERRUPTED_EXIT_CODE
         except (OSError, ValueError) as exc:
             restored = ""
-            if run is not None and run.restore_replaced():
-                # an --overwrite that failed: the old run is back, as it was
+            if run is not None and run.outcome == "restored":
                 restored = f" ({run.root} keeps its earlier run, unchanged)"
-                run.close()
-                run = None
-            if run is not None:
-                if created and not self._has_work(run.root):
-                    run.close()
-                    shutil.rmtree(run.root, ignore_errors=True)
-                    run = None  # no stub is left to block the corrected command
-                elif _status(run) == "running":
-                    _mark_stopped(run)
+            if run is not None and run.outcome in ("restored", "removed"):
+                run = None  # nothing of this call is left to resume
             if getattr(exc, "errno", None) in _FULL_DISK or isinstance(exc, PermissionError):
                 _error(self.name, self._write_failure(exc, run, args) + restored)
             elif isinstance(exc, (ValueError, FileNotFoundError)):
@@ -362,18 +342,25 @@ class Job:
             else:
                 raise
             return ERROR_EXIT_CODE
-        finally:
-            if run is not None:
-                run.close()
+
+    def load(self, args: argparse.Namespace):
+        """The job's input, loaded and checked before the run directory is touched: the data
+        set (with :meth:`check_data`) for jobs that use one, else None; override to read other
+        inputs (tables, models) here, raising ``ValueError`` naming the fix."""
+        from automl_kit.utils.validation import check_split_labels
+
+        if not self.uses_data:
+            return None
+        data = load_data(args)
+        check_split_labels(
+            data.y_train, data.y_val, y_test=data.y_test, class_names=data.class_names
+        )
+        self.check_data(args, data)
+        return data
 
     def check_data(self, args: argparse.Namespace, data) -> None:
         """Check the loaded data fits the job (raise ``ValueError`` naming the fix); runs before
         the run directory is created."""
-
-    def _has_work(self, root: Path) -> bool:
-        """Whether ``root`` holds more than the bookkeeping written when the job started."""
-        idle = {RUN_FILE, ".lock", self.args_file, "config.json"}
-        return any(child.name not in idle for child in root.iterdir())
 
     def _write_failure(self, exc: OSError | ValueError, run, args) -> str:
         """One line for a full disk or a refused write: what, and how to go on."""
@@ -622,20 +609,6 @@ def notes_as_lines() -> Iterator[None]:
 def options_given(args: argparse.Namespace, dests: Iterable[str]) -> list[str]:
     """Which of ``dests`` have a value (not ``None``) in ``args``."""
     return [d for d in dests if getattr(args, d, None) is not None]
-
-
-def _status(run) -> str | None:
-    try:
-        return run.status
-    except (OSError, ValueError):
-        return None
-
-
-def _mark_stopped(run) -> None:
-    try:
-        run.mark_stopped()
-    except (OSError, ValueError):
-        pass  # a full disk: the run stays "running", which resumes the same way
 
 
 def _error(command: str, message: str) -> None:

@@ -151,12 +151,15 @@ class EHR(Job):
         if args.n_confusing < 0:
             raise ValueError(f"--n-confusing must be >= 0, got {args.n_confusing}.")
 
-    def run(self, args: argparse.Namespace, run, data) -> dict:
-        from automl_kit.ehr import boost
-
+    def load(self, args: argparse.Namespace):
+        """The EHR tables, read and checked before the run folder is touched."""
         if args.verbose:
             print(f"ehr: loading {self._source(args)} ...", flush=True)
-        tables = self._tables(args)
+        return self._tables(args)
+
+    def run(self, args: argparse.Namespace, run, tables) -> dict:
+        from automl_kit.ehr import boost
+
         if args.diabetes and args.verbose:
             print(
                 "  note: most diabetes patients have a single encounter, so their images use one "

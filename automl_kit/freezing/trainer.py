@@ -28,7 +28,6 @@ from automl_kit.utils import (
     write_csv,
     write_json,
 )
-from automl_kit.utils.interrupt import Interrupted
 
 RUN_COMMAND = "train"  # the owner recorded in a run directory this trainer opens
 
@@ -244,10 +243,8 @@ class FreezingTrainer:
                 verbose=verbose,
                 shuffle=False,  # EpochBatches shuffles, from the seed
             )
-        owned = not isinstance(run_dir, RunDirectory)
-        run = RunDirectory.open(run_dir, RUN_COMMAND, resume=resume) if owned else run_dir
-        try:
-            history = self._fit_with_checkpoints(
+        with RunDirectory.claim(run_dir, RUN_COMMAND, resume=resume) as run:
+            return self._fit_with_checkpoints(
                 run,
                 x,
                 y,
@@ -262,16 +259,6 @@ class FreezingTrainer:
                 augmenter,
                 KeepBestWeights(path=run.path("best.keras")) if keep else None,
             )
-            if owned:
-                run.mark_finished()
-            return history
-        except Interrupted:
-            if owned:
-                run.mark_stopped()
-            raise
-        finally:
-            if owned:
-                run.close()
 
     def _check_labels(self, y, y_val) -> None:
         """Labels against the model's output size, before a TF error mid-epoch could say it."""

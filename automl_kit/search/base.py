@@ -16,7 +16,6 @@ One count of evaluations, everywhere: the finished candidate trainings recorded 
 from __future__ import annotations
 
 import dataclasses
-import errno
 import hashlib
 import json
 import random
@@ -39,7 +38,6 @@ from automl_kit.utils import Progress, RunDirectory, to_jsonable
 from automl_kit.utils.budget import Budget, BudgetExhausted
 from automl_kit.utils.executor import get_executor
 from automl_kit.utils.interrupt import Interrupted, raise_if_stop_requested
-from automl_kit.utils.rundir import DiskFullError
 from automl_kit.utils.validation import check_training_data
 
 EVALUATIONS_FILE = "evaluations.jsonl"
@@ -235,26 +233,13 @@ class Searcher:
             raise ValueError("extend=True continues a finished run: pass resume=True as well.")
         self.resuming = resume
         fingerprint = self._fingerprint(x, y, x_val, y_val)
-        if isinstance(run_dir, RunDirectory):
-            run, owned = run_dir, False
-        else:
-            run, owned = RunDirectory.open(run_dir, self.algorithm, resume=resume), True
-        self.run = run
-        try:
-            return self._search(run, (x, y, x_val, y_val), fingerprint, budget, resume, extend)
-        except (Interrupted, KeyboardInterrupt):
-            run.mark_stopped()
-            raise
-        except OSError as exc:  # e.g. a candidate's model could not be saved
-            if exc.errno not in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)):
+        with RunDirectory.claim(run_dir, self.algorithm, resume=resume) as run:
+            self.run = run
+            try:
+                return self._search(run, (x, y, x_val, y_val), fingerprint, budget, resume, extend)
+            except (Interrupted, KeyboardInterrupt):
+                run.mark_stopped()  # a caller's run too: the search is what stopped
                 raise
-            raise DiskFullError(
-                f"could not write to {run.root}: no space left on the device ({exc.strerror}). "
-                "Nothing finished is lost: free some space, then resume it."
-            ) from None
-        finally:
-            if owned:
-                run.close()
 
     def _search(self, run, data, fingerprint, budget, resume, extend) -> SearchResult:
         config = {**self.search_config(), "data": fingerprint}

@@ -1,6 +1,7 @@
 """Run directories: one folder per job holding its config, logs, checkpoint, results and models.
 
-The rules every job gets from here (``RunDirectory.open``):
+The rules every job gets from here (``RunDirectory.open``, and the whole lifecycle from
+``RunDirectory.claim``):
 
 * **Ownership.** ``run.json`` records the command that owns the folder, its status
   (``running`` / ``stopped`` / ``finished``), when it was created and by which version. A folder
@@ -33,8 +34,11 @@ import random
 import shutil
 import time
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
+from automl_kit.utils.interrupt import Interrupted
 from automl_kit.utils.io import to_jsonable, write_csv, write_json
 
 RUN_FILE = "run.json"
@@ -88,6 +92,7 @@ class RunDirectory:
         # absolute, so that paths made here stay valid whatever the working directory becomes
         self.root = Path(root).absolute()
         self._lock_fd: int | None = None
+        self.outcome: str | None = None  # how claim() settled the run
 
     # ---- claiming a folder ---------------------------------------------------------------
     @classmethod
@@ -148,6 +153,91 @@ class RunDirectory:
             run.close()
             raise
         return run
+
+    @classmethod
+    @contextmanager
+    def claim(
+        cls,
+        run_dir: str | os.PathLike | RunDirectory | None,
+        command: str,
+        *,
+        resume: bool = False,
+        overwrite: bool = False,
+        cli: bool = False,
+        bookkeeping: frozenset[str] = frozenset(),
+    ) -> Iterator[RunDirectory]:
+        """The run lifecycle every job uses: claim ``run_dir``, yield it, settle it.
+
+        A :class:`RunDirectory` passed in belongs to the caller: it is yielded as is. Otherwise
+        the folder is claimed with :meth:`open` and, when the block
+
+        * ends: marked ``finished`` (a run it overwrote is deleted only now);
+        * is stopped by Ctrl-C: an overwritten run is put back if the new one wrote nothing
+          yet, else the run is marked ``stopped`` to be resumed;
+        * fails: an overwritten run is put back; a folder this call created and that holds
+          nothing but ``bookkeeping`` (and ``run.json``, ``config.json``) is removed, so the
+          corrected call can use it; otherwise the run is marked ``stopped``. A full disk
+          raises :class:`DiskFullError` (``cli=True`` leaves the ``OSError`` to the command).
+
+        :attr:`outcome` says which (``finished``, ``stopped``, ``restored``, ``removed``); the
+        lock is released in every case.
+
+        >>> import tempfile
+        >>> with RunDirectory.claim(tempfile.mkdtemp() + "/run", "evolve") as run:
+        ...     _ = run.write_json("numbers.json", [1, 2])
+        >>> run.outcome, run.status
+        ('finished', 'finished')
+        """
+        if isinstance(run_dir, RunDirectory):
+            yield run_dir
+            return
+        existed = run_dir is not None and Path(run_dir).exists()
+        run = cls.open(run_dir, command, resume=resume, overwrite=overwrite, cli=cli)
+        idle = {RUN_FILE, LOCK_FILE, "config.json", *bookkeeping}
+        try:
+            yield run
+        except (Interrupted, KeyboardInterrupt):
+            if not run.has_work(idle) and run.restore_replaced():
+                run.outcome = "restored"
+            else:
+                run.outcome = "stopped"
+                run._mark_stopped_if_possible()
+            raise
+        except Exception as exc:
+            if run.restore_replaced():
+                run.outcome = "restored"  # a failed overwrite: the old run is back, as it was
+            elif not existed and not run.has_work(idle):
+                run.close()
+                shutil.rmtree(run.root, ignore_errors=True)
+                run.outcome = "removed"  # no stub is left to block the corrected call
+            else:
+                run.outcome = "stopped"
+                if run.status == "running":
+                    run._mark_stopped_if_possible()
+            if not cli and getattr(exc, "errno", None) in _DISK_FULL:
+                where = getattr(exc, "filename", None) or run.root
+                raise DiskFullError(
+                    f"could not write to {where}: no space left on the device ({exc.strerror}). "
+                    "Nothing finished is lost: free some space, then resume it."
+                ) from None
+            raise
+        else:
+            run.mark_finished()
+            run.outcome = "finished"
+        finally:
+            run.close()
+
+    def has_work(self, bookkeeping: set[str] | frozenset[str] = frozenset()) -> bool:
+        """Whether the folder holds anything but ``bookkeeping`` (file names at its top)."""
+        return self.root.is_dir() and any(
+            child.name not in bookkeeping for child in self.root.iterdir()
+        )
+
+    def _mark_stopped_if_possible(self) -> None:
+        try:
+            self.mark_stopped()
+        except (OSError, ValueError):
+            pass  # a full disk: the run stays "running", which resumes the same way
 
     @classmethod
     def check(

@@ -134,3 +134,47 @@ def test_grow_prints_one_line_per_epoch_with_the_active_width(tmp_path, capsys):
     lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("epoch ")]
     assert [line.split(":")[0] for line in lines] == ["epoch 1/2", "epoch 2/2"]
     assert all("training loss" in line and "active units" in line for line in lines)
+
+
+@pytest.fixture
+def digits_npz(tmp_path):
+    from sklearn.datasets import load_digits
+
+    x, y = load_digits(return_X_y=True)
+    path = tmp_path / "digits.npz"
+    np.savez(path, x_train=x[:300].reshape(-1, 8, 8, 1) / 16.0, y_train=y[:300])
+    return path
+
+
+def test_grow_on_the_users_own_images(tmp_path, capsys, digits_npz):
+    out = tmp_path / "run"
+    args = ["grow", "--task", "mnist", "--data", str(digits_npz), "--chunks", "2"]
+    args += ["--epochs", "1", "--n-test", "60", "--out", str(out)]
+    assert main(args) == 0
+    printed = capsys.readouterr().out
+    assert "digits.npz (mnist net)/adaptive: test accuracy" in printed
+    results = json.loads((out / "results.json").read_text())
+    assert results["samples"] and 0.0 <= results["test_accuracy"] <= 1.0
+    # the data path is saved absolute: --resume alone finds it
+    saved = json.loads((out / "config.json").read_text())
+    assert saved["data"] == str(digits_npz.resolve())
+
+
+@pytest.mark.parametrize(
+    "task, make, fragment",
+    [
+        ("sine", "images", "--data needs an image task"),
+        ("mnist", "table", "grow's nets take images"),
+        ("mnist", "missing", "no such file or folder"),
+    ],
+)
+def test_grow_refuses_data_it_cannot_grow_on(tmp_path, capsys, digits_npz, task, make, fragment):
+    path = {"images": digits_npz, "missing": tmp_path / "nothing.npz"}.get(make)
+    if make == "table":
+        path = tmp_path / "table.npz"
+        np.savez(path, x_train=np.random.default_rng(0).random((40, 5)), y_train=np.arange(40) % 2)
+    args = ["grow", "--task", task, "--data", str(path), "--out", str(tmp_path / "run")]
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip()
+    assert fragment in err and len(err.splitlines()) == 1, err
+    assert not (tmp_path / "run").exists()

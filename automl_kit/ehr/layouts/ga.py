@@ -33,7 +33,7 @@ from deap import base, tools
 from automl_kit.ehr.fitness import to_layout
 from automl_kit.ehr.layouts.base import LayoutMaker, LayoutProblem, LayoutResult
 from automl_kit.utils.budget import Budget
-from automl_kit.utils.interrupt import Interrupted, raise_if_stop_requested, stop_requested
+from automl_kit.utils.interrupt import raise_if_stop_requested, stop_requested
 from automl_kit.utils.io import read_json, to_jsonable
 from automl_kit.utils.rundir import CorruptRunError, RunDirectory
 
@@ -204,21 +204,10 @@ class PermutationGA(LayoutMaker):
         """Run the GA on ``problem``; with ``run_dir`` checkpointed, ``resume=True`` continues it."""
         if resume and run_dir is None:
             raise ValueError("resume=True continues a run directory: pass run_dir as well.")
-        run, owned = None, False
-        if isinstance(run_dir, RunDirectory):
-            run = run_dir
-        elif run_dir is not None:
-            run, owned = RunDirectory.open(run_dir, COMMAND, resume=resume), True
-        try:
-            result = self._make_in(run, problem, resume)
-        except (Interrupted, KeyboardInterrupt):
-            if owned:
-                run.mark_stopped()
-            raise
-        finally:
-            if owned:
-                run.close()
-        return result
+        if run_dir is None:
+            return self._make_in(None, problem, resume)
+        with RunDirectory.claim(run_dir, COMMAND, resume=resume) as run:
+            return self._make_in(run, problem, resume)
 
     def _make_in(self, run: RunDirectory | None, problem: LayoutProblem, resume: bool):
         config = {
@@ -233,7 +222,7 @@ class PermutationGA(LayoutMaker):
                 result.from_earlier_run = True
                 return result
             run.write_json(CONFIG_FILE, config)
-            if run.command == COMMAND:
+            if run.command == COMMAND:  # its own run, not the ehr command's
                 run.mark_running()
         fields = GAState.__dataclass_fields__
         ga_state = GAState(**{k: v for k, v in state.items() if k in fields}) if state else None
@@ -252,8 +241,6 @@ class PermutationGA(LayoutMaker):
         if run is not None:
             self._checkpoint(run, ga_state, finished=result)
             result.save(run.root)
-            if run.command == COMMAND:
-                run.mark_finished()
         return result
 
     def _evolve(self, problem: LayoutProblem, state: GAState | None, run):
