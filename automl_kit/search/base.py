@@ -243,6 +243,8 @@ class Searcher:
 
     def _search(self, run, data, fingerprint, budget, resume, extend) -> SearchResult:
         config = {**self.search_config(), "data": fingerprint}
+        if resume and not any((run.root / f).exists() for f in ("config.json", EVALUATIONS_FILE)):
+            resume = False  # killed between claiming the folder and writing its config: start it
         if resume:
             self._check_same_search(run, config)
         else:

@@ -47,13 +47,9 @@ def cli_process(*args: str, **kwargs) -> subprocess.Popen:
     """``automl-kit ...`` in a fresh interpreter, as a user's shell would start it."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TF_CPP", "AUTOML_KIT_Q"))}
     env["PYTHONUNBUFFERED"] = "1"
+    options = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE, "text": True, "env": env}
     return subprocess.Popen(
-        [sys.executable, "-m", "automl_kit.cli", *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-        **kwargs,
+        [sys.executable, "-m", "automl_kit.cli", *args], **{**options, **kwargs}
     )
 
 

@@ -279,3 +279,67 @@ def test_a_torn_line_is_a_run_note(tmp_path):
             fh.write(b'{"a": 2')
         with pytest.warns(RunNote, match="dropped a torn last record"):
             assert run.read_jsonl("log.jsonl") == [{"a": 1}]
+
+
+# ---- claim: the lifecycle every job uses ---------------------------------------------------
+def _finished_run(folder):
+    with RunDirectory.claim(folder, "evolve") as run:
+        run.write_json("results.json", {"accuracy": 0.9})
+    return run
+
+
+def test_claim_finishes_a_run_and_releases_it(tmp_path):
+    run = _finished_run(tmp_path / "run")
+    assert (run.outcome, run.status, run.locked) == ("finished", "finished", False)
+
+
+def test_claim_marks_a_stopped_run_and_puts_back_one_that_did_nothing(tmp_path):
+    from automl_kit.utils.interrupt import Interrupted
+
+    with pytest.raises(Interrupted):
+        with RunDirectory.claim(tmp_path / "run", "evolve") as run:
+            run.write_json("log.json", [])
+            raise Interrupted("stop")
+    assert (run.outcome, run.status) == ("stopped", "stopped")
+    # Ctrl-C during an overwrite that wrote nothing yet: the old run is back, unchanged
+    old = _finished_run(tmp_path / "old")
+    with pytest.raises(KeyboardInterrupt):
+        with RunDirectory.claim(old.root, "evolve", overwrite=True) as run:
+            raise KeyboardInterrupt
+    assert run.outcome == "restored" and (old.root / "results.json").is_file()
+    assert old.status == "finished" and not run.replaced.exists()
+
+
+def test_claim_cleans_up_after_a_failure(tmp_path):
+    # a fresh folder that holds nothing of the job's: removed, so the corrected call can use it
+    with pytest.raises(ValueError, match="bad input"):
+        with RunDirectory.claim(tmp_path / "fresh", "evolve") as run:
+            raise ValueError("bad input")
+    assert run.outcome == "removed" and not (tmp_path / "fresh").exists()
+    # a failed overwrite puts the old run back even after writing
+    old = _finished_run(tmp_path / "old")
+    with pytest.raises(ValueError):
+        with RunDirectory.claim(old.root, "evolve", overwrite=True) as run:
+            run.write_json("partial.json", {})
+            raise ValueError("bad input")
+    assert run.outcome == "restored" and not (old.root / "partial.json").exists()
+    # a run with work is kept, marked stopped, to be resumed
+    with pytest.raises(ValueError):
+        with RunDirectory.claim(tmp_path / "work", "evolve") as run:
+            run.write_json("log.json", [])
+            raise ValueError("later")
+    assert (run.outcome, run.status) == ("stopped", "stopped")
+
+
+def test_claim_names_a_full_disk_and_leaves_a_callers_run_alone(tmp_path):
+    import errno
+
+    with pytest.raises(DiskFullError, match="no space left.*free some space, then resume"):
+        with RunDirectory.claim(tmp_path / "run", "evolve") as run:
+            run.write_json("log.json", [])
+            raise OSError(errno.ENOSPC, "No space left on device")
+    with RunDirectory.open(tmp_path / "mine", "evolve") as mine:
+        with pytest.raises(ValueError):
+            with RunDirectory.claim(mine, "evolve") as run:
+                raise ValueError("the caller decides")
+        assert run is mine and mine.status == "running" and mine.locked

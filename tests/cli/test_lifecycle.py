@@ -1,14 +1,19 @@
-"""``--overwrite`` never destroys a run before the new one has replaced it (issue 23).
+"""Every command through the same run lifecycle (issue 23): bad input with ``--overwrite`` over
+a finished run (the old run intact), ``--resume`` of a finished run (nothing changes), one real
+Ctrl-C (exit 130, then ``--resume`` completes) and a real SIGKILL (then ``--resume`` completes).
 
-Every command is given bad input with ``--overwrite`` over an existing finished run of its own:
-it must exit 2 with one line naming the problem, and leave the old run's files as they were.
-Some commands refuse before opening the folder (the model and its fit to the data are checked
-first); ``ehr`` reads its tables inside the job, so it exercises the put-back path.
+Every check runs before the folder is touched (:meth:`Job.load` reads the models, data and EHR
+tables first), and ``RunDirectory.claim`` puts an overwritten run back if the new one fails.
+The signal cases start fresh interpreters (about 20 s a command): they are marked ``slow`` and
+CI runs them as a step of their own (``pytest -m slow tests/cli/test_lifecycle.py``).
 """
 
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
+import time
 import zipfile
 
 import keras
@@ -174,3 +179,56 @@ def test_every_command_keeps_a_finished_run_through_bad_input_and_resume(
     assert main([command, "--resume", str(out)]) == 0
     assert "is finished; nothing to do" in capsys.readouterr().out
     assert _files(out) == before
+
+
+def _claimed(out) -> bool:
+    """Whether the job has claimed ``out`` (its ``run.json`` says running): it is past its
+    checks and inside its work, where a stop lands at the next safe point."""
+    try:
+        return json.loads((out / "run.json").read_text())["status"] == "running"
+    except (OSError, ValueError, KeyError):
+        return False  # not written yet, or caught mid-write
+
+
+def _signal_once_claimed(argv: list[str], out, signum: int) -> tuple[int, str]:
+    """``automl-kit *argv`` in a fresh interpreter, sent ``signum`` as soon as it has claimed
+    ``out``; its exit code and stderr."""
+    from tests.search.test_cli import cli_process
+
+    process = cli_process(*argv, "--out", str(out), stdout=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 120
+        while not _claimed(out) and process.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert process.poll() is None, f"{argv[0]} ended before it could be signalled"
+        process.send_signal(signum)
+        _, stderr = process.communicate(timeout=180)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    return process.returncode, stderr
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("command", list(TINY_RUNS))
+def test_every_command_stops_on_ctrl_c_and_resumes_after_a_kill(command, inputs, tmp_path, capsys):
+    argv = [command, *(a.replace("{in}", str(inputs)) for a in TINY_RUNS[command][0])]
+    out = tmp_path / "run"
+    # one Ctrl-C: the job stops at its next safe point, exit 130, the run marked stopped
+    code, stderr = _signal_once_claimed(argv, out, signal.SIGINT)
+    assert code == 130, stderr
+    assert f"stopped; resume with: automl-kit {command} --resume {out}" in stderr
+    assert json.loads((out / "run.json").read_text())["status"] == "stopped"
+    assert not (out / "results.json").exists()
+    assert main([command, "--resume", str(out), "--quiet"]) == 0
+    assert json.loads((out / "run.json").read_text())["status"] == "finished"
+    assert (out / "results.json").is_file()
+    # SIGKILL: no handler runs, the run stays "running" and unlocked; --resume completes it
+    killed = tmp_path / "killed"
+    code, _ = _signal_once_claimed(argv, killed, signal.SIGKILL)
+    assert code == -signal.SIGKILL
+    assert not (killed / "results.json").exists()
+    capsys.readouterr()
+    assert main([command, "--resume", str(killed), "--quiet"]) == 0, capsys.readouterr().err
+    assert json.loads((killed / "run.json").read_text())["status"] == "finished"
+    assert (killed / "results.json").is_file()
