@@ -35,13 +35,15 @@ from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, check_non_negative, validate_data
 
-from automl_kit.ehr.augment import drop_confusing, overlay_augment
+from automl_kit.ehr._booster_cnn import cnn_scores, train_cnn
+from automl_kit.ehr._booster_io import load_booster, save_booster
+from automl_kit.ehr.augment import drop_confusing
 from automl_kit.ehr.fitness import check_layout
 from automl_kit.ehr.layouts.base import grid_shape as _grid_shape
-from automl_kit.ehr.mapper import EHRImageMapper, counts_to_images
+from automl_kit.ehr.mapper import counts_to_images
+from automl_kit.registries import OPTIMIZER_NAMES
 
 COMBINES = ("rank_average", "stacker")
-_SCORE_BATCH = 256
 # sklearn's check_non_negative says "Negative values in data passed to <who>"
 _COUNTS_WHO = (
     "CNNBoostedClassifier (the leading columns are event counts: pass raw counts, e.g. "
@@ -71,7 +73,8 @@ class CNNBoostedClassifier(ClassifierMixin, BaseEstimator):
     ``EHRImageMapper``: its layout, grid, windows and scales), or ``layout`` + ``grid_shape``
     (cells: code index or -1) and ``n_windows``; ``n_image_features`` (how many codes lead the
     columns; default: every column is a count), ``combine``/``weight``, the CNN's
-    ``cnn_epochs``, ``cnn_filters``, ``batch_size``, ``learning_rate``; augmentation
+    ``cnn_epochs``, ``cnn_filters``, ``batch_size``, ``optimizer`` (a name, as in
+    ``automl_kit.training.optimizer``), ``learning_rate``; augmentation
     ``balance`` (share of positives after Eq. 5.2; ``None`` for none) and ``overlay_p`` (the
     mask's probability); ``n_confusing`` (Alg. 4); ``validation_fraction`` (the internal
     validation split of the stacker and of early stopping); ``early_stopping``/``patience``
@@ -111,6 +114,7 @@ class CNNBoostedClassifier(ClassifierMixin, BaseEstimator):
         cnn_epochs: int = 10,
         cnn_filters: int = 32,
         batch_size: int = 64,
+        optimizer: str = "adam",
         learning_rate: float = 1e-3,
         balance: float | None = 0.5,
         overlay_p: float = 0.5,
@@ -132,6 +136,7 @@ class CNNBoostedClassifier(ClassifierMixin, BaseEstimator):
         self.cnn_epochs = cnn_epochs
         self.cnn_filters = cnn_filters
         self.batch_size = batch_size
+        self.optimizer = optimizer
         self.learning_rate = learning_rate
         self.balance = balance
         self.overlay_p = overlay_p
@@ -180,6 +185,10 @@ class CNNBoostedClassifier(ClassifierMixin, BaseEstimator):
             )
         if self.n_confusing < 0:
             raise ValueError(f"n_confusing must be >= 0, got {self.n_confusing}.")
+        if str(self.optimizer).lower() not in OPTIMIZER_NAMES:
+            raise ValueError(
+                f"unknown optimizer {self.optimizer!r}; choose one of: {', '.join(OPTIMIZER_NAMES)}."
+            )
         if not self.learning_rate > 0:
             raise ValueError(f"learning_rate must be > 0, got {self.learning_rate}.")
         if self.base_estimator is not None and not hasattr(self.base_estimator, "predict_proba"):
@@ -394,84 +403,28 @@ class CNNBoostedClassifier(ClassifierMixin, BaseEstimator):
 
     def _train_cnn(self, images: np.ndarray, target: np.ndarray, validation=None):
         """The trained CNN and the number of epochs it kept (the best on ``validation``)."""
-        import keras
-
-        from automl_kit.training import StopAtSafePoint
-
-        keras.utils.set_random_seed(int(self.seed))
-        if self.balance is not None:
-            pos, neg = images[target == 1], images[target == 0]
-            wanted = int(round(self.balance / (1 - self.balance) * len(neg)))
-            extra = max(0, wanted - len(pos))
-            if extra and len(pos) and len(neg):
-                synthetic = overlay_augment(pos, neg, n=extra, p=self.overlay_p, seed=self.seed)
-                images = np.concatenate([images, synthetic])
-                target = np.concatenate([target, np.ones(extra, dtype=target.dtype)])
-        model = _cnn(images.shape[1:], int(self.cnn_filters))
-        # no XLA: compiling takes longer than these small networks train on a CPU
-        model.compile(
-            keras.optimizers.Adam(self.learning_rate),
-            loss="binary_crossentropy",
-            metrics=[keras.metrics.AUC(curve="PR", name="auprc")] if validation else None,
-            jit_compile=False,
-        )
-        callbacks = []
-        stopper = None
-        if validation is not None:
-            stopper = keras.callbacks.EarlyStopping(
-                monitor="val_auprc",
-                mode="max",
-                patience=int(self.patience),
-                restore_best_weights=True,
-            )
-            callbacks.append(stopper)
-        if self.verbose:
-            epochs = int(self.cnn_epochs)
-
-            def report(epoch, logs):
-                extra = f", validation AUPRC {logs['val_auprc']:.3f}" if "val_auprc" in logs else ""
-                print(f"cnn epoch {epoch + 1}/{epochs}: loss {logs['loss']:.4f}{extra}", flush=True)
-
-            callbacks.append(keras.callbacks.LambdaCallback(on_epoch_end=report))
-        callbacks.append(StopAtSafePoint("cnn"))  # Ctrl-C inside graceful_interrupt()
-        history = model.fit(
+        return train_cnn(
             images,
-            target.astype(np.float32),
+            target,
+            validation,
+            seed=int(self.seed),
+            balance=self.balance,
+            overlay_p=self.overlay_p,
+            filters=int(self.cnn_filters),
+            optimizer=self.optimizer,
+            learning_rate=self.learning_rate,
             epochs=int(self.cnn_epochs),
             batch_size=int(self.batch_size),
-            shuffle=True,
-            validation_data=(
-                None if validation is None else (validation[0], validation[1].astype(np.float32))
-            ),
-            callbacks=callbacks,
-            verbose=0,
+            patience=int(self.patience),
+            verbose=self.verbose,
         )
-        kept = len(history.history["loss"])
-        if stopper is not None:
-            scores = history.history.get("val_auprc", [])
-            kept = int(np.argmax(scores)) + 1 if scores else kept
-            if self.verbose:
-                print(f"cnn: kept epoch {kept} (best validation AUPRC {max(scores):.3f})")
-        return model, kept
 
     def _base_scores(self, X: np.ndarray) -> np.ndarray:
         proba = self.base_estimator_.predict_proba(X)
         return np.asarray(proba, dtype=np.float64)[:, -1]
 
     def _cnn_scores(self, images: np.ndarray) -> np.ndarray:
-        if not len(images):
-            return np.zeros(0)
-        # direct calls (no predict-function tracing) on batches of one fixed size, the last one
-        # padded: CPU kernels pick their algorithm by batch size, and a patient's score must not
-        # depend on which other patients are scored with it
-        size = _SCORE_BATCH
-        out = []
-        for i in range(0, len(images), size):
-            batch = images[i : i + size]
-            padded = np.zeros((size, *images.shape[1:]), dtype=np.float32)
-            padded[: len(batch)] = batch
-            out.append(np.asarray(self.cnn_(padded, training=False))[: len(batch)])
-        return np.concatenate(out).astype(np.float64).ravel()
+        return cnn_scores(self.cnn_, images)
 
     # ---- prediction ----------------------------------------------------------------------
     def scores(self, X) -> dict[str, np.ndarray]:
@@ -508,142 +461,20 @@ class CNNBoostedClassifier(ClassifierMixin, BaseEstimator):
 
         ``cnn.keras`` (the CNN), ``booster.json`` (parameters, layout, scales, reference scores,
         stacker coefficients), ``mapper/`` (the ``mapper=`` it was built with, so that
-        ``get_params`` of the loaded model gives it back), and the base model in its library's own format where it has
-        one: ``base_model.json`` (XGBoost ``save_model``), ``base_model.cbm`` (CatBoost).
-        scikit-learn models (the default random forest) have no format but pickle, so they are
-        NOT saved: ``booster.json`` says so and :meth:`load` then needs the fitted base model
-        as ``base_estimator=``.
+        ``get_params`` of the loaded model gives it back), and the base model in its library's
+        own format where it has one: ``base_model.json`` (XGBoost), ``base_model.cbm``
+        (CatBoost). scikit-learn models (the default random forest) have no format but pickle,
+        so they are NOT saved: ``booster.json`` says so and :meth:`load` then needs the fitted
+        base model as ``base_estimator=``.
         """
-        from pathlib import Path
-
-        from automl_kit.utils.io import write_json
-
         check_is_fitted(self, "cnn_")
-        root = Path(directory)
-        root.mkdir(parents=True, exist_ok=True)
-        written = []
-        self.cnn_.save(root / "cnn.keras")
-        written.append("cnn.keras")
-        base = self.base_estimator_
-        module = type(base).__module__.split(".")[0]
-        base_file = None
-        if module == "xgboost":
-            base_file = "base_model.json"
-            base.save_model(root / base_file)
-        elif module == "catboost":
-            base_file = "base_model.cbm"
-            base.save_model(str(root / base_file))
-        if base_file:
-            written.append(base_file)
-        if self.mapper is not None:  # so that a loaded (or cloned) model maps X as this one
-            self.mapper.save(root / "mapper")
-            written.append("mapper/")
-        params = {
-            k: v
-            for k, v in self.get_params(deep=False).items()
-            if k not in ("base_estimator", "mapper", "layout", "grid_shape")
-        }
-        params["layout"] = None if self.layout is None else np.asarray(self.layout).tolist()
-        params["grid_shape"] = None if self.grid_shape is None else list(self.grid_shape)
-        state = {
-            "params": params,
-            "base_model": {
-                "class": f"{type(base).__module__}.{type(base).__name__}",
-                "file": base_file,
-                "note": None
-                if base_file
-                else "not saved: scikit-learn models have no non-pickle format; pass the fitted "
-                "model to CNNBoostedClassifier.load(..., base_estimator=)",
-            },
-            "classes": self.classes_.tolist(),
-            "n_features_in": int(self.n_features_in_),
-            "n_codes": int(self.n_codes_),
-            "n_windows": int(self.n_windows_),
-            "layout": np.asarray(self.layout_).tolist(),
-            "grid_shape": list(self.grid_shape_),
-            "scale": self.scale_.tolist(),
-            "cnn_epochs_kept": int(self.cnn_epochs_),
-            "weight": self.weight_,
-            "base_reference": self.base_reference_.tolist(),
-            "cnn_reference": self.cnn_reference_.tolist(),
-            "stacker": None
-            if self.stacker_ is None
-            else {
-                "coef": self.stacker_.coef_.tolist(),
-                "intercept": self.stacker_.intercept_.tolist(),
-            },
-        }
-        write_json(root / "booster.json", state)
-        written.append("booster.json")
-        return written
+        return save_booster(self, directory)
 
     @classmethod
     def load(cls, directory, base_estimator=None) -> CNNBoostedClassifier:
         """A fitted model from :meth:`save`'s files; ``base_estimator``: the fitted base model
         when it was not saved (scikit-learn) or to use instead of the saved one."""
-        from pathlib import Path
-
-        import keras
-
-        from automl_kit.utils.io import read_json
-
-        root = Path(directory)
-        if not (root / "booster.json").is_file() or not (root / "cnn.keras").is_file():
-            raise ValueError(
-                f"{root} lacks booster.json or cnn.keras: not a directory written by "
-                "CNNBoostedClassifier.save (or an `automl-kit ehr` run's model/ folder)."
-            )
-        state = read_json(root / "booster.json")
-        base_info = state["base_model"]
-        if base_estimator is None:
-            if not base_info["file"]:
-                raise ValueError(
-                    f"the base model ({base_info['class']}) was not saved: scikit-learn models "
-                    "have no format but pickle. Pass the fitted model as base_estimator=, or "
-                    "use an XGBoost/CatBoost base model, which are saved in their own formats."
-                )
-            if base_info["file"].endswith(".json"):
-                from xgboost import XGBClassifier
-
-                base_estimator = XGBClassifier()
-                base_estimator.load_model(root / base_info["file"])
-            else:
-                from catboost import CatBoostClassifier
-
-                base_estimator = CatBoostClassifier()
-                base_estimator.load_model(str(root / base_info["file"]))
-        elif not hasattr(base_estimator, "predict_proba"):
-            raise ValueError("base_estimator must be a fitted classifier with predict_proba.")
-        params = dict(state["params"])
-        # files written before the mapper and layout were kept: the fitted state still predicts
-        params.setdefault("layout", None)
-        params.setdefault("grid_shape", None)
-        if (root / "mapper").is_dir():
-            params["mapper"] = EHRImageMapper.load(root / "mapper")
-        model = cls(**params)
-        model.base_estimator_ = base_estimator
-        model.cnn_ = keras.models.load_model(root / "cnn.keras", compile=False)
-        model.classes_ = np.asarray(state["classes"])
-        model.n_features_in_ = int(state["n_features_in"])
-        model.n_codes_, model.n_windows_ = int(state["n_codes"]), int(state["n_windows"])
-        model.layout_ = np.asarray(state["layout"], dtype=np.int64)
-        model.grid_shape_ = tuple(state["grid_shape"])
-        model.scale_ = np.asarray(state["scale"], dtype=np.float32)
-        model.cnn_epochs_ = int(state["cnn_epochs_kept"])
-        model.weight_ = state["weight"]
-        model.base_reference_ = np.asarray(state["base_reference"], dtype=np.float64)
-        model.cnn_reference_ = np.asarray(state["cnn_reference"], dtype=np.float64)
-        model.stacker_ = None
-        if state["stacker"] is not None:
-            from sklearn.linear_model import LogisticRegression
-
-            stacker = LogisticRegression()
-            stacker.coef_ = np.asarray(state["stacker"]["coef"])
-            stacker.intercept_ = np.asarray(state["stacker"]["intercept"])
-            stacker.classes_ = np.array([0, 1])
-            stacker.n_features_in_ = 2
-            model.stacker_ = stacker
-        return model
+        return load_booster(cls, directory, base_estimator)
 
 
 def _count_columns(names) -> int:
@@ -662,25 +493,6 @@ def _default_base(seed: int):
     from sklearn.ensemble import RandomForestClassifier
 
     return RandomForestClassifier(n_estimators=200, random_state=seed, n_jobs=1)
-
-
-def _cnn(input_shape: tuple[int, ...], filters: int):
-    """Two 3x3 convolutions (neighbouring codes, all windows), a pooling step on grids of 4+
-    cells a side, and a small dense head with a sigmoid output."""
-    import keras
-    from keras import layers
-
-    rows, cols = input_shape[:2]
-    inputs = keras.Input(input_shape)
-    x = layers.Conv2D(filters, 3, padding="same", activation="relu")(inputs)
-    x = layers.Conv2D(filters, 3, padding="same", activation="relu")(x)
-    if min(rows, cols) >= 4:
-        x = layers.MaxPooling2D(2)(x)
-    x = layers.Flatten()(x)
-    x = layers.Dropout(0.3)(x)
-    x = layers.Dense(32, activation="relu")(x)
-    outputs = layers.Dense(1, activation="sigmoid")(x)
-    return keras.Model(inputs, outputs, name="ehr_cnn")
 
 
 __all__ = ["CNNBoostedClassifier"]

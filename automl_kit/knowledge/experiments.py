@@ -32,6 +32,8 @@ from typing import Any
 
 import numpy as np
 
+from automl_kit.utils.validation import check_labels
+
 HEADS = ("none", "pkgcn1", "pkgcn2", "dense_control", "label_smoothing")
 OPTIMIZERS = ("adadelta", "adam", "sgd")
 _SPLITS = ("x_train", "y_train", "x_val", "y_val", "x_test", "y_test")
@@ -70,18 +72,27 @@ def _progress(label: str, epochs: int):
     return keras.callbacks.LambdaCallback(on_epoch_begin=on_epoch_begin, on_epoch_end=on_epoch_end)
 
 
+# name -> (learning rate, options) of the thesis's runs: its AdaDelta is PyTorch's (lr 1.0, rho
+# 0.9, eps 1e-6); Keras's own default rate (0.001) barely moves in 200 epochs
+_THESIS_OPTIMIZERS = {
+    "adadelta": (1.0, {"rho": 0.9, "epsilon": 1e-6}),
+    "adam": (1e-3, {}),
+    "sgd": (0.01, {}),
+}
+
+
 def make_optimizer(name: str, learning_rate: float | None = None):
-    """A fresh Keras optimizer. ``"adadelta"`` uses PyTorch's defaults (lr 1.0, rho 0.9, eps 1e-6),
-    those of the thesis's AdaDelta; Keras's own default rate (0.001) barely moves in 200 epochs."""
-    import keras
+    """A fresh :func:`automl_kit.training.optimizer` with the thesis's defaults for ``name``.
+
+    >>> float(make_optimizer("adadelta").learning_rate)
+    1.0
+    """
+    from automl_kit.training import optimizer
 
     if name not in OPTIMIZERS:
         raise ValueError(f"unknown optimizer {name!r}; choose one of: {', '.join(OPTIMIZERS)}.")
-    if name == "adadelta":
-        return keras.optimizers.Adadelta(learning_rate or 1.0, rho=0.9, epsilon=1e-6)
-    if name == "adam":
-        return keras.optimizers.Adam(learning_rate or 1e-3)
-    return keras.optimizers.SGD(learning_rate or 0.01, momentum=0.9)
+    rate, options = _THESIS_OPTIMIZERS[name]
+    return optimizer(name, learning_rate or rate, **options)
 
 
 def _splits(data: Any) -> dict[str, np.ndarray]:
@@ -339,10 +350,10 @@ def compare_two_stage(
     from automl_kit.knowledge.graph import _check_class_count
 
     n_classes = _check_class_count(classification_head(base_model).units)
-    from automl_kit.knowledge.graph import check_labels
-
     for part in ("train", "val", "test"):
-        split[f"y_{part}"] = check_labels(split[f"y_{part}"], n_classes, f"y_{part}")
+        split[f"y_{part}"] = check_labels(
+            split[f"y_{part}"], num_classes=n_classes, name=f"y_{part}"
+        )
     one_hot = np.eye(n_classes, dtype="float32")
     started = time.perf_counter()
     _compile(base_model, optimizer, learning_rate, label_smoothing)

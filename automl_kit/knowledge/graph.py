@@ -29,6 +29,8 @@ import warnings
 
 import numpy as np
 
+from automl_kit.utils.validation import check_labels
+
 DIRECTIONS = ("symmetric", "directed", "transposed")
 NORMALIZATIONS = ("symmetric", "row")
 _GRAPH_NORMALIZE = ("rate", "count")
@@ -37,35 +39,6 @@ _GRAPH_NORMALIZE = ("rate", "count")
 def _check_choice(value: str, choices: tuple[str, ...], what: str) -> None:
     if value not in choices:
         raise ValueError(f"unknown {what} {value!r}; choose one of: {', '.join(choices)}.")
-
-
-def check_labels(
-    y: np.ndarray, n_classes: int, what: str = "y_val", source: str = "the model has"
-) -> np.ndarray:
-    """Integer labels in ``[0, n_classes)`` as a 1-D int array (one-hot rows are accepted)."""
-    y = np.asarray(y)
-    if y.dtype.kind not in "iub" and not (y.dtype.kind == "f" and np.all(np.mod(y, 1) == 0)):
-        example = y.reshape(-1)[:3].tolist() if y.size else []
-        raise ValueError(
-            f"{what} holds {y.dtype} labels (e.g. {example}); labels must be integers "
-            f"0..{n_classes - 1}: map them with `classes, {what} = np.unique({what}, "
-            "return_inverse=True)` (classes[i] is the name of class i)."
-        )
-    if y.ndim == 2 and y.shape[1] == n_classes and y.shape[1] > 1:
-        y = y.argmax(axis=1)
-    y = y.reshape(-1) if y.ndim == 2 and y.shape[1] == 1 else y
-    if y.ndim != 1:
-        raise ValueError(
-            f"{what} must be a 1-D array of integer class labels, got shape {y.shape}; pass "
-            "labels such as [3, 0, 7, ...] (or one-hot rows)."
-        )
-    if y.size and (y.min() < 0 or y.max() >= n_classes):
-        raise ValueError(
-            f"{what} holds labels outside 0..{n_classes - 1} (found {y.min()}..{y.max()}); "
-            f"{source} {n_classes} classes: relabel the data as 0..{n_classes - 1} or use a "
-            "model with one output per class."
-        )
-    return y.astype(np.int64)
 
 
 def _activation(layer) -> str:
@@ -183,7 +156,7 @@ def graph_from_predictions(
             f"{probabilities.shape}; pass predicted class probabilities, one row per sample."
         )
     n_classes = probabilities.shape[1]
-    y_true = check_labels(y_true, n_classes, "y_true", "the probabilities have")
+    y_true = check_labels(y_true, num_classes=n_classes, name="y_true")
     if len(y_true) != len(probabilities):
         raise ValueError(
             f"{len(y_true)} labels for {len(probabilities)} predictions; pass one label per sample."
@@ -231,7 +204,7 @@ def misclassification_graph(
 
     _check_choice(normalize, _GRAPH_NORMALIZE, "graph normalisation")
     n_classes, probabilities = check_classifier(model)
-    y_val = check_labels(y_val, n_classes)
+    y_val = check_labels(y_val, num_classes=n_classes, name="y_val")
     check_inputs(x_val)
     n_samples = len(x_val[0]) if isinstance(x_val, (list, tuple)) else len(x_val)
     if len(y_val) != n_samples:

@@ -170,8 +170,10 @@ def check_labels(
             )
     elif arr.dtype.kind not in "iub":
         raise ValueError(
-            f"{name} must hold integer class labels, got dtype {arr.dtype}; "
-            "encode string labels first, e.g. with sklearn.preprocessing.LabelEncoder."
+            f"{name} holds {arr.dtype} labels (e.g. {arr[:3].tolist()}); class labels must be "
+            f"integers 0..K-1: map them with `classes, {name} = np.unique({name}, "
+            "return_inverse=True)` (classes[i] is the name of class i) or "
+            "sklearn.preprocessing.LabelEncoder."
         )
     arr = arr.astype(np.int64)
     low, high = int(arr.min()), int(arr.max())
