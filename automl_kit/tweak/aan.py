@@ -97,6 +97,8 @@ class ActiveNeuronAugmentation:
     ) -> ActiveNeuronAugmentation:
         import keras
 
+        from automl_kit.tweak.layers import train_head_on_tables
+
         if validation_data is not None:
             check_matching(tables, validation_data, "validation")
         r = theta(
@@ -112,30 +114,23 @@ class ActiveNeuronAugmentation:
         self.active_ = select_active_neurons(r.thresholds, r.counts, self.n_active, self.max_active)
         self.layers_, self.n_classes_ = list(tables.layers), tables.n_classes
         keras.utils.set_random_seed(self.seed)
-        k, a = tables.n_classes, len(self.active_)
-        logits_in, v_in = keras.Input((k,)), keras.Input((a,))
-        layer = self._layer(k, [[1, i] for i in range(a)])
-        model = keras.Model([logits_in, v_in], layer([logits_in, v_in]))
-        layer.kernel.assign(np.eye(k, dtype=np.float32))  # the base logits pass through unchanged
-        model.compile(
-            make_optimizer(self.optimizer, self.learning_rate),
-            keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-            metrics=["accuracy"],
-        )
+        layer = self._layer(tables.n_classes, [[1, i] for i in range(len(self.active_))])
 
         def inputs(t):
             return [t.C.T.astype(np.float32), t.rows(self.active_).T.copy()]
 
         val = None if validation_data is None else (inputs(validation_data), validation_data.labels)
-        history = model.fit(
+        self.history_ = train_head_on_tables(
+            layer,
             inputs(tables),
             tables.labels,
+            val,
+            optimizer=self.optimizer,
+            learning_rate=self.learning_rate,
             epochs=self.epochs,
             batch_size=self.batch_size,
-            validation_data=val,
             verbose=self.verbose,
         )
-        self.history_ = {key: [float(v) for v in vals] for key, vals in history.history.items()}
         self.mlp_weights_ = [
             keras.ops.convert_to_numpy(w) for w in (layer.w1, layer.b1, layer.w2, layer.b2)
         ]

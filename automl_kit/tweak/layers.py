@@ -206,3 +206,44 @@ def attach_head(
 def head_activation(model: keras.Model) -> str:
     """``"softmax"`` when the base model outputs probabilities, else ``"linear"``."""
     return "softmax" if outputs_probabilities(model) else "linear"
+
+
+def train_head_on_tables(
+    layer: keras.layers.Layer,
+    inputs,
+    labels: np.ndarray,
+    validation: tuple | None,
+    *,
+    init=None,
+    optimizer: str,
+    learning_rate: float,
+    epochs: int,
+    batch_size: int,
+    verbose: int,
+) -> dict[str, list[float]]:
+    """Train ``layer`` (a :class:`SynapticHead` or :class:`AugmentedHead` not yet built) on the
+    stored tables: ``inputs`` are ``[logits (n, K), neuron values (n, m)]``, the base logits pass
+    through an identity kernel, and ``init(layer)`` sets the other weights before training.
+    The caller seeds first (``keras.utils.set_random_seed``). Returns the history, floats."""
+    from automl_kit.training import optimizer as make_optimizer
+
+    logits_in = keras.Input((inputs[0].shape[1],))
+    values_in = keras.Input((inputs[1].shape[1],))
+    model = keras.Model([logits_in, values_in], layer([logits_in, values_in]))
+    layer.kernel.assign(np.eye(inputs[0].shape[1], dtype=np.float32))  # logits unchanged
+    if init is not None:
+        init(layer)
+    model.compile(
+        make_optimizer(optimizer, learning_rate),
+        keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=["accuracy"],
+    )
+    history = model.fit(
+        inputs,
+        labels,
+        epochs=epochs,
+        batch_size=batch_size,
+        validation_data=validation,
+        verbose=verbose,
+    )
+    return {key: [float(v) for v in values] for key, values in history.history.items()}

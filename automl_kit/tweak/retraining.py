@@ -77,7 +77,7 @@ class SynapticRetraining:
     ) -> SynapticRetraining:
         import keras
 
-        from automl_kit.tweak.layers import SynapticHead
+        from automl_kit.tweak.layers import SynapticHead, train_head_on_tables
 
         if join is None:
             join = SynapticJoin(self.targets, **self.join_options).fit(tables, validation_data)
@@ -89,29 +89,23 @@ class SynapticRetraining:
         self.neurons_, self.synapse_targets_ = join.neurons_, join.synapse_targets_
         self.initial_weights_ = join.weights_.copy()
         keras.utils.set_random_seed(self.seed)
-        k, s = tables.n_classes, len(self.neurons_)
-        logits_in, v_in = keras.Input((k,)), keras.Input((s,))
-        layer = SynapticHead(k, [[1, i, int(t)] for i, t in enumerate(self.synapse_targets_)])
-        model = keras.Model([logits_in, v_in], layer([logits_in, v_in]))
-        layer.kernel.assign(np.eye(k, dtype=np.float32))  # the logits pass through unchanged
-        layer.synapse_weights.assign(self.initial_weights_.astype(np.float32))
-        model.compile(
-            make_optimizer(self.optimizer, self.learning_rate),
-            keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-            metrics=["accuracy"],
-        )
+        targets = enumerate(self.synapse_targets_)
+        layer = SynapticHead(tables.n_classes, [[1, i, int(t)] for i, t in targets])
         val = None
         if validation_data is not None:
             val = (_table_inputs(validation_data, self.neurons_), validation_data.labels)
-        history = model.fit(
+        self.history_ = train_head_on_tables(
+            layer,
             _table_inputs(tables, self.neurons_),
             tables.labels,
+            val,
+            init=lambda head: head.synapse_weights.assign(self.initial_weights_.astype(np.float32)),
+            optimizer=self.optimizer,
+            learning_rate=self.learning_rate,
             epochs=self.epochs,
             batch_size=self.batch_size,
-            validation_data=val,
             verbose=self.verbose,
         )
-        self.history_ = {key: [float(v) for v in vals] for key, vals in history.history.items()}
         self.weights_ = keras.ops.convert_to_numpy(layer.synapse_weights).astype(np.float64)
         return self
 
