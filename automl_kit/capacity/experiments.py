@@ -73,9 +73,8 @@ def _fit(
     checkpointed after every epoch and resumable.
 
     Without ``run``: Keras's shuffling after ``set_random_seed(seed)`` (the benchmark's
-    protocol). With ``run``: batches from :class:`automl_kit.training.EpochBatches` and an
-    :class:`automl_kit.training.EpochCheckpoint` holding the model and optimizer, the
-    controller's state (counters, schedule, widths) and ``state()`` (the caller's curves);
+    protocol). With ``run``: :func:`automl_kit.training.resumable_fit`, whose checkpoints hold
+    the model and optimizer, the controller's state (counters, schedule, widths) and ``state()`` (the caller's curves);
     ``resume=True`` continues from the last finished epoch (``restore`` gets the caller's state
     back), so a resumed run ends as an unbroken one does (on the CPU).
     """
@@ -83,43 +82,36 @@ def _fit(
     if run is None:
         model.fit(x, y, batch_size=batch_size, epochs=epochs, verbose=0, callbacks=callbacks)
         return
-    from automl_kit.training import (
-        EpochBatches,
-        EpochCheckpoint,
-        read_checkpoint,
-        restore_checkpoint,
-    )
+    from automl_kit.training import resumable_fit
 
-    config = {**(config or {}), "epochs": epochs, "batch_size": batch_size, "samples": len(x)}
     if controller is not None:
         controller.attach(model)  # the optimizer over every chunk, as the saved run built it
-    checkpoint = read_checkpoint(run, config) if resume else None
-    start, history = 0, {}
-    if checkpoint is not None:
-        restore_checkpoint(model, run, checkpoint)
-        if controller is not None:
-            controller.set_state(checkpoint["state"]["controller"])
-        if restore is not None:
-            restore(checkpoint["state"]["caller"])
-        start, history = int(checkpoint["epoch"]), checkpoint["history"]
-    saver = EpochCheckpoint(
-        run,
-        lambda: {
+
+    def get_state() -> dict:
+        return {
             "controller": controller.get_state() if controller is not None else None,
             "caller": state() if state is not None else {},
-        },
-        history=history,
-        config=config,
-    )
-    if start >= epochs:
-        return
-    model.fit(
-        EpochBatches(x, y, batch_size, seed=seed, epoch=start),
+        }
+
+    def set_state(saved: dict) -> None:
+        if controller is not None:
+            controller.set_state(saved["controller"])
+        if restore is not None:
+            restore(saved["caller"])
+
+    resumable_fit(
+        model,
+        x,
+        y,
+        run,
         epochs=epochs,
-        initial_epoch=start,
-        verbose=0,
-        callbacks=[*callbacks, saver],
-        shuffle=False,  # EpochBatches shuffles; Keras's batch shuffle would not resume
+        batch_size=batch_size,
+        seed=seed,
+        config=config or {},
+        resume=resume,
+        get_state=get_state,
+        set_state=set_state,
+        callbacks=callbacks,
     )
 
 

@@ -13,12 +13,10 @@ from automl_kit.freezing.callback import FreezingCallback
 from automl_kit.freezing.policies import FreezingPolicy
 from automl_kit.training import (
     EpochBatches,
-    EpochCheckpoint,
     KeepBestWeights,
     Recipe,
     StepDecay,
-    read_checkpoint,
-    restore_checkpoint,
+    resumable_fit,
 )
 from automl_kit.training import optimizer as make_optimizer
 from automl_kit.utils import (
@@ -163,14 +161,14 @@ class FreezingTrainer:
         ``run_dir`` (a path, or a :class:`RunDirectory` the caller opened and owns) checkpoints
         every epoch: model and optimizer (``.keras``), the policy's state, the log, the
         History and the random state (``checkpoint.json``), through
-        :class:`automl_kit.training.EpochCheckpoint`; then a pending Ctrl-C
+        :func:`automl_kit.training.resumable_fit`; then a pending Ctrl-C
         (:func:`automl_kit.utils.interrupt.raise_if_stop_requested`) stops training with
         :class:`~automl_kit.utils.interrupt.Interrupted`. With ``run_dir``, batches are drawn
         by :class:`automl_kit.training.EpochBatches` (order fixed by ``seed`` and the epoch;
         ``seed=None`` draws one and saves it). ``resume=True`` continues from the last
         completed epoch with the same model architecture, optimizer, data and ``epochs``; the
         History it returns covers every epoch, and the weights at the end equal an unbroken
-        run's on the CPU. A path is opened with ``RunDirectory.open(path, "train",
+        run's on the CPU. A path is claimed with ``RunDirectory.claim(path, "train",
         resume=resume)`` (locked; marked finished or stopped at the end); a given
         ``RunDirectory``'s status is left to its owner.
         """
@@ -290,37 +288,42 @@ class FreezingTrainer:
         keeper,
     ) -> keras.callbacks.History:
         config = {
-            "epochs": int(epochs),
-            "batch_size": int(batch_size),
-            "samples": int(len(x)),
             "shuffle": bool(shuffle),
             "freezing": self.callback.get_config(),
             "recipe": None if self.recipe is None else self.recipe.get_config(),
         }
-        checkpoint = read_checkpoint(run, config) if resume else None
-        start, history = 0, {}
-        if checkpoint is not None:
-            seed = checkpoint["state"]["seed"]
-            start, history = int(checkpoint["epoch"]), checkpoint["history"]
-            restore_checkpoint(self.model, run, checkpoint)
-            self.callback.set_state(checkpoint["state"]["freezing"])
-            if keeper is not None:
-                keeper.set_state(checkpoint["state"].get("best", {}))
-        elif seed is None:
+        if seed is None:  # drawn once; a resumed run replaces it with its saved seed
             seed = int(np.random.default_rng().integers(2**31))
-        seed = int(seed)
 
-        def state() -> dict:
+        def get_state() -> dict:
             best = {} if keeper is None else {"best": keeper.get_state()}
-            return {"seed": seed, "freezing": self.callback.get_state(), **best}
+            return {"freezing": self.callback.get_state(), **best}
 
-        saver = EpochCheckpoint(
+        def set_state(state: dict) -> None:
+            self.callback.set_state(state["freezing"])
+            if keeper is not None:
+                keeper.set_state(state.get("best", {}))
+
+        history, start = resumable_fit(
+            self.model,
+            x,
+            y,
             run,
-            state,
-            history=history,
+            epochs=epochs,
+            batch_size=batch_size,
+            seed=seed,
             config=config,
+            resume=resume,
+            get_state=get_state,
+            set_state=set_state,
+            # the keeper saves the best weights before the checkpoint commits the epoch
+            callbacks=[self.callback, *callbacks, *([keeper] if keeper else [])],
+            validation_data=validation_data,
+            verbose=verbose,
+            shuffle=shuffle,
+            augmenter=augmenter,
         )
-        if start >= epochs:  # finished before: nothing to train, the saved History
+        if start >= epochs:  # finished before: nothing was trained, the saved History
             # begin and end fit with no epoch between: units, plan, policy state and log restored
             self.callback.set_model(self.model)
             self.callback.set_params({"epochs": epochs, "steps": -(-len(x) // batch_size)})
@@ -329,22 +332,9 @@ class FreezingTrainer:
             if keeper is not None:  # the best epoch's weights, as the unbroken run ended
                 keeper.set_model(self.model)
                 keeper.on_train_end()
-            return _history(self.model, history)
-        batches = EpochBatches(
-            x, y, batch_size, seed=seed, epoch=start, shuffle=shuffle, augmenter=augmenter
-        )
-        self.model.fit(
-            batches,
-            epochs=epochs,
-            initial_epoch=start,
-            validation_data=validation_data,
-            # the keeper saves the best weights before the checkpoint commits the epoch
-            callbacks=[self.callback, *callbacks, *([keeper] if keeper else []), saver],
-            verbose=verbose,
-            shuffle=False,  # EpochBatches shuffles; Keras's batch shuffle would not resume
-        )
-        self.save_log(run.root)
-        return _history(self.model, saver.history)
+        else:
+            self.save_log(run.root)
+        return _history(self.model, history)
 
     @property
     def log(self) -> list[dict]:

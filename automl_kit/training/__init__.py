@@ -17,6 +17,7 @@ from automl_kit.training.checkpoint import (
     EpochCheckpoint,
     read_checkpoint,
     restore_checkpoint,
+    resumable_fit,
 )
 from automl_kit.training.optimizers import (
     ACTIVATIONS,
@@ -48,6 +49,7 @@ __all__ = [
     "EpochBatches",
     "EpochCheckpoint",
     "read_checkpoint",
+    "resumable_fit",
     "restore_checkpoint",
     "FitnessGuard",
     "KeepBestWeights",

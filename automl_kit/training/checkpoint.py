@@ -153,3 +153,73 @@ def restore_checkpoint(model: keras.Model, run: RunDirectory, checkpoint: dict) 
         raise mismatch
     for variable, value in zip(states, checkpoint["generators"]):
         variable.assign(np.asarray(value, dtype=variable.dtype))
+
+
+def resumable_fit(
+    model: keras.Model,
+    x,
+    y,
+    run: RunDirectory,
+    *,
+    epochs: int,
+    batch_size: int,
+    seed: int,
+    config: dict,
+    resume: bool = False,
+    get_state: Callable[[], dict] = dict,
+    set_state: Callable[[dict], None] | None = None,
+    callbacks=(),
+    validation_data=None,
+    verbose: int = 0,
+    shuffle: bool = True,
+    augmenter=None,
+) -> tuple[dict, int]:
+    """``model.fit`` over :class:`~automl_kit.training.EpochBatches`, checkpointed in ``run``
+    after every epoch; the one resumable fit of every job that trains.
+
+    ``config`` (with the epochs, batch size and sample count added) must match the saved one
+    for ``resume=True`` to continue; ``get_state()`` is saved with each epoch and given back to
+    ``set_state`` on resume, and the batch order's ``seed`` is saved too, so a resumed run
+    ends as an unbroken one (on the CPU). Returns the whole history (earlier calls' epochs
+    included) and the epoch this call started from (``epochs``: nothing was left to train).
+
+    >>> import tempfile
+    >>> from automl_kit.utils.rundir import RunDirectory
+    >>> model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    >>> model.compile("sgd", "mse")
+    >>> x, y = np.ones((8, 2), "float32"), np.ones((8, 1), "float32")
+    >>> with RunDirectory.claim(tempfile.mkdtemp() + "/run", "fit") as run:
+    ...     history, start = resumable_fit(model, x, y, run, epochs=2, batch_size=4, seed=0,
+    ...                                    config={})
+    >>> len(history["loss"]), start
+    (2, 0)
+    """
+    from automl_kit.training.batches import EpochBatches
+
+    config = {**config, "epochs": int(epochs), "batch_size": int(batch_size), "samples": len(x)}
+    checkpoint = read_checkpoint(run, config) if resume else None
+    start, history = 0, {}
+    if checkpoint is not None:
+        restore_checkpoint(model, run, checkpoint)
+        state = checkpoint["state"]
+        seed = int(state.get("seed", seed))  # the saved run's batch order
+        if set_state is not None:
+            set_state(state)
+        start, history = int(checkpoint["epoch"]), checkpoint["history"]
+    seed = int(seed)
+    saver = EpochCheckpoint(
+        run, lambda: {**get_state(), "seed": seed}, history=history, config=config
+    )
+    if start < epochs:
+        model.fit(
+            EpochBatches(
+                x, y, batch_size, seed=seed, epoch=start, shuffle=shuffle, augmenter=augmenter
+            ),
+            epochs=epochs,
+            initial_epoch=start,
+            validation_data=validation_data,
+            callbacks=[*callbacks, saver],
+            verbose=verbose,
+            shuffle=False,  # EpochBatches shuffles; Keras's batch shuffle would not resume
+        )
+    return saver.history, start
