@@ -88,9 +88,11 @@ def model_facts(model) -> dict:
 
 
 def _all_layers(model):
+    import keras
+
     for layer in model.layers:
         yield layer
-        if hasattr(layer, "layers"):
+        if isinstance(layer, keras.Model):
             yield from _all_layers(layer)
 
 

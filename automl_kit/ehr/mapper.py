@@ -209,15 +209,15 @@ class EHRImageMapper(BaseEstimator):
         return self
 
     def _tables(self, tables, patients, lookback_days, n_windows):
+        from automl_kit.datasets import EHRTables, check_ehr_tables
+
         if patients is None:
-            if not hasattr(tables, "counts") or not hasattr(tables, "events"):
+            if not isinstance(tables, EHRTables):
                 raise ValueError(
                     f"fit/transform take an EHRTables, or an events table with patients= and "
                     f"lookback_days=; got {type(tables).__name__} without patients."
                 )
             return tables
-        from automl_kit.datasets import check_ehr_tables
-
         if lookback_days is None:
             raise ValueError(
                 "an events table with patients= needs lookback_days= (the length of the window "

@@ -31,11 +31,12 @@ _COLUMNS = ("patient_id", "code", "code_type")
 
 def _events_of(data) -> tuple[pd.DataFrame, object]:
     """The events DataFrame of ``data`` (an ``EHRTables`` or a DataFrame) and the tables or None."""
+    from automl_kit.datasets import EHRTables
+
     if isinstance(data, pd.DataFrame):
         return data, None
-    events = getattr(data, "events", None)
-    if isinstance(events, pd.DataFrame):
-        return events, data
+    if isinstance(data, EHRTables):
+        return data.events, data
     raise ValueError(
         f"conditional_probabilities takes an EHRTables (automl_kit.datasets.check_ehr_tables) or "
         f"an events DataFrame, got {type(data).__name__}; build the tables with check_ehr_tables."
@@ -73,7 +74,7 @@ def conditional_probabilities(
     elif scope == "window":
         if "window" in events.columns:
             window = events["window"].to_numpy()
-        elif tables is not None and hasattr(tables, "window_of"):
+        elif tables is not None:
             window = np.asarray(tables.window_of(events))
         else:
             raise ValueError(
