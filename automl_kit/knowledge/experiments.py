@@ -9,7 +9,17 @@ for ``stage2_epochs`` with a fresh optimizer of the same kind, under one of the 
   about as many parameters as the PK-GCN head (``control_match``), so that a gain can be told
   apart from extra parameters or a second stage;
 * ``"label_smoothing"``: the base model with label smoothing (``smoothing``) in stage 2, a
-  rival regulariser that also spreads probability over other classes.
+  rival regulariser that also spreads probability over other classes;
+* ``"pkgcn1_smoothed"`` / ``"pkgcn2_smoothed"``: the class-graph head trained with label
+  smoothing, to tell whether the graph adds anything on top of the simpler rival;
+* ``"self_distillation"``: the base model trained on a mix of the labels and its own stage-1
+  predictions (weight ``DISTILL_WEIGHT``, softened at temperature ``DISTILL_TEMPERATURE``), the
+  rival that also uses the model's own class similarities, without a graph.
+
+Every head also gets a validation accuracy; the result's ``"winner"`` is the head with the
+best one (the first listed on a tie), so a caller can keep what won on its own data.
+The optimizer is the thesis's by name, or ``"recipe"``: the shared
+:class:`~automl_kit.training.Recipe`'s optimizer and warm-up + cosine schedule over each stage.
 
 :func:`compare_two_stage` trains stage 1 once and gives every head the same trained copy, so
 per-seed differences between heads are paired.
@@ -34,8 +44,20 @@ import numpy as np
 
 from automl_kit.utils.validation import check_labels
 
-HEADS = ("none", "pkgcn1", "pkgcn2", "dense_control", "label_smoothing")
-OPTIMIZERS = ("adadelta", "adam", "sgd")
+HEADS = (
+    "none",
+    "pkgcn1",
+    "pkgcn2",
+    "dense_control",
+    "label_smoothing",
+    "pkgcn1_smoothed",
+    "pkgcn2_smoothed",
+    "self_distillation",
+)
+OPTIMIZERS = ("recipe", "adadelta", "adam", "sgd")
+DISTILL_WEIGHT = 0.5  # share of the stage-1 model's softened predictions in the targets
+DISTILL_TEMPERATURE = 4.0
+SMOOTHED_HEADS = ("label_smoothing", "pkgcn1_smoothed", "pkgcn2_smoothed")
 _SPLITS = ("x_train", "y_train", "x_val", "y_val", "x_test", "y_test")
 # the name a head is shown under in tables and progress lines ("none" = the base CNN trained on)
 METHOD_NAMES = {"none": "original_cnn"}
@@ -89,7 +111,7 @@ def make_optimizer(name: str, learning_rate: float | None = None):
     """
     from automl_kit.training import optimizer
 
-    if name not in OPTIMIZERS:
+    if name not in _THESIS_OPTIMIZERS:
         raise ValueError(f"unknown optimizer {name!r}; choose one of: {', '.join(OPTIMIZERS)}.")
     rate, options = _THESIS_OPTIMIZERS[name]
     return optimizer(name, learning_rate or rate, **options)
@@ -127,14 +149,31 @@ def control_width(n_features: int, n_classes: int, parameters: int) -> int:
     return max(1, round((parameters - n_classes) / (n_features + 1 + n_classes)))
 
 
-def _compile(model, optimizer: str, learning_rate: float | None, smoothing: float) -> None:
+def _compile(
+    model, optimizer: str, learning_rate: float | None, smoothing: float, total_steps: int
+) -> None:
+    """Cross-entropy on one-hot (or soft) targets with a fresh optimizer: the thesis's by name,
+    or the recipe's with its schedule over ``total_steps`` (``learning_rate`` its peak)."""
     import keras
 
+    if optimizer == "recipe":
+        from automl_kit.training import Recipe
+
+        recipe = Recipe() if learning_rate is None else Recipe(learning_rate=learning_rate)
+        built = recipe.build_optimizer(total_steps)
+    else:
+        built = make_optimizer(optimizer, learning_rate)
     model.compile(
-        make_optimizer(optimizer, learning_rate),
-        keras.losses.CategoricalCrossentropy(label_smoothing=smoothing),
-        metrics=["accuracy"],
+        built, keras.losses.CategoricalCrossentropy(label_smoothing=smoothing), metrics=["accuracy"]
     )
+
+
+def _distillation_targets(model, x: np.ndarray, one_hot: np.ndarray, batch_size: int):
+    """(1 - w) * labels + w * the model's own predictions softened at temperature T."""
+    p = np.clip(model.predict(x, batch_size=max(batch_size, 256), verbose=0), 1e-12, 1.0)
+    soft = p ** (1.0 / DISTILL_TEMPERATURE)
+    soft /= soft.sum(axis=1, keepdims=True)
+    return ((1 - DISTILL_WEIGHT) * one_hot + DISTILL_WEIGHT * soft).astype("float32")
 
 
 def _accuracy(model, x: np.ndarray, y: np.ndarray, batch_size: int) -> float:
@@ -158,15 +197,16 @@ def _stage_two_model(
     from automl_kit.knowledge.head import add_class_similarity_head
     from automl_kit.utils.models import classification_head, replace_head
 
-    if head in ("none", "label_smoothing"):
+    if head in ("none", "label_smoothing", "self_distillation"):
         return base
-    if head in ("pkgcn1", "pkgcn2"):
+    if head.startswith("pkgcn"):
+        variant = int(head[5])
         return add_class_similarity_head(
             base,
             graph,
-            variant=int(head[-1]),
+            variant=variant,
             direction=direction,
-            units_l=units_l if head == "pkgcn2" else None,  # PK-GCN-1 has no Dense q
+            units_l=units_l if variant == 2 else None,  # PK-GCN-1 has no Dense q
             initializer=initializer,
             copy=False,  # base is already this head's own copy of the stage-1 model
         )
@@ -189,13 +229,16 @@ class TwoStageResult(dict):
         return {key: value for key, value in self.items() if key != "models"}
 
     def accuracy_rows(self) -> list[dict[str, Any]]:
-        """One row per head: display name, head key, test accuracy, gain in percentage points
-        over ``"none"`` (when run), parameters."""
+        """One row per head: display name, head key, validation and test accuracy, gain in
+        percentage points over ``"none"`` (when run), parameters."""
         baseline = self["heads"].get("none", {}).get("test_accuracy")
         return [
             {
                 "method": method_name(head),
                 "head": head,
+                "val_accuracy": None
+                if values.get("val_accuracy") is None
+                else round(values["val_accuracy"], 6),
                 "test_accuracy": round(values["test_accuracy"], 6),
                 "gain_points": None
                 if baseline is None
@@ -308,10 +351,11 @@ def compare_two_stage(
     called after seeding, so the same ``seed`` gives the same initial weights (a model built
     before the call has whatever weights the global RNG gave it).
 
-    Returns ``{"stage1": {...}, "graph": K x K list, "heads": {head: {...}}}`` with test accuracies
-    (and the stage-2 models under ``"models"`` with ``return_models=True``), saved into
-    ``run_dir`` when given (:meth:`TwoStageResult.save`). ``label_smoothing``
-    applies to every stage of every head; ``smoothing`` is the ``"label_smoothing"`` head's.
+    Returns ``{"stage1": {...}, "graph": K x K list, "heads": {head: {...}}, "winner": head}``
+    with validation and test accuracies (and the stage-2 models under ``"models"`` with
+    ``return_models=True``), saved into ``run_dir`` when given (:meth:`TwoStageResult.save`).
+    ``label_smoothing`` applies to every stage of every head; ``smoothing`` is the smoothed
+    heads' (``"label_smoothing"``, ``"pkgcn*_smoothed"``).
     ``control_match`` (``"pkgcn1"``/``"pkgcn2"``): the head whose parameter count
     ``"dense_control"`` matches; default: the PK-GCN variant in ``heads`` (PK-GCN-1 when both
     or neither run). ``verbose=1`` prints one line per epoch; ``verbose=2`` also Keras's own.
@@ -342,7 +386,8 @@ def compare_two_stage(
     for name, value in (("smoothing", smoothing), ("label_smoothing", label_smoothing)):
         if not 0.0 <= value < 1.0:
             raise ValueError(f"{name} must be in [0, 1), got {value!r}.")
-    make_optimizer(optimizer)  # refuses an unknown name before training
+    if optimizer != "recipe":
+        make_optimizer(optimizer)  # refuses an unknown name before training
     split = _splits(data)
     keras.utils.set_random_seed(seed)
     if not isinstance(base_model, keras.Model):
@@ -356,7 +401,8 @@ def compare_two_stage(
         )
     one_hot = np.eye(n_classes, dtype="float32")
     started = time.perf_counter()
-    _compile(base_model, optimizer, learning_rate, label_smoothing)
+    steps_per_epoch = -(-len(split["y_train"]) // batch_size)
+    _compile(base_model, optimizer, learning_rate, label_smoothing, stage1_epochs * steps_per_epoch)
     base_model.fit(
         split["x_train"],
         one_hot[split["y_train"]],
@@ -376,6 +422,9 @@ def compare_two_stage(
         base_model, split["x_val"], split["y_val"], soft=soft, normalize=normalize
     )
     trained = base_model.get_weights()
+    targets = one_hot[split["y_train"]]
+    if "self_distillation" in heads:
+        distilled = _distillation_targets(base_model, split["x_train"], targets, batch_size)
     results, models = {}, {}
     for index, head in enumerate(heads):
         # every head starts from the same stage-1 weights: a copy per head, the original last
@@ -395,13 +444,13 @@ def compare_two_stage(
             initializer=initializer,
             control_match=control_match,
         )
-        smooth = smoothing if head == "label_smoothing" else label_smoothing
-        _compile(model, optimizer, learning_rate, smooth)
+        smooth = smoothing if head in SMOOTHED_HEADS else label_smoothing
+        _compile(model, optimizer, learning_rate, smooth, stage2_epochs * steps_per_epoch)
         started = time.perf_counter()
         if stage2_epochs:
             model.fit(
                 split["x_train"],
-                one_hot[split["y_train"]],
+                distilled if head == "self_distillation" else targets,
                 batch_size=batch_size,
                 epochs=stage2_epochs,
                 verbose=2 if verbose >= 2 else 0,
@@ -414,21 +463,26 @@ def compare_two_stage(
             )
         results[head] = {
             "test_accuracy": _accuracy(model, split["x_test"], split["y_test"], batch_size),
+            "val_accuracy": _accuracy(model, split["x_val"], split["y_val"], batch_size),
             "parameters": int(model.count_params()),
             "stage2_seconds": time.perf_counter() - started,
         }
         if verbose:
             print(
-                f"pkgcn: {method_name(head):<16} test accuracy {results[head]['test_accuracy']:.4f}",
+                f"pkgcn: {method_name(head):<18} validation accuracy "
+                f"{results[head]['val_accuracy']:.4f}, test {results[head]['test_accuracy']:.4f}",
                 flush=True,
             )
         models[head] = model
+    # the best on validation; max() keeps the first listed of equals (the base model first)
+    winner = max(heads, key=lambda h: results[h]["val_accuracy"])
     out = TwoStageResult(
         {
             "stage1": stage1,
             "graph": graph.tolist(),
             "graph_edges": count_edges(graph),
             "heads": results,
+            "winner": winner,
             "settings": {
                 "stage1_epochs": stage1_epochs,
                 "stage2_epochs": stage2_epochs,
@@ -448,8 +502,13 @@ def compare_two_stage(
     # settings that apply only to a head that ran
     if "dense_control" in heads:
         out["settings"]["control_match"] = control_match
-    if "label_smoothing" in heads:
+    if any(head in SMOOTHED_HEADS for head in heads):
         out["settings"]["smoothing"] = smoothing
+    if "self_distillation" in heads:
+        out["settings"]["distillation"] = {
+            "weight": DISTILL_WEIGHT,
+            "temperature": DISTILL_TEMPERATURE,
+        }
     if return_models:
         out["models"] = models
     if run_dir is not None:

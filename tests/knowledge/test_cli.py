@@ -12,7 +12,9 @@ from automl_kit.cli import main
 TINY = ["pkgcn", "--dataset", "digits", "--n-train", "100", "--n-val", "60", "--n-test", "100"]
 
 
-def test_pkgcn_writes_accuracy_table_graph_and_model(tmp_path, capsys):
+def test_pkgcn_writes_accuracy_table_graph_and_the_validation_winner(tmp_path, capsys):
+    import keras
+
     out = tmp_path / "run"
     args = [*TINY, "--variant", "2", "--stage1-epochs", "1", "--stage2-epochs", "1", "--soft"]
     assert main([*args, "--controls", "dense_control", "--out", str(out)]) == 0
@@ -21,25 +23,46 @@ def test_pkgcn_writes_accuracy_table_graph_and_model(tmp_path, capsys):
     assert "stage 1 epoch 1/1" in printed and "stage 2 pkgcn2 epoch 1/1" in printed  # progress
     with open(out / "accuracy.csv") as handle:
         rows = list(csv.DictReader(handle))
-    assert [r["method"] for r in rows] == ["original_cnn", "pkgcn2", "dense_control"]
-    assert [r["head"] for r in rows] == ["none", "pkgcn2", "dense_control"]
-    assert float(rows[0]["gain_points"]) == 0.0
+    # label smoothing, the simpler rival, always trains beside PK-GCN
+    heads = ["none", "pkgcn2", "label_smoothing", "dense_control"]
+    assert [r["head"] for r in rows] == heads
+    assert rows[0]["method"] == "original_cnn" and float(rows[0]["gain_points"]) == 0.0
     results = json.loads((out / "results.json").read_text())
     # the dense control matches the variant run (PK-GCN-2), not PK-GCN-1
     assert results["settings"]["control_match"] == "pkgcn2"
-    assert "smoothing" not in results["settings"]  # no label-smoothing head ran
+    assert results["settings"]["optimizer"] == "recipe" and results["settings"]["smoothing"] == 0.1
     params = {head: values["parameters"] for head, values in results["heads"].items()}
     assert abs(params["dense_control"] - params["pkgcn2"]) / params["pkgcn2"] < 0.02
     assert results["heads"]["pkgcn2"]["test_accuracy"] == pytest.approx(
         float(rows[1]["test_accuracy"]), abs=1e-6
     )
+    # model.keras is the head with the best validation accuracy, and the run says so
+    val = {head: values["val_accuracy"] for head, values in results["heads"].items()}
+    winner = results["winner"]
+    assert val[winner] == max(val.values()) and winner == next(
+        h for h in heads if val[h] == val[winner]
+    )
+    assert keras.models.load_model(out / "model.keras").count_params() == params[winner]
+    assert "validation winner, saved as model.keras" in printed
+    gain = 100 * (val["pkgcn2"] - val["label_smoothing"])
+    assert results["verdict"].startswith(
+        f"pkgcn2 beat label smoothing on validation by {gain:.2f}"
+        if gain > 0
+        else f"pkgcn2 did not beat label smoothing on validation ({gain:+.2f} points)"
+    )
     assert results["dataset"]["n_val"] == 60
     graph = json.loads((out / "graph.json").read_text())
     assert len(graph["graph"]) == 10 and graph["edges"] == results["graph_edges"] > 0  # soft counts
     assert json.loads((out / "two_stage.json").read_text())["settings"] == results["settings"]
-    for name in ("graph.png", "model.keras"):
-        assert (out / name).stat().st_size > 0, name
+    assert (out / "graph.png").stat().st_size > 0
     assert json.loads((out / "run.json").read_text())["status"] == "finished"
+
+
+def test_the_commands_optimizer_names_are_the_librarys():
+    from automl_kit.knowledge import _cli, experiments
+
+    assert _cli.OPTIMIZERS == experiments.OPTIMIZERS
+    assert set(_cli.CONTROLS) < set(experiments.HEADS)
 
 
 @pytest.mark.parametrize(

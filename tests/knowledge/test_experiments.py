@@ -111,3 +111,49 @@ def test_same_seed_same_two_stage_result():
         }
 
     check_seeded_determinism(run)
+
+
+def test_rival_heads_run_from_the_same_stage_one_and_the_validation_winner_is_named():
+    from automl_kit.knowledge.experiments import (
+        DISTILL_TEMPERATURE,
+        DISTILL_WEIGHT,
+        _distillation_targets,
+    )
+
+    rng = np.random.default_rng(0)
+    data = {k: rng.random((30, 8, 8, 1), "float32") for k in ("x_train", "x_val", "x_test")}
+    data.update({k: np.arange(30) % 3 for k in ("y_train", "y_val", "y_test")})
+    heads = ("none", "pkgcn1_smoothed", "self_distillation", "label_smoothing")
+    result = compare_two_stage(
+        lambda: base_cnn((8, 8, 1), 3, hidden=8),
+        data,
+        heads=heads,
+        stage1_epochs=1,
+        stage2_epochs=1,
+        optimizer="recipe",
+        return_models=True,
+    )
+    val = {head: values["val_accuracy"] for head, values in result["heads"].items()}
+    assert list(val) == list(heads)
+    assert result["winner"] == next(h for h in heads if val[h] == max(val.values()))
+    assert result["settings"]["smoothing"] == 0.1
+    assert result["settings"]["distillation"] == {
+        "weight": DISTILL_WEIGHT,
+        "temperature": DISTILL_TEMPERATURE,
+    }
+    assert (
+        result["models"]["pkgcn1_smoothed"].count_params() > result["models"]["none"].count_params()
+    )
+    # the recipe's optimizer: AdamW on a warm-up + cosine schedule over stage 2's steps
+    optimizer = result["models"]["self_distillation"].optimizer
+    assert type(optimizer).__name__ == "AdamW"
+    assert optimizer.get_config()["learning_rate"]["config"]["total_steps"] == 1  # 30 / 64
+    # distillation targets: half the label, half the softened predictions; rows sum to 1
+    model = result["models"]["none"]
+    one_hot = np.eye(3, dtype="float32")[data["y_train"]]
+    targets = _distillation_targets(model, data["x_train"], one_hot, 64)
+    np.testing.assert_allclose(targets.sum(axis=1), 1.0, rtol=1e-5)
+    assert np.all(targets[one_hot == 1] >= DISTILL_WEIGHT * (1 - 1e-6))
+    p = model.predict(data["x_train"], verbose=0) ** (1 / DISTILL_TEMPERATURE)
+    expected = (1 - DISTILL_WEIGHT) * one_hot + DISTILL_WEIGHT * p / p.sum(1, keepdims=True)
+    np.testing.assert_allclose(targets, expected, rtol=1e-4, atol=1e-6)
