@@ -88,15 +88,15 @@ class ClassicalGA(Searcher):
                 ]
             )
         while True:
-            self.checkpoint(state)
-            self.check_budget()
-            evaluations = self.evaluate_population(
+            self.run.checkpoint(state)
+            self.run.check_budget()
+            evaluations = self.run.evaluate_population(
                 state.population, tag={"phase": 0, "generation": state.generation}
             )
             scored = sorted(
                 ((e.genes, e.fitness) for e in evaluations), key=lambda pair: pair[1], reverse=True
             )
-            self.report(f"generation {state.generation + 1}: best {scored[0][1]:.4f}")
+            self.run.report(f"generation {state.generation + 1}: best {scored[0][1]:.4f}")
             nxt = [list(genes) for genes, _ in scored[: self.elite]]
             while len(nxt) < self.population:
                 nxt.append(self._offspring(scored))

@@ -73,13 +73,13 @@ class LargeScaleEvolution(Searcher):
     def _run(self, state: LargeScaleEvolutionState | None) -> None:
         if state is None or state.population is None:
             start = [self.minimal_genes() for _ in range(self.population)]
-            self.checkpoint(LargeScaleEvolutionState())
-            evaluations = self.evaluate_population(start, tag={"phase": 0, "generation": 0})
+            self.run.checkpoint(LargeScaleEvolutionState())
+            evaluations = self.run.evaluate_population(start, tag={"phase": 0, "generation": 0})
             state = LargeScaleEvolutionState(1, [self.key(e.genes) for e in evaluations])
         while True:
-            self.checkpoint(state)
-            self.check_budget()
-            members = [self.evaluation(k) for k in state.population]
+            self.run.checkpoint(state)
+            self.run.check_budget()
+            members = [self.run.evaluation(k) for k in state.population]
             children, parents, alive = [], [], list(range(len(members)))
             for _ in range(min(self.steps_per_round, len(members) - 1)):
                 a, b = self.rng.sample(alive, 2)
@@ -87,11 +87,11 @@ class LargeScaleEvolution(Searcher):
                 alive.remove(loser)
                 children.append(self.mutate(members[winner].genes))
                 parents.append(members[winner].model_path)
-            evaluations = self.evaluate_population(
+            evaluations = self.run.evaluate_population(
                 children, parent_model=parents, tag={"phase": 0, "generation": state.round}
             )
             population = [members[i] for i in alive] + evaluations
             state = LargeScaleEvolutionState(
                 state.round + 1, [self.key(e.genes) for e in population]
             )
-            self.report(f"round {state.round}: population {len(population)}")
+            self.run.report(f"round {state.round}: population {len(population)}")

@@ -40,16 +40,16 @@ class RandomSearch(Searcher):
         return {**super().get_config(), "depth_range": list(self.depth_range), "batch": self.batch}
 
     def _run(self, state: RandomSearchState | None) -> None:
-        if not self.budget:
+        if not self.run.budget:
             raise ValueError("random search needs a budget: pass time_budget or max_evaluations.")
         state = state if state is not None else RandomSearchState()
         while True:
-            self.checkpoint(state)
-            self.check_budget()
+            self.run.checkpoint(state)
+            self.run.check_budget()
             batch = [
                 self.space.random_genes_of_depth(self.rng.randint(*self.depth_range), self.rng)
                 for _ in range(self.batch)
             ]
-            self.evaluate_population(batch, tag={"phase": 0, "generation": state.round})
-            self.report(f"round {state.round + 1}")
+            self.run.evaluate_population(batch, tag={"phase": 0, "generation": state.round})
+            self.run.report(f"round {state.round + 1}")
             state.round += 1

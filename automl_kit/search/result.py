@@ -224,8 +224,10 @@ class SearchResult:
             )
         config = run.read_config()
         searcher = SEARCHERS.get(config["algorithm"]).from_config({**config, "verbose": 0})
-        searcher.run = run
-        result = searcher._saved_result(run)
+        from automl_kit.search._run import SearchRun
+
+        searcher.run = SearchRun(searcher, run)
+        result = searcher.run.saved_result()
         saved = (
             run.read_checkpoint("checkpoint.json")[0]
             if run.has_checkpoint("checkpoint.json")

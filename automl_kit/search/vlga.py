@@ -258,10 +258,10 @@ class VariableLengthGA(Searcher):
         return known + population[len(known) :]
 
     def _run(self, state: VLGAState | None) -> None:
-        self.paced = self.schedule_under(self.budget) == "paced"
+        self.paced = self.schedule_under(self.run.budget) == "paced"
         state = state if state is not None else self._first_state()
         # A resumed search has a fresh time budget: its current phase starts its share afresh.
-        state.phase_start_used = min(state.phase_start_used, self.budget_used() or 0.0)
+        state.phase_start_used = min(state.phase_start_used, self.run.budget_used() or 0.0)
         while True:
             evaluations, another = self._run_generation(state)
             if not another and not self._end_phase(state, evaluations):
@@ -274,8 +274,8 @@ class VariableLengthGA(Searcher):
         then ends). If another generation follows (generations left, patience left, room in
         the share), ``state`` moves on to it; the evaluations are returned either way.
         """
-        self.checkpoint(state)
-        self.check_budget()
+        self.run.checkpoint(state)
+        self.run.check_budget()
         phase, generation = state.phase, state.generation
         population = self._individuals(state.population)
         tag = {
@@ -285,14 +285,14 @@ class VariableLengthGA(Searcher):
         }
         evaluations = []
         for batch in self._batches(population, phase):
-            if self._overruns(state, sum(self.key(g) not in self.evaluations() for g in batch)):
+            if self._overruns(state, sum(self.key(g) not in self.run.evaluations() for g in batch)):
                 break
-            rows = len(self.history)
+            rows = len(self.run.history)
             offset = len(evaluations)
-            evaluations += self.evaluate_population(
+            evaluations += self.run.evaluate_population(
                 batch, parent_model=state.parent_model, group=phase, tag=tag
             )
-            for row in self.history[rows:]:  # its index in the generation, not in the batch
+            for row in self.run.history[rows:]:  # its index in the generation, not in the batch
                 row["individual"] += offset
         if evaluations:
             self._report(phase, generation, evaluations)
@@ -323,11 +323,11 @@ class VariableLengthGA(Searcher):
         """
         phase = state.phase
         if self.paced:  # a paced phase may have ended mid-generation: all of it counts
-            evaluations = [self.evaluation(self.key(r["genes"])) for r in self._rows(phase)]
+            evaluations = [self.run.evaluation(self.key(r["genes"])) for r in self._rows(phase)]
         done = [e for e in evaluations if e.status == "ok"] or evaluations
         best = max(done, key=lambda e: e.fitness)
         earlier = max((b["fitness"] for b in state.phase_best), default=None)
-        model = self.run.relative(best.model_path) if best.model_path else None
+        model = self.run.directory.relative(best.model_path) if best.model_path else None
         state.phase_best.append(
             {"phase": phase, "fitness": best.fitness, "genes": best.genes, "model_path": model}
         )
@@ -338,25 +338,27 @@ class VariableLengthGA(Searcher):
                 f"below the earlier best {earlier:.4f}"
             )
             if not self.paced:
-                self.stop_reason = f"thesis rule: {fell}"
+                self.run.stop_reason = f"thesis rule: {fell}"
                 return False
             grow_from = max(state.phase_best, key=lambda b: b["fitness"])
-            self.progress.write(f"{fell}: phase {phase + 1} grows from phase {grow_from['phase']}")
+            self.run.progress.write(
+                f"{fell}: phase {phase + 1} grows from phase {grow_from['phase']}"
+            )
         if self.max_phases is not None and phase + 1 >= self.max_phases:
-            self.stop_reason = f"max_phases={self.max_phases} reached"
+            self.run.stop_reason = f"max_phases={self.max_phases} reached"
             return False
         if grow_from["model_path"] is None:
-            self.stop_reason = f"no candidate of phase {phase} trained successfully"
+            self.run.stop_reason = f"no candidate of phase {phase} trained successfully"
             return False
         if self.paced and not self._new_in(phase):
-            self.stop_reason = (
+            self.run.stop_reason = (
                 f"every candidate of phase {phase} was evaluated in an earlier phase: the space "
                 "around the best has nothing new"
             )
             return False
         state.phase, state.generation = phase + 1, 0
         state.parent_model = grow_from["model_path"]
-        state.phase_start_used = self.budget_used() or 0.0
+        state.phase_start_used = self.run.budget_used() or 0.0
         state.population = self._with_known_good(
             [self.space.extend(grow_from["genes"], self.rng) for _ in range(self.population_size)]
         )
@@ -364,11 +366,11 @@ class VariableLengthGA(Searcher):
 
     # ---- pacing -------------------------------------------------------------------------
     def _rows(self, phase: int) -> list[dict]:
-        return [r for r in self.history if r["phase"] == phase]
+        return [r for r in self.run.history if r["phase"] == phase]
 
     def _new_in(self, phase: int) -> set[str]:
         """Candidates first evaluated in ``phase`` (its share paid for them)."""
-        before = {self.key(r["genes"]) for r in self.history if r["phase"] < phase}
+        before = {self.key(r["genes"]) for r in self.run.history if r["phase"] < phase}
         return {self.key(r["genes"]) for r in self._rows(phase)} - before
 
     def _paces(self, phase: int) -> bool:
@@ -378,7 +380,7 @@ class VariableLengthGA(Searcher):
         """What is evaluated at once: a paced phase checks its share before each batch."""
         if not self._paces(phase):
             return [population]
-        size = self._executor.workers
+        size = self.run.workers
         return [population[i : i + size] for i in range(0, len(population), size)]
 
     def _overruns(self, state: VLGAState, new: int) -> bool:
@@ -396,12 +398,12 @@ class VariableLengthGA(Searcher):
             return False
         start = state.phase_start_used
         share = (1.0 - start) / ((self.budget_phases or PACED_PHASES) - state.phase)
-        spent = (self.budget_used() or 0.0) - start
+        spent = (self.run.budget_used() or 0.0) - start
         return spent + spent / trained * new > share + 1e-9
 
     def _report(self, phase: int, generation: int, evaluations: list) -> None:
         fitness = sorted(e.fitness for e in evaluations)
-        self.report(
+        self.run.report(
             f"phase {phase} gen {generation + 1}/{self.generations}: best {fitness[-1]:.4f} "
             f"median {fitness[len(fitness) // 2]:.4f}"
         )

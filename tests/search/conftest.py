@@ -27,7 +27,7 @@ def fake_fitness(genes) -> float:
 
 
 class FakeEvaluate:
-    """Replaces ``automl_kit.search.base.evaluate``; counts calls and never trains."""
+    """Replaces ``automl_kit.search._run.evaluate``; counts calls and never trains."""
 
     def __init__(self):
         self.calls = []
@@ -53,7 +53,7 @@ class FakeEvaluate:
 @pytest.fixture
 def fake_evaluate(monkeypatch):
     fake = FakeEvaluate()
-    monkeypatch.setattr("automl_kit.search.base.evaluate", fake)
+    monkeypatch.setattr("automl_kit.search._run.evaluate", fake)
     return fake
 
 

@@ -113,11 +113,11 @@ def test_a_peer_stopped_by_ctrl_c_resumes_without_training_the_cut_trial_again(
             request_stop()  # Ctrl-C while the third trial trains: stops once it is logged
         return evaluation
 
-    monkeypatch.setattr("automl_kit.search.base.evaluate", stop_at_third)
+    monkeypatch.setattr("automl_kit.search._run.evaluate", stop_at_third)
     with graceful_interrupt(), pytest.raises(Interrupted):
         _search(cls(tiny_space(), **settings), tmp_path / "run", max_evaluations=6)
     assert len(fake_evaluate.calls) == 3 and len(_evaluations(tmp_path / "run")) == 3
-    monkeypatch.setattr("automl_kit.search.base.evaluate", fake_evaluate)
+    monkeypatch.setattr("automl_kit.search._run.evaluate", fake_evaluate)
     with graceful_interrupt():
         resumed = _search(
             cls(tiny_space(), **settings), tmp_path / "run", max_evaluations=6, resume=True

@@ -128,7 +128,7 @@ def test_ctrl_c_stops_at_a_safe_point_marks_the_run_stopped_and_resumes(tmp_path
             request_stop()  # what the first Ctrl-C does inside graceful_interrupt()
         return fake_evaluate(task)
 
-    import automl_kit.search.base as base
+    import automl_kit.search._run as base
 
     run_dir = tmp_path / "run"
     fake_evaluate.calls.clear()
@@ -185,7 +185,7 @@ def test_a_model_that_cannot_be_saved_for_lack_of_space_is_one_clear_error(
     def disk_full(task, callbacks=()):
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr("automl_kit.search.base.evaluate", disk_full)
+    monkeypatch.setattr("automl_kit.search._run.evaluate", disk_full)
     with pytest.raises(DiskFullError, match="no space left.*Nothing finished is lost.*resume"):
         _search(_ga(max_phases=1), tmp_path / "run")
 

@@ -40,7 +40,7 @@ def clock(monkeypatch, fake_evaluate):
         fake.now += SECONDS_PER_CANDIDATE
         return fake_evaluate(task)
 
-    monkeypatch.setattr("automl_kit.search.base.evaluate", timed)
+    monkeypatch.setattr("automl_kit.search._run.evaluate", timed)
     return fake
 
 
@@ -86,7 +86,7 @@ def test_a_phase_that_falls_ends_the_thesis_but_paced_grows_again_from_the_best(
         e.fitness = 0.9 - 0.1 * (len(task.genes) > 10)
         return e
 
-    monkeypatch.setattr("automl_kit.search.base.evaluate", shallow_is_better)
+    monkeypatch.setattr("automl_kit.search._run.evaluate", shallow_is_better)
     settings = {"population": 4, "generations": 2}
     ga, thesis = _search(tmp_path / "thesis", {**settings, "schedule": "thesis"}, time_budget="2m")
     assert thesis.stop_reason.startswith("thesis rule: phase 1 best 0.8000 fell more than 0.01")
@@ -118,7 +118,7 @@ def test_the_schedule_is_checked_saved_and_resumed(tmp_path, clock):
 
     settings = {"schedule": "paced", "population": 6}
     _, unbroken = _search(tmp_path / "unbroken", settings, max_evaluations=20)
-    import automl_kit.search.base as base
+    import automl_kit.search._run as base
 
     timed, calls = base.evaluate, []
 

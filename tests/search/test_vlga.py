@@ -119,7 +119,7 @@ def test_stops_when_a_phase_falls_below_the_earlier_best(tmp_path, fake_evaluate
         e.fitness = 0.9 - 0.1 * (len(task.genes) > 10)
         return e
 
-    monkeypatch.setattr("automl_kit.search.base.evaluate", shallow_is_better)
+    monkeypatch.setattr("automl_kit.search._run.evaluate", shallow_is_better)
     ga, result = _search(tmp_path)
     assert {r["phase"] for r in result.history} == {0, 1}
     assert "fell more than 0.01" in result.stop_reason
@@ -138,7 +138,7 @@ def test_phase_patience_moves_on_when_a_phase_stops_improving(tmp_path, fake_eva
         e.fitness = 0.5 + 0.01 * len(task.genes)
         return e
 
-    monkeypatch.setattr("automl_kit.search.base.evaluate", flat_within_a_phase)
+    monkeypatch.setattr("automl_kit.search._run.evaluate", flat_within_a_phase)
     _, thesis = _search(tmp_path, "thesis", ga={"max_phases": 2, "generations": 4})
     _, patient = _search(
         tmp_path, "patient", ga={"max_phases": 2, "generations": 4, "phase_patience": 1}
@@ -189,7 +189,7 @@ def test_global_random_does_not_change_the_path(tmp_path, fake_evaluate, monkeyp
         return fake_evaluate(task)
 
     _, a = _search(tmp_path, "a", ga={"max_phases": 2})
-    monkeypatch.setattr("automl_kit.search.base.evaluate", reseeding)
+    monkeypatch.setattr("automl_kit.search._run.evaluate", reseeding)
     _, b = _search(tmp_path, "b", ga={"max_phases": 2})
     assert [r["genes"] for r in a.history] == [r["genes"] for r in b.history]
 

@@ -38,12 +38,12 @@ class PeerSearcher(Searcher):
 
     def tuner_path(self, name: str) -> Path:
         """Where the tuner's own state lives inside the run directory."""
-        return self.run.root / name
+        return self.run.directory.root / name
 
     def refuse_resume(self, what: str, missing: Path) -> None:
         """Raise the one error of a resume whose tuner state is not there."""
         raise ValueError(
-            f"cannot resume {self.algorithm} in {self.run.root}: it holds no {what} ({missing} is "
+            f"cannot resume {self.algorithm} in {self.run.directory.root}: it holds no {what} ({missing} is "
             "missing; runs made before the peers kept their tuner state cannot be resumed). "
             "Start a new run directory, or search without resume."
         )

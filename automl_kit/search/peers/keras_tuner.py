@@ -90,7 +90,7 @@ class _KerasTunerSearch(PeerSearcher):
             self.refuse_resume("KerasTuner project", saved)
         oracle = self.make_oracle(kt)
         try:
-            project = _project(kt, oracle, self.run.root, resume=resume)
+            project = _project(kt, oracle, self.run.directory.root, resume=resume)
         except (RuntimeError, ValueError, KeyError) as exc:  # JSONDecodeError is a ValueError
             raise ValueError(
                 f"cannot resume {self.algorithm}: the KerasTuner project in {self.tuner_path(PROJECT)} is "
@@ -103,14 +103,14 @@ class _KerasTunerSearch(PeerSearcher):
 
     def _run(self, state):
         kt = _kt()
-        self.oracle, project = self._open_project(kt, self.resuming)
+        self.oracle, project = self._open_project(kt, self.run.resuming)
         oracle = self.oracle
         while True:
-            self.check_budget()
+            self.run.check_budget()
             # A trial the budget cut short is still "ongoing": the oracle hands it out again.
             trial = oracle.create_trial(TUNER_ID)
             if trial.status == "STOPPED":
-                self.stop_reason = "the oracle has no more trials"
+                self.run.stop_reason = "the oracle has no more trials"
                 return
             values = trial.hyperparameters.values
             genes = genes_from(self.space, values["blocks"], lambda name, _, v=values: v[name])
@@ -118,7 +118,7 @@ class _KerasTunerSearch(PeerSearcher):
             previous = project.models.get(values.get("tuner/trial_id"))  # run-relative
             if epochs is not None and previous:
                 epochs -= values.get("tuner/initial_epoch", 0)
-            (evaluation,) = self.evaluate_population(
+            (evaluation,) = self.run.evaluate_population(
                 [genes],
                 epochs=epochs,
                 parent_model=previous,
@@ -126,17 +126,17 @@ class _KerasTunerSearch(PeerSearcher):
                 tag={"phase": 0, "generation": int(trial.trial_id)},
             )
             if evaluation.model_path:
-                project.models[trial.trial_id] = self.run.relative(evaluation.model_path)
+                project.models[trial.trial_id] = self.run.directory.relative(evaluation.model_path)
             oracle.update_trial(
                 trial.trial_id, {OBJECTIVE: evaluation.fitness}, step=evaluation.epochs
             )
             trial.status = "COMPLETED"
             oracle.end_trial(trial)
             project.save()
-            self.checkpoint(
+            self.run.checkpoint(
                 PeerState(trials=len(oracle.end_order))
             )  # keeps the history for a resume
-            self.report(f"trial {trial.trial_id}: {evaluation.fitness:.4f}")
+            self.run.report(f"trial {trial.trial_id}: {evaluation.fitness:.4f}")
 
 
 class KerasTunerRandom(_KerasTunerSearch):

@@ -69,18 +69,18 @@ class OptunaTPE(PeerSearcher):
 
     def _open_study(self, optuna):
         path = self.tuner_path(STORAGE)
-        if self.resuming and not path.is_file():
+        if self.run.resuming and not path.is_file():
             self.refuse_resume("Optuna storage", path)
-        if not self.resuming and path.exists():
+        if not self.run.resuming and path.exists():
             path.unlink()  # left by a search stopped before its first evaluation: start afresh
         storage = optuna.storages.RDBStorage(f"sqlite:///{path.resolve()}")
-        if self.resuming and STUDY not in optuna.get_all_study_names(storage):
+        if self.run.resuming and STUDY not in optuna.get_all_study_names(storage):
             self.refuse_resume(f"Optuna study {STUDY!r}", path)
         study = optuna.create_study(
             storage=storage,
             study_name=STUDY,
             direction="maximize",
-            load_if_exists=self.resuming,
+            load_if_exists=self.run.resuming,
             pruner=optuna.pruners.MedianPruner(
                 n_startup_trials=self.startup_trials, n_warmup_steps=1
             ),
@@ -100,7 +100,7 @@ class OptunaTPE(PeerSearcher):
         optuna.logging.set_verbosity(optuna.logging.WARNING)
         self.study = study = self._open_study(optuna)
         while True:
-            self.check_budget()
+            self.run.check_budget()
             trial = study.ask()
             blocks = trial.suggest_int("blocks", 1, self.max_blocks)
             genes = genes_from(
@@ -109,12 +109,14 @@ class OptunaTPE(PeerSearcher):
                 lambda name, choices, t=trial: t.suggest_categorical(name, list(choices)),
             )
             pruning = _Pruning(trial)
-            (evaluation,) = self.evaluate_population(
+            (evaluation,) = self.run.evaluate_population(
                 [genes], callbacks=(pruning,), tag={"phase": 0, "generation": trial.number}
             )
             if pruning.pruned:
                 study.tell(trial, state=optuna.trial.TrialState.PRUNED)
             else:
                 study.tell(trial, evaluation.fitness)
-            self.checkpoint(PeerState(trials=len(study.trials)))  # keeps the history for a resume
-            self.report(f"trial {trial.number}: {evaluation.fitness:.4f} ({evaluation.status})")
+            self.run.checkpoint(
+                PeerState(trials=len(study.trials))
+            )  # keeps the history for a resume
+            self.run.report(f"trial {trial.number}: {evaluation.fitness:.4f} ({evaluation.status})")
