@@ -202,7 +202,7 @@ class Pkgcn(Job):
                 f"{row['method']:<18} {row['val_accuracy']:>8.4f} {row['test_accuracy']:>9.4f} "
                 f"{row['gain_points']:>+13.2f}{mark}"
             )
-        verdict = _verdict(result["heads"], method)
+        verdict = result.verdict(method)
         print(f"pkgcn: {verdict}")
         return {
             "dataset": data.summary(),
@@ -211,17 +211,6 @@ class Pkgcn(Job):
             "verdict": verdict,
             **result.summary(),
         }
-
-
-def _verdict(heads: dict, method: str) -> str:
-    """PK-GCN against label smoothing, the simpler rival, on validation (in points)."""
-    gain = 100 * (heads[method]["val_accuracy"] - heads["label_smoothing"]["val_accuracy"])
-    if gain > 0:
-        return f"{method} beat label smoothing on validation by {gain:.2f} points"
-    return (
-        f"{method} did not beat label smoothing on validation ({gain:+.2f} points); "
-        "label smoothing is one flag in any Keras loss: label_smoothing=0.1"
-    )
 
 
 def register(subparsers, common: argparse.ArgumentParser) -> None:

@@ -248,6 +248,19 @@ class TwoStageResult(dict):
             for head, values in self["heads"].items()
         ]
 
+    def verdict(self, head: str, rival: str = "label_smoothing") -> str:
+        """One line: ``head`` against ``rival`` on validation, in points (both must have run)."""
+        heads = self["heads"]
+        gain = 100 * (heads[head]["val_accuracy"] - heads[rival]["val_accuracy"])
+        name = rival.replace("_", " ")
+        if gain > 0:
+            return f"{head} beat {name} on validation by {gain:.2f} points"
+        fix = "; label smoothing is one flag in any Keras loss: label_smoothing=0.1"
+        return (
+            f"{head} did not beat {name} on validation ({gain:+.2f} points)"
+            f"{fix if rival == 'label_smoothing' else ''}"
+        )
+
     def save(
         self,
         run_dir,
