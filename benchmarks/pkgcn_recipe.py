@@ -13,8 +13,9 @@ epochs with a fresh recipe schedule and the same batches:
 * ``pkgcn1_smoothed``    PK-GCN-1 trained with label smoothing;
 * ``self_distillation``  the labels mixed with the model's own softened stage-1 predictions.
 
-``winner`` is what the command keeps: the head with the best validation accuracy, scored on the
-test set. Test accuracy on MNIST's 10,000 test images; paired per-seed differences against label
+``kept`` is what the command keeps (``knowledge.experiments.choose_head``: label smoothing unless
+another head beats it on validation by more than one standard error); ``best_val`` is the head
+with the best validation accuracy (the rule before 2026-12-07); both scored on the test set. Test accuracy on MNIST's 10,000 test images; paired per-seed differences against label
 smoothing and the base CNN with bootstrap 95% intervals.
 
     taskset -c 1 python -m benchmarks.pkgcn_recipe --budget small      # ~15 min on one core
@@ -82,7 +83,6 @@ def run_once(size: int, seed: int, epochs: tuple[int, int]) -> dict:
     return {
         "stage1_test_acc": result["stage1"]["test_accuracy"],
         "graph_edges": result["graph_edges"],
-        "winner": result["winner"],
         **{f"acc_{h}": heads[h]["test_accuracy"] for h in HEADS},
         **{f"val_{h}": heads[h]["val_accuracy"] for h in HEADS},
         **{f"seconds_{h}": heads[h]["stage2_seconds"] for h in HEADS},
@@ -93,21 +93,21 @@ def run_once(size: int, seed: int, epochs: tuple[int, int]) -> dict:
 
 
 def arm_rows(rows: list[dict]) -> list[dict]:
-    """One row per (cell, arm); ``winner`` is the head the command would have returned."""
+    """One row per (cell, arm), plus the heads a selection rule would have returned: ``kept``
+    (the command's rule) and ``best_val`` (the best validation accuracy)."""
+    from automl_kit.knowledge.experiments import choose_head
+
     out = []
     for r in rows:
+        cell = {"size": r["size"], "seed": r["seed"]}
         for h in HEADS:
-            out.append(
-                {"size": r["size"], "seed": r["seed"], "method": h, "accuracy": r[f"acc_{h}"]}
-            )
-        out.append(
-            {
-                "size": r["size"],
-                "seed": r["seed"],
-                "method": "winner",
-                "accuracy": r[f"acc_{r['winner']}"],
-            }
-        )
+            out.append({**cell, "method": h, "accuracy": r[f"acc_{h}"]})
+        val = {h: r[f"val_{h}"] for h in HEADS}
+        for name, head in (
+            ("kept", choose_head(val, r["size"], "label_smoothing")),
+            ("best_val", max(HEADS, key=lambda h: val[h])),
+        ):
+            out.append({**cell, "method": name, "accuracy": r[f"acc_{head}"], "head": head})
     return out
 
 
@@ -115,7 +115,8 @@ def figures(rows: list[dict]) -> dict:
     arms = arm_rows(rows)
     summary = []
     for size in sorted({a["size"] for a in arms}):
-        for m in [*HEADS, "winner"]:
+        kept = [a["head"] for a in arms if a["size"] == size and a["method"] == "kept"]
+        for m in [*HEADS, "kept", "best_val"]:
             acc = [100 * a["accuracy"] for a in arms if a["size"] == size and a["method"] == m]
             if acc:
                 summary.append(
@@ -125,11 +126,11 @@ def figures(rows: list[dict]) -> dict:
                         "seeds": len(acc),
                         "mean": statistics.fmean(acc),
                         "std": statistics.stdev(acc) if len(acc) > 1 else 0.0,
-                        "won": sum(r["winner"] == m for r in rows if r["size"] == size),
+                        "kept": kept.count(m),
                         "stage2_seconds": statistics.fmean(
                             r[f"seconds_{m}"] for r in rows if r["size"] == size
                         )
-                        if m != "winner"
+                        if m in HEADS
                         else None,
                     }
                 )
@@ -148,7 +149,7 @@ def figures(rows: list[dict]) -> dict:
 
 def targets(differences: list[dict]) -> list[dict]:
     """Per size: the best PK-GCN arm against label smoothing (target: interval above 0), and the
-    command's returned model (the validation winner) against label smoothing."""
+    command's returned model (``kept``) against label smoothing."""
     out = []
     for size in sorted({d["size"] for d in differences}):
         vs_smooth = [
@@ -156,7 +157,7 @@ def targets(differences: list[dict]) -> list[dict]:
         ]
         pkgcn = [d for d in vs_smooth if d["method"] in PKGCN_ARMS]
         best = max(pkgcn, key=lambda d: d["mean_diff"]) if pkgcn else None
-        winner = next((d for d in vs_smooth if d["method"] == "winner"), None)
+        kept = next((d for d in vs_smooth if d["method"] == "kept"), None)
         out.append(
             {
                 "size": size,
@@ -165,9 +166,9 @@ def targets(differences: list[dict]) -> list[dict]:
                 if best is None
                 else [best["mean_diff"], best["ci_low"], best["ci_high"]],
                 "pkgcn_met": best is not None and best["ci_low"] > 0,
-                "winner_vs_smoothing": None
-                if winner is None
-                else [winner["mean_diff"], winner["ci_low"], winner["ci_high"]],
+                "kept_vs_smoothing": None
+                if kept is None
+                else [kept["mean_diff"], kept["ci_low"], kept["ci_high"]],
             }
         )
     return out
@@ -197,7 +198,7 @@ def main(argv=None) -> None:
     def on_row(row: dict, grid) -> None:
         accs = " ".join(f"{h} {100 * row[f'acc_{h}']:.2f}" for h in HEADS)
         print(
-            f"{row['size']}/{row['seed']}: {accs}; winner {row['winner']}; "
+            f"{row['size']}/{row['seed']}: {accs}; "
             f"{row['seconds']:.0f} s, load {row['load_average']:.2f}",
             flush=True,
         )
@@ -226,7 +227,7 @@ def main(argv=None) -> None:
     print()
     print(
         table(
-            result["summary"], ["size", "method", "seeds", "mean", "std", "won", "stage2_seconds"]
+            result["summary"], ["size", "method", "seeds", "mean", "std", "kept", "stage2_seconds"]
         )
     )
     print()
@@ -235,7 +236,7 @@ def main(argv=None) -> None:
     print(
         table(
             result["targets"],
-            ["size", "best_pkgcn", "pkgcn_vs_smoothing", "pkgcn_met", "winner_vs_smoothing"],
+            ["size", "best_pkgcn", "pkgcn_vs_smoothing", "pkgcn_met", "kept_vs_smoothing"],
         )
     )
     print(f"\nwall {time.perf_counter() - started:.0f} s; results: {grid.path}")

@@ -32,8 +32,9 @@ class Pkgcn(Job):
         "replaces the Dense(K) head by a graph convolution over the classes (PK-GCN-1/2, Xiao,\n"
         "thesis Part 4) while the baseline trains on for the same epochs with the same optimizer.\n"
         "Label smoothing, the simpler rival, trains from the same stage 1; every method is\n"
-        "scored on the validation set and model.keras is the validation winner (results.json\n"
-        "says which, and by how much PK-GCN won or lost against label smoothing).\n"
+        "scored on the validation set; model.keras is label smoothing's model unless another\n"
+        "method beat it there by more than a standard error (results.json says which, and by\n"
+        "how much PK-GCN won or lost against label smoothing).\n"
         "Writes the accuracy table (accuracy.csv), the graph (graph.png, graph.json), model.keras,\n"
         "two_stage.json and results.json.\n"
         "Without --n-val the validation set is as large as --n-train (as in the thesis's tables;\n"
@@ -197,7 +198,7 @@ class Pkgcn(Job):
             f"{len(data.y_val)} validation / {len(data.y_test)} test samples)"
         )
         for row in rows:
-            mark = "  <- validation winner, saved as model.keras" if row["head"] == winner else ""
+            mark = "  <- kept, saved as model.keras" if row["head"] == winner else ""
             print(
                 f"{row['method']:<18} {row['val_accuracy']:>8.4f} {row['test_accuracy']:>9.4f} "
                 f"{row['gain_points']:>+13.2f}{mark}"

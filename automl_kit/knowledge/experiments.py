@@ -16,8 +16,9 @@ for ``stage2_epochs`` with a fresh optimizer of the same kind, under one of the 
   predictions (weight ``DISTILL_WEIGHT``, softened at temperature ``DISTILL_TEMPERATURE``), the
   rival that also uses the model's own class similarities, without a graph.
 
-Every head also gets a validation accuracy; the result's ``"winner"`` is the head with the
-best one (the first listed on a tie), so a caller can keep what won on its own data.
+Every head also gets a validation accuracy, and the result's ``"winner"`` is the head to keep
+(:func:`choose_head`): label smoothing, the rival that won every earlier benchmark, unless
+another head beats it on validation by more than a standard error.
 The optimizer is the thesis's by name, or ``"recipe"``: the shared
 :class:`~automl_kit.training.Recipe`'s optimizer and warm-up + cosine schedule over each stage.
 
@@ -166,6 +167,22 @@ def _compile(
     model.compile(
         built, keras.losses.CategoricalCrossentropy(label_smoothing=smoothing), metrics=["accuracy"]
     )
+
+
+def choose_head(val_accuracy: dict[str, float], n_val: int, default: str) -> str:
+    """The head to keep: ``default`` unless another head's validation accuracy is higher by
+    more than one standard error of the default's, ``sqrt(p (1 - p) / n_val)`` (a validation
+    set of a few hundred images cannot tell smaller differences apart); then the best one.
+
+    >>> choose_head({"none": 0.90, "label_smoothing": 0.91, "pkgcn1": 0.92}, 300, "label_smoothing")
+    'label_smoothing'
+    >>> choose_head({"none": 0.90, "label_smoothing": 0.91, "pkgcn1": 0.95}, 300, "label_smoothing")
+    'pkgcn1'
+    """
+    p = val_accuracy[default]
+    margin = (p * (1 - p) / max(n_val, 1)) ** 0.5
+    best = max(val_accuracy, key=val_accuracy.get)  # the first listed of equals
+    return best if val_accuracy[best] > p + margin else default
 
 
 def _distillation_targets(model, x: np.ndarray, one_hot: np.ndarray, batch_size: int):
@@ -365,7 +382,8 @@ def compare_two_stage(
     before the call has whatever weights the global RNG gave it).
 
     Returns ``{"stage1": {...}, "graph": K x K list, "heads": {head: {...}}, "winner": head}``
-    with validation and test accuracies (and the stage-2 models under ``"models"`` with
+    (``winner``: :func:`choose_head` with label smoothing as the default when it ran, else the
+    first head) with validation and test accuracies (and the stage-2 models under ``"models"`` with
     ``return_models=True``), saved into ``run_dir`` when given (:meth:`TwoStageResult.save`).
     ``label_smoothing`` applies to every stage of every head; ``smoothing`` is the smoothed
     heads' (``"label_smoothing"``, ``"pkgcn*_smoothed"``).
@@ -487,8 +505,9 @@ def compare_two_stage(
                 flush=True,
             )
         models[head] = model
-    # the best on validation; max() keeps the first listed of equals (the base model first)
-    winner = max(heads, key=lambda h: results[h]["val_accuracy"])
+    default = "label_smoothing" if "label_smoothing" in heads else heads[0]
+    val_accuracy = {head: results[head]["val_accuracy"] for head in heads}
+    winner = choose_head(val_accuracy, len(split["y_val"]), default)
     out = TwoStageResult(
         {
             "stage1": stage1,
