@@ -12,8 +12,9 @@ patients (stratified, by patient), count each code per window on the training co
   the identical model (same rows, same seed), so the grid fits it once; its time is counted in
   each booster's time;
 * ``CNN-RF(ga)`` and ``CNN-Cat(ga)``: the GA run's CNN combined with the RF / CatBoost scores
-  by the booster's own rank average (weight 0.5, percentiles against each model's training
-  scores). With ``n_confusing=0`` the CNN does not depend on the base model, so it is trained
+  by the booster's own rank average (its fitted weight: ``weight="auto"`` chooses the base
+  model's share on validation AUPRC since issue 25, 0.5 before; percentiles against each
+  model's training scores). With ``n_confusing=0`` the CNN does not depend on the base model, so it is trained
   once per layout; ``rank_check`` records that this recombination reproduces the booster's
   ranking for XGB;
 * ``XGB-tuned``: a random search over XGBoost settings, each scored on a stratified inner
@@ -70,7 +71,8 @@ BUDGETS = {
         "cat_iterations": 150,
         "ga": {"generations": 1000, "population": 60},
         "igtd_steps": 2000,
-        "cnn_epochs": 4,
+        "cnn_epochs": 10,  # at most: the booster stops early on its validation AUPRC
+        "weight": "auto",  # the base model's share chosen on validation (0.5 before issue 25)
         "balance": 0.25,
         "speed_features": (100, 400, 1000),
         "speed_generations": 1000,
@@ -86,6 +88,7 @@ BUDGETS = {
         "ga": {"generations": 2000, "population": 100},
         "igtd_steps": 10000,
         "cnn_epochs": 15,
+        "weight": "auto",
         "balance": 0.5,
         "speed_features": (100, 400, 1000),
         "speed_generations": 5000,
@@ -307,16 +310,19 @@ def run_boost(dataset: str, seed: int, budget_name: str) -> dict:
     prefit = _prefit_class()
 
     rank_check = None
+    weights, kept_epochs = {}, {}  # per layout: the base model's share and the CNN epochs kept
     for name, mapper in mappers.items():
         clf = CNNBoostedClassifier(
             prefit(key),
             mapper=mapper,
             n_image_features=len(codes),
             cnn_epochs=budget["cnn_epochs"],
+            weight=budget.get("weight", 0.5),
             balance=budget["balance"],
             seed=seed,
         )
         timed(f"cnn({name})", lambda c=clf: c.fit(xtr, ytr))
+        weights[name], kept_epochs[name] = clf.weight_, int(clf.cnn_epochs_)
         seconds[f"CNN-XGB({name})"] = {
             unit: sum(seconds[part][unit] for part in (f"layout({name})", "XGB", f"cnn({name})"))
             for unit in ("cpu", "wall")
@@ -326,7 +332,7 @@ def run_boost(dataset: str, seed: int, budget_name: str) -> dict:
         scores[f"CNN-XGB({name})"] = parts["combined"]
         if name == "ga":
             mine = rank_average(
-                train_scores["XGB"], parts["base"], clf.cnn_reference_, parts["cnn"], clf.weight
+                train_scores["XGB"], parts["base"], clf.cnn_reference_, parts["cnn"], clf.weight_
             )
             rank_check = float(
                 np.corrcoef(
@@ -335,7 +341,7 @@ def run_boost(dataset: str, seed: int, budget_name: str) -> dict:
             )
             for kind in ("RF", "Cat"):
                 scores[f"CNN-{kind}(ga)"] = rank_average(
-                    train_scores[kind], scores[kind], clf.cnn_reference_, parts["cnn"], clf.weight
+                    train_scores[kind], scores[kind], clf.cnn_reference_, parts["cnn"], clf.weight_
                 )
     FITTED.pop(key)
 
@@ -354,6 +360,8 @@ def run_boost(dataset: str, seed: int, budget_name: str) -> dict:
         "layouts": layouts,
         "tuned_search": search,
         "rank_check": rank_check,
+        "booster_weight": weights,
+        "cnn_epochs_kept": kept_epochs,
         "load_average": os.getloadavg()[0],
     }
 

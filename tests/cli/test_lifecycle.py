@@ -147,24 +147,20 @@ def test_the_lifecycle_table_names_every_command():
     assert set(TINY_RUNS) == registered
 
 
-@pytest.fixture(scope="module")
-def finished_runs(inputs, tmp_path_factory):
-    """One finished tiny run of every command: command -> (folder, its files)."""
-    root = tmp_path_factory.mktemp("finished")
-    runs = {}
-    for command, (argv, _, _) in TINY_RUNS.items():
-        out = root / command
-        argv = [a.replace("{in}", str(inputs)) for a in argv]
-        assert main([command, *argv, "--out", str(out), "--quiet"]) == 0, command
-        runs[command] = out
-    return runs
+def _finished_run(command: str, inputs, root) -> object:
+    """A finished tiny run of ``command`` in ``root`` (each test builds only its own command's:
+    under pytest-xdist a module fixture building all seven would run once per worker)."""
+    out = root / command
+    argv = [a.replace("{in}", str(inputs)) for a in TINY_RUNS[command][0]]
+    assert main([command, *argv, "--out", str(out), "--quiet"]) == 0, command
+    return out
 
 
 @pytest.mark.parametrize("command", list(TINY_RUNS))
 def test_every_command_keeps_a_finished_run_through_bad_input_and_resume(
-    command, finished_runs, inputs, capsys
+    command, inputs, tmp_path, capsys
 ):
-    out = finished_runs[command]
+    out = _finished_run(command, inputs, tmp_path)
     before = _files(out)
     assert json.loads((out / "run.json").read_text())["status"] == "finished"
     # bad input with --overwrite over the finished run: exit 2, one line, the run intact
