@@ -11,6 +11,7 @@ augmentation with active neurons (AAN) adds a small MLP on the active neurons' v
 """
 
 from automl_kit.tweak.aan import ActiveNeuronAugmentation, select_active_neurons
+from automl_kit.tweak.calibration import PriorCalibration
 from automl_kit.tweak.job import TweakResult, tweak
 from automl_kit.tweak.join import SynapticJoin, rank_synapses
 from automl_kit.tweak.layers import AugmentedHead, SynapticHead, attach, attach_head
@@ -21,6 +22,7 @@ from automl_kit.tweak.thetas import ThetaResult, theta, theta_reference
 __all__ = [
     "ActiveNeuronAugmentation",
     "AugmentedHead",
+    "PriorCalibration",
     "SynapticRetraining",
     "attach_head",
     "select_active_neurons",

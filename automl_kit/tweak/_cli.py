@@ -1,4 +1,4 @@
-"""``automl-kit tweak``: synaptic join on a trained model (mirrors ``SynapticJoin``)."""
+"""``automl-kit tweak``: raise chosen classes of a trained model (mirrors ``tweak.tweak``)."""
 
 from __future__ import annotations
 
@@ -35,12 +35,15 @@ def float_list(text: str) -> list[float]:
 
 class Tweak(Job):
     name = "tweak"
-    help = "raise chosen classes' accuracy of a trained model by synaptic join (no retraining)"
+    help = "raise chosen classes' accuracy of a trained model without retraining"
     description = (
         "Synaptic join (Kim's thesis, Ch. 3): tables of one forward pass of the training data,\n"
         "algorithm theta over every (hidden neuron, target class) synapse, the top-n synapses added\n"
-        "to the target logits with n and scale chosen on the validation set. The base model is not\n"
-        "changed; the tweaked model (base + a removable 'synapses' layer) is saved.\n\n"
+        "to the target logits with n and scale chosen on the validation set. Beside it, its simple\n"
+        "rival, prior calibration (one bias shift of the target logits), and the join on the\n"
+        "calibrated model; --method auto keeps the one that raises the targets most on validation\n"
+        "while overall validation accuracy drops by at most --tolerance. The base model is not\n"
+        "changed; the tweaked model is saved.\n\n"
         "example:\n  automl-kit tweak --model m.keras --dataset fashion_mnist --target 6"
     )
     default_dataset = None
@@ -73,10 +76,18 @@ class Tweak(Job):
             "--scales", type=float_list, default=None, help="candidate scale values, e.g. 5,20,40"
         )
         parser.add_argument(
+            "--method",
+            choices=("auto", "calibration", "join", "calibrated_join"),
+            default="auto",
+            help="auto: the method with the best target validation accuracy within --tolerance; "
+            "or one of them: calibration (prior calibration), join (synaptic join), "
+            "calibrated_join (the join on the calibrated model)",
+        )
+        parser.add_argument(
             "--tolerance",
             type=fraction,
-            default=0.0,
-            help="overall validation accuracy the scale may lose, as a fraction in [0, 1] "
+            default=0.002,
+            help="overall validation accuracy a method may lose, as a fraction in [0, 1] "
             "(0.002: 0.2 points)",
         )
         parser.add_argument(
@@ -127,6 +138,7 @@ class Tweak(Job):
             self.model,
             data,
             args.target,
+            method=args.method,
             layers=args.layers.split(",") if args.layers else None,
             n_candidates=args.n_candidates,
             scale_candidates=args.scales,
@@ -135,10 +147,16 @@ class Tweak(Job):
             run_dir=run,
             model_path=str(args.model),
         )
-        print(
-            f"tweak: {len(result.synapses)} synapses (n={result.n}, scale={result.scale:g}) "
-            f"into classes {args.target}"
-        )
+        print("method           validation overall  target")
+        for name in ("model", "calibration", "join", "calibrated_join"):
+            point = result.candidates[name]
+            mark = "  <- kept" if name == result.method else ""
+            print(f"{name:<16} {point['overall']:>18.4f}  {point['target']:.4f}{mark}")
+        made = f"mu={result.mu:g}" if result.method != "join" else ""
+        if result.synapses:
+            joined = f"{len(result.synapses)} synapses (n={result.n}, scale={result.scale:g})"
+            made = f"{made}, {joined}" if made else joined
+        print(f"tweak: {result.method} ({made}) into classes {args.target}")
         print("class  before  after")
         for k, (before, after) in enumerate(zip(result.per_class_before, result.per_class_after)):
             mark = "*" if k in args.target else " "

@@ -25,8 +25,9 @@ if TYPE_CHECKING:
 
 @dataclass
 class TweakResult:
-    """A finished ``tweak`` job: the tweaked model (the base model is left as it was), the
-    synapses, and per-class test accuracy before and after. ``save(run_dir)`` writes
+    """A finished ``tweak`` job: the kept method and the tweaked model (the base model is left as
+    it was), its synapses and calibration factor, every method's validation point, and
+    per-class test accuracy before and after. ``save(run_dir)`` writes
     ``tweaked.keras``, ``synapses.json``, ``theta_counts.npy``, ``per_class_accuracy.png``,
     ``count_distribution.png`` and ``results.json``; ``load(run_dir)`` reads them back."""
 
@@ -43,6 +44,9 @@ class TweakResult:
     counts: np.ndarray
     dataset: dict | None = None
     model_path: str | None = None
+    method: str = "join"  # the kept method (METHODS)
+    mu: float = 1.0  # prior calibration's factor on the target probabilities (1: none)
+    candidates: dict | None = None  # every method's validation point; which was kept and why
 
     def summary(self) -> dict:
         from automl_kit.tweak.plots import count_distribution
@@ -51,6 +55,9 @@ class TweakResult:
             "dataset": self.dataset,
             "model": self.model_path,
             "targets": list(self.targets),
+            "method": self.method,
+            "mu": self.mu,
+            "candidates": self.candidates,
             "n": self.n,
             "scale": self.scale,
             "synapses": len(self.synapses),
@@ -110,7 +117,14 @@ class TweakResult:
             counts=np.load(root / "theta_counts.npy", allow_pickle=False),
             dataset=summary.get("dataset"),
             model_path=summary.get("model"),
+            method=summary.get("method", "join"),  # runs saved before issue 25: the join only
+            mu=summary.get("mu", 1.0),
+            candidates=summary.get("candidates"),
         )
+
+
+METHODS = ("auto", "calibration", "join", "calibrated_join")
+_SIMPLEST_FIRST = ("calibration", "join", "calibrated_join")
 
 
 def tweak(
@@ -118,22 +132,34 @@ def tweak(
     data,
     targets: Sequence[int],
     *,
+    method: str = "auto",
     layers: Sequence[str] | None = None,
     n_candidates: Sequence[int] | None = None,
     scale_candidates: Sequence[float] | None = None,
-    tolerance: float = 0.0,
+    mu_candidates: Sequence[float] | None = None,
+    tolerance: float = 0.002,
     batch_size: int = 256,
     run_dir: str | os.PathLike | RunDirectory | None = None,
     model_path: str | None = None,
 ) -> TweakResult:
-    """Fit a :class:`SynapticJoin` for ``targets`` on ``model``'s tables of ``data``'s training
-    split (``n`` and ``scale`` chosen on its validation split), apply it, and score both models
-    per class on the test split. With ``run_dir`` the training tables are stored there
-    (``tables/``, streamed from disk) and the result is saved there.
+    """Raise ``targets`` on ``model`` without retraining; score it per class on the test split.
+
+    Three methods are fitted on ``model``'s tables of ``data``, each choosing its knobs on the
+    validation split so that overall validation accuracy drops by at most ``tolerance`` (a
+    fraction: 0.002 is 0.2 points): ``"calibration"`` (prior calibration, one bias shift of the
+    target logits, :class:`~automl_kit.tweak.calibration.PriorCalibration`), ``"join"`` (the
+    synaptic join, :class:`SynapticJoin`: ``n`` and ``scale``) and ``"calibrated_join"`` (the
+    join fitted on the calibrated model). ``method="auto"`` keeps the one with the best target
+    validation accuracy within ``tolerance`` (ties: the simplest, in that order); a method's
+    name keeps that one. With ``run_dir`` the training tables are stored there (``tables/``,
+    streamed from disk) and the result is saved there.
     """
+    from automl_kit.tweak.calibration import MU_CANDIDATES, PriorCalibration
     from automl_kit.tweak.join import N_CANDIDATES, SCALE_CANDIDATES, SynapticJoin
     from automl_kit.tweak.tables import extract_tables
 
+    if method not in METHODS:
+        raise ValueError(f"unknown method {method!r}; choose one of: {', '.join(METHODS)}.")
     options = {"layers": list(layers) if layers else None, "batch_size": batch_size}
     root = None if run_dir is None else run_root(run_dir)
     train = extract_tables(
@@ -146,35 +172,92 @@ def tweak(
     )
     val = extract_tables(model, data.x_val, data.y_val, **options)
     test = extract_tables(model, data.x_test, data.y_test, **options)
-    join = SynapticJoin(
-        targets=list(targets),
-        n_candidates=n_candidates or N_CANDIDATES,
-        scale_candidates=scale_candidates or SCALE_CANDIDATES,
-        tolerance=tolerance,
+
+    def new_join() -> SynapticJoin:
+        return SynapticJoin(
+            targets=list(targets),
+            n_candidates=n_candidates or N_CANDIDATES,
+            scale_candidates=scale_candidates or SCALE_CANDIDATES,
+            tolerance=tolerance,
+        )
+
+    calibration = PriorCalibration(
+        targets, mu_candidates=mu_candidates or MU_CANDIDATES, tolerance=tolerance
     ).fit(train, validation_data=val)
-    tweaked = join.apply(model)
+    calibrated_val = val.with_logits(calibration.add_to_logits(val))
+    base_overall, base_per_class = val.accuracy()
+    candidates: dict = {
+        "model": {"overall": base_overall, "target": float(np.nanmean(base_per_class[targets]))}
+    }
+    fitted: dict = {"calibration": calibration}
+    val_logits = {"calibration": calibration.add_to_logits(val)}
+    for name, fit_on, val_on in (
+        ("join", train, val),
+        ("calibrated_join", train.with_logits(calibration.add_to_logits(train)), calibrated_val),
+    ):
+        try:
+            fitted[name] = new_join().fit(fit_on, validation_data=val_on)
+        except ValueError as exc:  # e.g. no usable synapse: the other methods still stand
+            if method == name:
+                raise
+            candidates[name] = {"overall": None, "target": None, "not_fitted": str(exc)}
+            continue
+        val_logits[name] = fitted[name].add_to_logits(val_on)
+    for name, logits in val_logits.items():
+        overall, per_class = val.accuracy(logits)
+        candidates[name] = {"overall": overall, "target": float(np.nanmean(per_class[targets]))}
+        if name != "join":
+            candidates[name]["mu"] = calibration.mu_
+        if name != "calibration":
+            candidates[name].update(n=fitted[name].n_, scale=fitted[name].scale_)
+    if method == "auto":
+        within = [
+            m
+            for m in _SIMPLEST_FIRST
+            if m in val_logits and candidates[m]["overall"] >= base_overall - tolerance - 1e-12
+        ]
+        kept = max(within, key=lambda m: candidates[m]["target"]) if within else "calibration"
+    else:
+        kept = method
+    candidates["kept"] = kept
+    candidates["rule"] = (
+        f"{'best validation target accuracy within' if method == 'auto' else 'asked for; tolerance'}"
+        f" {100 * tolerance:.2f} points of overall validation accuracy"
+    )
+    fitted_join = fitted.get(kept) if kept != "calibration" else None
+    tweaked = model if kept == "join" else calibration.apply(model)
+    if fitted_join is not None:
+        tweaked = fitted_join.apply(tweaked)
     before_all, before = test.accuracy()
     right = tweaked.predict(data.x_test, batch_size=batch_size, verbose=0).argmax(1) == test.labels
     after = [
         float(right[test.labels == k].mean()) if (test.labels == k).any() else float("nan")
         for k in range(test.n_classes)
     ]
+    # the theta counts and grid of the join kept, else of whichever join was fitted
+    shown = fitted_join or fitted.get("join") or fitted.get("calibrated_join")
     result = TweakResult(
         model=tweaked,
         targets=list(targets),
-        n=join.n_,
-        scale=join.scale_,
-        synapses=[
-            {"layer": a, "unit": b, "target": c, "weight": w} for a, b, c, w in join.synapse_table()
+        n=shown.n_ if fitted_join is not None else 0,
+        scale=shown.scale_ if fitted_join is not None else 0.0,
+        synapses=[]
+        if fitted_join is None
+        else [
+            {"layer": a, "unit": b, "target": c, "weight": w}
+            for a, b, c, w in fitted_join.synapse_table()
         ],
         per_class_before=[float(v) for v in before],
         per_class_after=after,
         test_accuracy_before=float(before_all),
         test_accuracy_after=float(right.mean()),
-        validation_grid=join.selection_,
-        counts=np.asarray(join.theta_.counts),
+        validation_grid=[] if shown is None else shown.selection_,
+        counts=np.zeros((0, len(targets))) if shown is None else np.asarray(shown.theta_.counts),
         dataset=data.summary(),
         model_path=model_path,
+        method=kept,
+        mu=calibration.mu_ if kept != "join" else 1.0,
+        candidates=candidates,
     )
     if run_dir is not None:
         result.save(run_dir)

@@ -111,6 +111,17 @@ class SynapticTables:
             out[sel] = self._chunks[c][indices[sel] - starts[c]]
         return out
 
+    def with_logits(self, C: np.ndarray) -> SynapticTables:
+        """The same tables with other logits ``C`` (e.g. a calibrated model's); ``V`` is shared."""
+        return SynapticTables(
+            self._chunks,
+            C,
+            self.labels,
+            self.layers,
+            neuron_absmax=self.neuron_absmax,
+            directory=self.directory,
+        )
+
     def accuracy(self, logits: np.ndarray | None = None) -> tuple[float, np.ndarray]:
         """Overall and per-class accuracy of ``logits`` (default ``C``) against ``L``."""
         pred = (self.C if logits is None else logits).argmax(axis=0)

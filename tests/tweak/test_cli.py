@@ -42,12 +42,15 @@ def test_tweak_writes_results_plots_and_model(model_file, tmp_path, capsys):
         "1,5,20",
         "--tolerance",
         "0.01",
+        "--method",
+        "join",
     ]
     assert main([*args, "--out", str(out)]) == 0
     printed = capsys.readouterr().out
     assert "class  before  after" in printed and "   3*" in printed
     results = json.loads((out / "results.json").read_text())
     assert results["targets"] == [3] and results["n"] in (1, 5, 20)
+    assert results["method"] == "join" and results["candidates"]["kept"] == "join"
     assert len(results["per_class_before"]) == 10 and len(results["validation_grid"]) == 9
     assert sum(results["count_distribution"].values()) == (6 * 6 * 4 + 16)
     for name in (
@@ -112,3 +115,30 @@ def test_tweak_missing_model(tmp_path, capsys):
     )
     assert "no such file" in capsys.readouterr().err
     assert not np.any([p.name == "run.json" for p in tmp_path.rglob("*")])
+
+
+def test_auto_keeps_the_method_that_raises_the_target_most_within_the_tolerance(
+    model_file, tmp_path, capsys
+):
+    out = tmp_path / "auto"
+    args = ["tweak", "--model", str(model_file), "--dataset", "digits", "--target", "3"]
+    assert main([*args, "--layers", "hidden", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    results = json.loads((out / "results.json").read_text())
+    candidates = results["candidates"]
+    base = candidates["model"]["overall"]
+    fitted = [
+        m for m in ("calibration", "join", "calibrated_join") if "not_fitted" not in candidates[m]
+    ]
+    within = [m for m in fitted if candidates[m]["overall"] >= base - 0.002 - 1e-12]
+    best = max(candidates[m]["target"] for m in within)
+    kept = results["method"]
+    # the best target validation accuracy within 0.2 points; ties go to the simplest
+    assert kept == candidates["kept"] == next(m for m in within if candidates[m]["target"] == best)
+    assert f"{kept}" in printed and "<- kept" in printed
+    assert results["mu"] >= 1.0 and candidates["calibration"]["mu"] >= 1.0
+    # the saved model is the kept one: its test accuracy is the one reported
+    data = load_data("digits", seed=0)
+    tweaked = keras.models.load_model(out / "tweaked.keras")
+    right = tweaked.predict(data.x_test, verbose=0).argmax(1) == data.y_test
+    assert float(right.mean()) == pytest.approx(results["test_accuracy_after"], abs=1e-6)
