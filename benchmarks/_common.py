@@ -73,6 +73,15 @@ def save(name: str, budget: str, figures: dict, out: str | os.PathLike | None = 
     return path
 
 
+def ints(text: str | None) -> tuple[int, ...] | None:
+    """A comma-separated option as integers (None when not given).
+
+    >>> ints("300,500"), ints(None)
+    ((300, 500), None)
+    """
+    return None if text is None else tuple(int(t) for t in text.split(","))
+
+
 def table(rows: list[dict], columns: list[str]) -> str:
     widths = [max([len(c), *(len(_fmt(r.get(c))) for r in rows)]) for c in columns]
     lines = [

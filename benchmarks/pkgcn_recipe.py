@@ -31,6 +31,7 @@ import time
 from benchmarks._common import (
     DIFFERENCE_COLUMNS,
     RESULTS,
+    ints,
     paired_differences,
     parser,
     run_grid,
@@ -174,10 +175,6 @@ def targets(differences: list[dict]) -> list[dict]:
     return out
 
 
-def _ints(text: str | None):
-    return None if text is None else tuple(int(t) for t in text.split(","))
-
-
 def main(argv=None) -> None:
     p = parser(__doc__.splitlines()[0])
     p.add_argument("--sizes", default=None, help="comma-separated train|val sizes")
@@ -186,11 +183,11 @@ def main(argv=None) -> None:
     p.add_argument("--resume", action="store_true", help="keep finished cells of the output JSON")
     args = p.parse_args(argv)
     budget = BUDGETS[args.budget]
-    epochs = _ints(args.epochs) or budget["epochs"]
+    epochs = ints(args.epochs) or budget["epochs"]
     cells = [
         {"size": size, "seed": seed}
-        for seed in _ints(args.seeds) or budget["seeds"]  # seed-major: a stop cuts seeds
-        for size in _ints(args.sizes) or budget["sizes"]
+        for seed in ints(args.seeds) or budget["seeds"]  # seed-major: a stop cuts seeds
+        for size in ints(args.sizes) or budget["sizes"]
     ]
     out = args.out or str(RESULTS / f"{NAME}-{args.budget}.json")
     print(f"{len(cells)} cells, epochs {epochs}; load average {os.getloadavg()}", flush=True)

@@ -52,6 +52,7 @@ import numpy as np
 from benchmarks._common import (
     DIFFERENCE_COLUMNS,
     RESULTS,
+    ints,
     paired_differences,
     parser,
     run_grid,
@@ -521,10 +522,6 @@ def markdown(result: dict) -> str:
 # ---- command line ----------------------------------------------------------------------------
 
 
-def _ints(text: str | None):
-    return None if text is None else tuple(int(t) for t in text.split(","))
-
-
 def main(argv=None) -> None:
     p = parser(__doc__.splitlines()[0])
     p.add_argument("--datasets", default=None, help="comma-separated (default: the budget's)")
@@ -545,7 +542,7 @@ def main(argv=None) -> None:
     args = p.parse_args(argv)
     budget = {**BUDGETS[args.budget]}
     if args.epochs:
-        e1, e2 = _ints(args.epochs)
+        e1, e2 = ints(args.epochs)
         budget["epochs"] = {m: (e1, e2) for m in budget["epochs"]}
     methods = tuple(args.methods.split(",")) if args.methods else budget["methods"]
     unknown = sorted(set(methods) - set(METHODS))
@@ -558,9 +555,9 @@ def main(argv=None) -> None:
     for dataset in datasets:  # seed-major per data set: a deadline cuts seeds, not sizes
         spec = budget["datasets"].get(dataset) or BUDGETS["full"]["datasets"][dataset]
         models = args.models.split(",") if args.models else list(spec["models"])
-        for seed in _ints(args.seeds) or spec["seeds"]:
+        for seed in ints(args.seeds) or spec["seeds"]:
             for model in (m for m in models if m in MODELS[dataset]):
-                for size in _ints(args.sizes) or spec["models"].get(model, ()):
+                for size in ints(args.sizes) or spec["models"].get(model, ()):
                     cells.append({"dataset": dataset, "model": model, "size": size, "seed": seed})
     out = args.out or str(RESULTS / f"{NAME}-{args.budget}.json")
     load_before = os.getloadavg()
