@@ -150,6 +150,9 @@ class Tweak(Job):
         print("method           validation overall  target")
         for name in ("model", "calibration", "join", "calibrated_join"):
             point = result.candidates[name]
+            if point["overall"] is None:  # e.g. no usable synapse on the calibrated model
+                print(f"{name:<16} not fitted: {point['not_fitted']}")
+                continue
             mark = "  <- kept" if name == result.method else ""
             print(f"{name:<16} {point['overall']:>18.4f}  {point['target']:.4f}{mark}")
         made = f"mu={result.mu:g}" if result.method != "join" else ""

@@ -142,3 +142,21 @@ def test_auto_keeps_the_method_that_raises_the_target_most_within_the_tolerance(
     tweaked = keras.models.load_model(out / "tweaked.keras")
     right = tweaked.predict(data.x_test, verbose=0).argmax(1) == data.y_test
     assert float(right.mean()) == pytest.approx(results["test_accuracy_after"], abs=1e-6)
+
+
+def test_a_join_that_cannot_be_fitted_leaves_the_other_methods(
+    model_file, tmp_path, capsys, monkeypatch
+):
+    def no_synapse(self, tables, validation_data=None):
+        raise ValueError("no usable synapse for some target")
+
+    monkeypatch.setattr("automl_kit.tweak.join.SynapticJoin.fit", no_synapse)
+    args = ["tweak", "--model", str(model_file), "--dataset", "digits", "--target", "3"]
+    assert main([*args, "--out", str(tmp_path / "auto")]) == 0
+    printed = capsys.readouterr().out
+    assert printed.count("not fitted: no usable synapse") == 2
+    results = json.loads((tmp_path / "auto" / "results.json").read_text())
+    assert results["method"] == "calibration" and results["synapses"] == 0
+    # asked for by name, the join's failure is the command's: one line, exit 2
+    assert main([*args, "--method", "join", "--out", str(tmp_path / "join")]) == 2
+    assert "no usable synapse" in capsys.readouterr().err
