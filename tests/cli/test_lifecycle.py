@@ -4,8 +4,8 @@ Ctrl-C (exit 130, then ``--resume`` completes) and a real SIGKILL (then ``--resu
 
 Every check runs before the folder is touched (:meth:`Job.load` reads the models, data and EHR
 tables first), and ``RunDirectory.claim`` puts an overwritten run back if the new one fails.
-The signal cases start fresh interpreters (about 20 s a command): they are marked ``slow`` and
-CI runs them as a step of their own (``pytest -m slow tests/cli/test_lifecycle.py``).
+The signal cases start fresh interpreters (about 20 s a command): they are marked ``processes``
+and CI runs them as a step of their own (``pytest -m processes``).
 """
 
 from __future__ import annotations
@@ -205,7 +205,7 @@ def _signal_once_claimed(argv: list[str], out, signum: int) -> tuple[int, str]:
     return process.returncode, stderr
 
 
-@pytest.mark.slow
+@pytest.mark.processes
 @pytest.mark.parametrize("command", list(TINY_RUNS))
 def test_every_command_stops_on_ctrl_c_and_resumes_after_a_kill(command, inputs, tmp_path, capsys):
     argv = [command, *(a.replace("{in}", str(inputs)) for a in TINY_RUNS[command][0])]

@@ -81,6 +81,7 @@ def test_train_rejects_tabular_data_naming_the_fix(tmp_path, capsys):
     assert not (out / "model.keras").exists() and not (out / "results.json").exists()
 
 
+@pytest.mark.processes
 def test_a_killed_train_resumes_to_the_weights_of_an_unbroken_run(tmp_path, capsys):
     import keras
 

@@ -178,6 +178,7 @@ def test_a_normal_run_prints_no_tensorflow_log(tmp_path):
     assert not NOISE.search(stdout + stderr), stdout + stderr
 
 
+@pytest.mark.processes
 def test_ctrl_c_stops_with_one_line_and_resume_completes(tmp_path, capsys):
     out = tmp_path / "run"
     args = ["--population", "3", "--generations", "2", "--max-phases", "2", "--out", str(out)]
@@ -226,6 +227,7 @@ def test_ctrl_c_stops_with_one_line_and_resume_completes(tmp_path, capsys):
     assert "--extend needs a new budget" in capsys.readouterr().err
 
 
+@pytest.mark.processes
 def test_a_killed_search_resumes_without_retraining(tmp_path, capsys):
     out = tmp_path / "run"
     args = ["--population", "4", "--generations", "2", "--max-phases", "1", "--out", str(out)]

@@ -40,6 +40,7 @@ def _search(executor, tmp_path):
     return sorted((tuple(r["genes"]), round(r["fitness"], 4)) for r in result.history)
 
 
+@pytest.mark.processes
 def test_process_pool_matches_serial(tmp_path):
     serial = _search("serial", tmp_path)
     process = _search("process", tmp_path)

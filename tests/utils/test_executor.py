@@ -16,6 +16,7 @@ def _visible_gpu(barrier):
     return os.getpid(), os.environ.get("CUDA_VISIBLE_DEVICES")
 
 
+@pytest.mark.processes
 def test_process_workers_get_one_gpu_each():
     import multiprocessing
 
@@ -42,6 +43,7 @@ def _gpu_of_actor(_):
     return os.environ.get("CUDA_VISIBLE_DEVICES")
 
 
+@pytest.mark.processes
 @pytest.mark.skipif(
     importlib.util.find_spec("ray") is None,
     reason="Ray not installed: pip install -e '.[distributed]'",
