@@ -56,7 +56,7 @@ from automl_kit.utils.interrupt import (
     graceful_interrupt,
     raise_if_stop_requested,
 )
-from automl_kit.utils.io import read_json, write_json
+from automl_kit.utils.io import read_json
 from automl_kit.utils.progress import parse_duration
 
 ERROR_EXIT_CODE = 2
@@ -306,10 +306,10 @@ class Job:
                     resume=bool(args.resume),
                     overwrite=bool(args.overwrite),
                     cli=True,
-                    bookkeeping=frozenset({self.args_file}),
+                    # the arguments before run.json: a run killed at any moment resumes; saved
+                    # on resume too, so a budget given with --resume holds for later resumes
+                    first_files={self.args_file: self.saved_args(args)},
                 ) as run:
-                    # saved on resume too: a budget given with --resume holds for later resumes
-                    write_json(run.path(self.args_file), self.saved_args(args))
                     results = self.run(args, run, data)
                     if results is not None:  # None: nothing new was done (an empty --extend)
                         run.write_results(results)

@@ -44,8 +44,9 @@ from automl_kit.utils.io import to_jsonable, write_csv, write_json
 RUN_FILE = "run.json"
 LOCK_FILE = ".lock"
 CHECKPOINT_FILE = "checkpoint.json"
-# files by which a folder written before run.json existed is recognised as a run
-_LEGACY_MARKERS = ("config.json", "evaluations.jsonl", "checkpoint.json")
+# files by which a folder without run.json is recognised as a run: one written before run.json
+# existed, or one killed after writing its arguments (``first_files``) and before run.json
+_LEGACY_MARKERS = ("config.json", "cli_args.json", "evaluations.jsonl", "checkpoint.json")
 _DISK_FULL = {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)}
 
 
@@ -105,6 +106,7 @@ class RunDirectory:
         overwrite: bool = False,
         root: str | os.PathLike = "runs",
         cli: bool = False,
+        first_files: dict | None = None,
     ) -> RunDirectory:
         """Claim a run directory for ``command``: check, lock, record ownership.
 
@@ -114,6 +116,8 @@ class RunDirectory:
         to :attr:`replaced` and deleted when the new one is marked finished; a caller whose job
         fails first puts it back with :meth:`restore_replaced`.
         ``cli=True`` words the errors with the command-line flags (``--resume``, ``--overwrite``).
+        ``first_files`` (name -> JSON value, e.g. the job's arguments) are written before
+        ``run.json``, so a run killed at any moment holds what ``resume`` needs.
         """
         if resume and overwrite:
             raise RunDirectoryError("pass resume or overwrite, not both.")
@@ -136,6 +140,8 @@ class RunDirectory:
         try:
             if overwrite and owner is not None:
                 run._set_aside()
+            for name, value in (first_files or {}).items():
+                run.write_json(name, value)
             if owner is None or overwrite:
                 run._write_run_file(
                     {
@@ -165,6 +171,7 @@ class RunDirectory:
         overwrite: bool = False,
         cli: bool = False,
         bookkeeping: frozenset[str] = frozenset(),
+        first_files: dict | None = None,
     ) -> Iterator[RunDirectory]:
         """The run lifecycle every job uses: claim ``run_dir``, yield it, settle it.
 
@@ -175,7 +182,8 @@ class RunDirectory:
         * is stopped by Ctrl-C: an overwritten run is put back if the new one wrote nothing
           yet, else the run is marked ``stopped`` to be resumed;
         * fails: an overwritten run is put back; a folder this call created and that holds
-          nothing but ``bookkeeping`` (and ``run.json``, ``config.json``) is removed, so the
+          nothing but ``bookkeeping``, ``first_files`` (written before ``run.json``, see
+          :meth:`open`), ``run.json`` and ``config.json`` is removed, so the
           corrected call can use it; otherwise the run is marked ``stopped``. A full disk
           raises :class:`DiskFullError` (``cli=True`` leaves the ``OSError`` to the command).
 
@@ -192,8 +200,10 @@ class RunDirectory:
             yield run_dir
             return
         existed = run_dir is not None and Path(run_dir).exists()
-        run = cls.open(run_dir, command, resume=resume, overwrite=overwrite, cli=cli)
-        idle = {RUN_FILE, LOCK_FILE, "config.json", *bookkeeping}
+        run = cls.open(
+            run_dir, command, resume=resume, overwrite=overwrite, cli=cli, first_files=first_files
+        )
+        idle = {RUN_FILE, LOCK_FILE, "config.json", *bookkeeping, *(first_files or {})}
         try:
             yield run
         except (Interrupted, KeyboardInterrupt):

@@ -343,3 +343,22 @@ def test_claim_names_a_full_disk_and_leaves_a_callers_run_alone(tmp_path):
             with RunDirectory.claim(mine, "evolve") as run:
                 raise ValueError("the caller decides")
         assert run is mine and mine.status == "running" and mine.locked
+
+
+def test_a_run_killed_after_its_arguments_and_before_run_json_can_be_resumed(tmp_path):
+    # first_files are written before run.json; a folder holding only them is a run to resume
+    for name in ("config.json", "cli_args.json"):
+        folder = tmp_path / name
+        folder.mkdir()
+        (folder / name).write_text("{}")
+        assert RunDirectory.check(folder, "evolve", resume=True)["command"] == "unknown"
+        with pytest.raises(RunDirectoryError, match="already holds"):
+            RunDirectory.check(folder, "evolve")
+    with RunDirectory.claim(tmp_path / "run", "grow", first_files={"args.json": {"a": 1}}) as run:
+        assert json.loads(run.path("args.json").read_text()) == {"a": 1}
+    assert run.status == "finished"
+    # a failed start holding only its first files is removed, as one holding nothing
+    with pytest.raises(ValueError):
+        with RunDirectory.claim(tmp_path / "bad", "grow", first_files={"args.json": {}}):
+            raise ValueError("bad data")
+    assert not (tmp_path / "bad").exists()
