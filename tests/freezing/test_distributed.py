@@ -216,7 +216,11 @@ def _path_runs(request, path: str) -> dict:
     return request.getfixturevalue("runs" if path == "callback" else "trainer_runs")
 
 
-PATHS = ["callback", pytest.param("trainer", marks=pytest.mark.slow)]
+# replicas start their own processes: CI's `processes` step runs them
+PATHS = [
+    pytest.param("callback", marks=pytest.mark.processes),
+    pytest.param("trainer", marks=pytest.mark.slow),
+]
 
 
 def _assert_same_weights(ours: dict, theirs: dict) -> None:

@@ -233,6 +233,7 @@ KILLED = textwrap.dedent(
 )
 
 
+@pytest.mark.processes
 def test_sigkill_mid_epoch_then_resume(digits, tmp_path, unbroken):
     """A real SIGKILL in epoch 3: the resumed run continues from epoch 2's checkpoint."""
     folder = tmp_path / "run"

@@ -65,6 +65,7 @@ def test_the_python_api_keeps_tensorflow_start_up_lines_out_of_stderr():
     assert not any(is_tensorflow_noise(line) for line in done.stderr.splitlines())
 
 
+@pytest.mark.processes
 @pytest.mark.parametrize("setting", [{"AUTOML_KIT_TF_LOGS": "1"}, {"TF_CPP_MIN_LOG_LEVEL": "0"}])
 def test_the_user_can_ask_for_tensorflow_logs(setting):
     """With the opt-out or their own log level, we hide nothing (this TF prints its notices)."""
