@@ -164,6 +164,7 @@ def test_a_run_of_another_command_is_refused_unless_overwritten(tmp_path, capsys
     assert json.loads((train.root / "results.json").read_text())["algorithm"] == "vlga"
 
 
+@pytest.mark.processes
 def test_a_normal_run_prints_no_tensorflow_log(tmp_path):
     out = tmp_path / "run"
     args = ["--population", "2", "--generations", "1", "--max-phases", "1"]

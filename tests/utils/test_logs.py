@@ -56,6 +56,7 @@ def noise(stderr: str) -> list[str]:
     return [line for line in stderr.splitlines() if any(p in line for p in PATTERNS)]
 
 
+@pytest.mark.processes
 def test_the_python_api_keeps_tensorflow_start_up_lines_out_of_stderr():
     done = python(PROGRAM)
     assert done.returncode == 0, done.stderr[-3000:]
