@@ -41,6 +41,8 @@ OPTIMIZER_NAMES = (
     "nadam",
 )
 # training-time augmentation of automl_kit.training.Recipe (names only, for argument choices)
+# pkgcn's optimizers: the shared recipe, or the thesis's by name (knowledge.experiments)
+TWO_STAGE_OPTIMIZER_NAMES = ("recipe", "adadelta", "adam", "sgd")
 AUGMENTATION_NAMES = ("auto", "none", "flip_translate", "translate")
 RECIPE_SCHEDULE_NAMES = ("cosine", "onecycle", "step", "constant")  # Recipe(schedule=...)
 RECIPE_KEEP_NAMES = ("best", "ema", "last")  # Recipe(keep=...)

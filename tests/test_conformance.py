@@ -268,15 +268,26 @@ def _tweak_tables(seed: int = 0):
 
 
 def test_tweak_configs_round_trip():
-    from automl_kit.tweak import ActiveNeuronAugmentation, SynapticJoin, SynapticRetraining
+    from automl_kit.tweak import (
+        ActiveNeuronAugmentation,
+        PriorCalibration,
+        SynapticJoin,
+        SynapticRetraining,
+    )
 
     check_config_round_trip(SynapticJoin(targets=[2, 0], n_candidates=[1, 4], tolerance=0.01))
+    check_config_round_trip(PriorCalibration([1, 2], mu_candidates=[1, 3], tolerance=0.002))
     check_config_round_trip(SynapticRetraining([1], join_options={"n_candidates": [2]}, seed=3))
     check_config_round_trip(ActiveNeuronAugmentation(n_active=5, hidden=4, seed=2))
 
 
 def test_tweak_same_seed_same_result_summary_and_save(tmp_path):
-    from automl_kit.tweak import ActiveNeuronAugmentation, SynapticJoin, SynapticRetraining
+    from automl_kit.tweak import (
+        ActiveNeuronAugmentation,
+        PriorCalibration,
+        SynapticJoin,
+        SynapticRetraining,
+    )
 
     t = _tweak_tables()
     opts = {"n_candidates": [1, 3], "scale_candidates": [1, 2]}
@@ -291,6 +302,7 @@ def test_tweak_same_seed_same_result_summary_and_save(tmp_path):
         )
     )
     check_result_contract(SynapticJoin([0], **opts).fit(t), tmp_path / "join")
+    check_result_contract(PriorCalibration([0]).fit(t), tmp_path / "calibration")
     check_result_contract(
         SynapticRetraining([0], join_options=opts, epochs=1).fit(t), tmp_path / "rt"
     )

@@ -5,11 +5,11 @@ from __future__ import annotations
 import argparse
 
 from automl_kit.cli.jobs import Job, positive_float, positive_int
+from automl_kit.registries import TWO_STAGE_OPTIMIZER_NAMES
 
 BASES = ("cnn1", "cnn2", "vgg")
 # heads trained beside PK-GCN from the same stage 1 (label smoothing, the rival, always runs)
 CONTROLS = ("dense_control", "pkgcn1_smoothed", "pkgcn2_smoothed", "self_distillation")
-OPTIMIZERS = ("recipe", "adadelta", "adam", "sgd")  # knowledge.experiments.OPTIMIZERS, TF-free
 
 
 def _controls(text: str) -> list[str]:
@@ -70,7 +70,7 @@ class Pkgcn(Job):
         parser.add_argument("--batch-size", type=positive_int, default=64, help="batch size")
         parser.add_argument(
             "--optimizer",
-            choices=OPTIMIZERS,
+            choices=TWO_STAGE_OPTIMIZER_NAMES,
             default="recipe",
             help="optimizer of both stages (a fresh one in stage 2 for every method): recipe "
             "(the shared recipe: AdamW, warm-up and cosine decay over each stage) or the "

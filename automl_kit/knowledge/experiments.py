@@ -43,6 +43,7 @@ from typing import Any
 
 import numpy as np
 
+from automl_kit.registries import TWO_STAGE_OPTIMIZER_NAMES
 from automl_kit.utils.validation import check_labels
 
 HEADS = (
@@ -55,7 +56,7 @@ HEADS = (
     "pkgcn2_smoothed",
     "self_distillation",
 )
-OPTIMIZERS = ("recipe", "adadelta", "adam", "sgd")
+OPTIMIZERS = TWO_STAGE_OPTIMIZER_NAMES
 DISTILL_WEIGHT = 0.5  # share of the stage-1 model's softened predictions in the targets
 DISTILL_TEMPERATURE = 4.0
 SMOOTHED_HEADS = ("label_smoothing", "pkgcn1_smoothed", "pkgcn2_smoothed")

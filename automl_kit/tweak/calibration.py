@@ -49,6 +49,17 @@ class PriorCalibration:
             raise ValueError(f"tolerance is a fraction of accuracy in [0, 1), got {tolerance}.")
         self.mu_candidates, self.tolerance = sorted(set(mus)), float(tolerance)
 
+    def get_config(self) -> dict:
+        return {
+            "targets": list(self.targets),
+            "mu_candidates": list(self.mu_candidates),
+            "tolerance": self.tolerance,
+        }
+
+    @classmethod
+    def from_config(cls, config: dict) -> PriorCalibration:
+        return cls(**config)
+
     def shifted(self, C: np.ndarray, mu: float) -> np.ndarray:
         """``C`` (classes x samples) with ``log(mu)`` added to the target rows."""
         logits = np.asarray(C, dtype=np.float64).copy()
@@ -115,5 +126,18 @@ class PriorCalibration:
         return copy
 
     def summary(self) -> dict:
+        """JSON-able: the chosen ``mu`` and every candidate's validation accuracies."""
         self._check_fitted()
-        return {"method": "prior_calibration", "targets": self.targets, "mu": self.mu_}
+        return {
+            "method": "prior_calibration",
+            "config": self.get_config(),
+            "mu": self.mu_,
+            "base_validation": self.base_validation_,
+            "validation_grid": self.selection_,
+        }
+
+    def save(self, run_dir) -> None:
+        """``calibration.json`` (the summary) in ``run_dir``."""
+        from automl_kit.utils import run_root, write_json
+
+        write_json(run_root(run_dir) / "calibration.json", self.summary())

@@ -58,11 +58,11 @@ def test_pkgcn_writes_accuracy_table_graph_and_the_kept_model(tmp_path, capsys):
     assert json.loads((out / "run.json").read_text())["status"] == "finished"
 
 
-def test_the_commands_optimizer_names_are_the_librarys():
+def test_the_commands_controls_are_the_librarys_heads():
     from automl_kit.knowledge import _cli, experiments
 
-    assert _cli.OPTIMIZERS == experiments.OPTIMIZERS
     assert set(_cli.CONTROLS) < set(experiments.HEADS)
+    assert set(experiments._THESIS_OPTIMIZERS) | {"recipe"} == set(experiments.OPTIMIZERS)
 
 
 @pytest.mark.parametrize(
