@@ -4,6 +4,7 @@
 >>> model = build_model("resnet20", input_shape=(32, 32, 3), num_classes=10)  # doctest: +SKIP
 """
 
+from automl_kit.zoo._layers import BATCH_NORM_MOMENTUM, batch_norm
 from automl_kit.zoo._registry import MODELS, build_model, list_models
 
-__all__ = ["MODELS", "build_model", "list_models"]
+__all__ = ["BATCH_NORM_MOMENTUM", "MODELS", "batch_norm", "build_model", "list_models"]

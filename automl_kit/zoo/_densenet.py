@@ -5,7 +5,7 @@ from __future__ import annotations
 import keras
 from keras import layers
 
-from automl_kit.zoo._layers import classifier, conv, scaled
+from automl_kit.zoo._layers import batch_norm, classifier, conv, scaled
 
 # name -> (growth rate, layers per dense block)
 CONFIGS = {
@@ -15,7 +15,7 @@ CONFIGS = {
 
 
 def _bn_relu_conv(x, filters: int, kernel: int, name: str):
-    x = layers.BatchNormalization(name=f"{name}_bn")(x)
+    x = batch_norm(f"{name}_bn")(x)
     x = layers.Activation("relu", name=f"{name}_relu")(x)
     return conv(filters, kernel, f"{name}_conv")(x)
 
@@ -42,7 +42,7 @@ def densenet(
         if b < len(blocks):
             x = _bn_relu_conv(x, x.shape[-1] // 2, 1, f"transition{b}")
             x = layers.AveragePooling2D(2, padding="same", name=f"transition{b}_pool")(x)
-    x = layers.BatchNormalization(name="final_bn")(x)
+    x = batch_norm("final_bn")(x)
     x = layers.Activation("relu", name="final_relu")(x)
     x = layers.GlobalAveragePooling2D(name="pool")(x)
     return keras.Model(inputs, classifier(x, num_classes), name=config)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import keras
 from keras import layers
 
-from automl_kit.zoo._layers import scaled
+from automl_kit.zoo._layers import batch_norm, scaled
 
 STAGES = (32, 64, 128)
 
@@ -26,7 +26,7 @@ def textbook_cnn(
             x = layers.Conv2D(
                 scaled(channels, width), 3, padding="same", use_bias=False, name=f"{name}_conv"
             )(x)
-            x = layers.BatchNormalization(name=f"{name}_bn")(x)
+            x = batch_norm(f"{name}_bn")(x)
             x = layers.Activation("relu", name=f"{name}_relu")(x)
         if stage < len(STAGES):
             x = layers.MaxPooling2D(2, padding="same", name=f"stage{stage}_pool")(x)

@@ -1,5 +1,7 @@
 """The zoo's architectures: sizes of the published networks, any input size, `.keras` round trip."""
 
+import random
+
 import keras
 import numpy as np
 import pytest
@@ -61,3 +63,41 @@ def test_bad_requests():
         build_model("resnet20", (28, 28), 10)
     with pytest.raises(ValueError, match="width"):
         build_model("vgg11", (32, 32, 3), 10, width=0)
+
+
+def test_every_batch_norm_the_toolkit_builds_uses_the_zoo_momentum():
+    from automl_kit.search.spaces import CNNSpace, DenseSpace, StageSpace
+    from automl_kit.zoo import BATCH_NORM_MOMENTUM
+
+    zoo = ("textbook_cnn", "resnet20", "vgg11", "densenet40")
+    models = [build_model(name, (32, 32, 3), 4, width=0.25) for name in zoo]
+    for space, shape in (
+        (StageSpace(), (32, 32, 3)),
+        (CNNSpace(), (32, 32, 3)),
+        (DenseSpace(), (12,)),
+    ):
+        for seed in range(4):  # BatchNorm is a searched gene: several genomes
+            models.append(space.build(space.random_genes(2, random.Random(seed)), shape, 4))
+    momenta = [
+        layer.momentum
+        for model in models
+        for layer in model.layers
+        if isinstance(layer, keras.layers.BatchNormalization)
+    ]
+    assert momenta and set(momenta) == {BATCH_NORM_MOMENTUM}
+
+
+def test_a_short_schedule_evaluates_as_well_as_it_trains():
+    """Keras's default momentum (0.99) leaves the moving statistics near their start after
+    ~100 steps: the same net then scored near chance in inference mode (benchmarks/README.md)."""
+    from automl_kit import datasets
+    from automl_kit.training import Recipe
+
+    data = datasets.load("digits", n_train=800, n_val=200, seed=0)
+    keras.utils.set_random_seed(0)
+    model = build_model("textbook_cnn", data.input_shape, data.num_classes, width=0.5)
+    history = Recipe(keep="last").fit(
+        model, data.x_train, data.y_train, validation_data=data.validation_data, epochs=3
+    )
+    assert history.history["accuracy"][-1] > 0.8
+    assert history.history["val_accuracy"][-1] > 0.8

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from automl_kit.search.space import Gene, SearchSpace
+from automl_kit.zoo import batch_norm
 
 THESIS_CHANNELS = (8, 16, 32, 64, 128, 256, 512)
 THESIS_KERNELS = (1, 3, 5, 7, 9)
@@ -105,7 +106,7 @@ class CNNSpace(SearchSpace):
                 name=f"block{i}_{role}_conv",
             )(x)
             if block[f"{role}_batch_norm"]:
-                x = layers.BatchNormalization(name=f"block{i}_{role}_bn")(x)
+                x = batch_norm(f"block{i}_{role}_bn")(x)
             return x
 
         inputs = keras.Input(tuple(input_shape), name="input")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from automl_kit.search.space import Gene, SearchSpace
+from automl_kit.zoo import batch_norm
 
 UNITS = (16, 32, 64, 128, 256, 512)
 DROPOUT = (0.0, 0.1, 0.25, 0.5)
@@ -54,7 +55,7 @@ class DenseSpace(SearchSpace):
         for i, block in enumerate(arch["blocks"]):
             x = layers.Dense(block["units"], name=f"block{i}_dense")(x)
             if block["batch_norm"]:
-                x = layers.BatchNormalization(name=f"block{i}_bn")(x)
+                x = batch_norm(f"block{i}_bn")(x)
             x = layers.Activation(arch["global"]["activation"], name=f"block{i}_act")(x)
             if block["dropout"]:
                 x = layers.Dropout(block["dropout"], name=f"block{i}_dropout")(x)

@@ -20,6 +20,7 @@ its first stages (and a narrow residual net's) so that a search can start from t
 from __future__ import annotations
 
 from automl_kit.search.space import Gene, SearchSpace
+from automl_kit.zoo import batch_norm
 
 CHANNELS = (16, 32, 64, 128)
 CONVS = (1, 2, 3)
@@ -112,7 +113,7 @@ class StageSpace(SearchSpace):
                     name=f"block{i}_conv{j}",
                 )(x)
                 if stage["batch_norm"]:
-                    x = layers.BatchNormalization(name=f"block{i}_bn{j}")(x)
+                    x = batch_norm(f"block{i}_bn{j}")(x)
                 last = j == stage["convs"] - 1
                 if not (last and stage["skip"]):  # with a shortcut: activate after the sum
                     x = layers.Activation(activation, name=f"block{i}_act{j}")(x)
