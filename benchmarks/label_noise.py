@@ -13,6 +13,12 @@ seed. Paired per-seed differences against "noisy" with bootstrap 95% intervals.
     python -m benchmarks.label_noise --budget small          # MNIST 10k, ~10 min on 2 cores
     python -m benchmarks.label_noise --budget small --datasets cifar10   # the 3,600-image subset
     python -m benchmarks.label_noise --budget full           # + CIFAR-10, 5 seeds
+    python -m benchmarks.label_noise --budget models --datasets cifar10   # detection only
+
+The ``models`` budget (issue 25) measures detection only, from three out-of-fold models on the
+same flips: logistic regression (the library's table default), the MLP above, and the textbook
+CNN on the shared recipe (``out_of_fold_probabilities(model="cnn")``, what ``diagnose`` uses
+for images), with each model's seconds.
 """
 
 from __future__ import annotations
@@ -49,6 +55,17 @@ BUDGETS = {
         "epochs": 15,
         "units": 512,
         "batch_size": 128,
+    },
+    "models": {
+        "datasets": {"mnist": (5_000, 500, 5_000), "cifar10": (None, None, None)},
+        "fractions": (0.05, 0.10),
+        "kinds": ("uniform", "pairs"),
+        "seeds": [0],
+        "folds": 3,
+        "epochs": 6,
+        "units": 256,
+        "batch_size": 128,
+        "oof_models": ("logistic", "mlp", "cnn"),
     },
 }
 # disjoint pairs each data set's classifiers confuse most (MNIST digits; CIFAR-10:
@@ -139,6 +156,78 @@ def run_once(data, fraction: float, kind: str, seed: int, budget: dict) -> dict:
     }
 
 
+def detect_once(data, fraction: float, kind: str, seed: int, budget: dict) -> dict:
+    """Detection only, by each of ``budget["oof_models"]`` on the same flipped labels."""
+    import time
+
+    from automl_kit.diagnose import find_label_issues, flip_labels, out_of_fold_probabilities
+
+    pairs = PAIRS[data.name] if kind == "pairs" else None
+    noisy, flipped = flip_labels(
+        data.y_train, fraction, num_classes=data.num_classes, pairs=pairs, seed=seed
+    )
+    shape, k, units = data.input_shape, data.num_classes, budget["units"]
+    row = {}
+    for name in budget["oof_models"]:
+        model = (lambda s: mlp(shape, k, units, s)) if name == "mlp" else name
+        batch_size = budget["batch_size"] if name == "mlp" else 64  # the CNN: the recipe's
+        start = time.perf_counter()
+        probabilities = out_of_fold_probabilities(
+            data.x_train,
+            noisy,
+            model,
+            cv=budget["folds"],
+            seed=seed,
+            epochs=budget["epochs"],
+            batch_size=batch_size,
+            num_classes=k,
+        )
+        seconds = time.perf_counter() - start
+        issues = find_label_issues((data.x_train, noisy), probabilities)
+        detection = issues.precision_recall(flipped)
+        row.update(
+            {
+                f"{name}_precision": detection["precision"],
+                f"{name}_recall": detection["recall"],
+                f"{name}_precision_at_recall_0.6": issues.precision_at_recall(flipped, 0.6),
+                f"{name}_oof_accuracy_on_clean": float(
+                    (probabilities.argmax(1) == data.y_train).mean()
+                ),
+                f"{name}_seconds": round(seconds, 1),
+            }
+        )
+    return {"flipped": int(flipped.sum()), "n_train": len(noisy), **row}
+
+
+def detection_figures(rows: list[dict]) -> dict:
+    """Per data set, noise and out-of-fold model: mean detection figures over seeds."""
+    models = [key[: -len("_precision")] for key in rows[0] if key.endswith("_precision")]
+    summary = []
+    for group in dict.fromkeys((r["dataset"], r["noise"]) for r in rows):
+        members = [r for r in rows if (r["dataset"], r["noise"]) == group]
+        for name in models:
+
+            def mean(key, members=members, name=name):
+                values = [m[f"{name}_{key}"] for m in members]
+                values = [v for v in values if v is not None]
+                return statistics.fmean(values) if values else None
+
+            summary.append(
+                {
+                    "dataset": group[0],
+                    "noise": group[1],
+                    "model": name,
+                    "seeds": len(members),
+                    "precision": mean("precision"),
+                    "recall": mean("recall"),
+                    "precision_at_recall_0.6": mean("precision_at_recall_0.6"),
+                    "oof_accuracy": mean("oof_accuracy_on_clean"),
+                    "seconds": mean("seconds"),
+                }
+            )
+    return {"runs": rows, "summary": summary}
+
+
 def figures(rows: list[dict]) -> dict:
     arms = [
         {**{k: r[k] for k in ("dataset", "noise", "seed")}, "arm": arm, "accuracy": r[f"acc_{arm}"]}
@@ -173,7 +262,7 @@ def figures(rows: list[dict]) -> dict:
 
 
 def main(argv=None) -> None:
-    p = parser(__doc__.splitlines()[0])
+    p = parser(__doc__.splitlines()[0], budgets=tuple(BUDGETS))
     p.add_argument("--datasets", default=None, help="comma-separated data sets (default: budget's)")
     p.add_argument("--seeds", default=None, help="comma-separated seeds (default: budget's)")
     p.add_argument("--resume", action="store_true", help="keep finished runs of the output JSON")
@@ -200,13 +289,26 @@ def main(argv=None) -> None:
         for s in seeds
     ]
 
+    detection_only = "oof_models" in budget
+    once = detect_once if detection_only else run_once
+    summarise = detection_figures if detection_only else figures
+
     def run_cell(cell: dict) -> dict:
         kind, percent = cell["noise"].split("-")
-        return run_once(
-            data_of(cell["dataset"]), int(percent[:-1]) / 100, kind, cell["seed"], budget
-        )
+        return once(data_of(cell["dataset"]), int(percent[:-1]) / 100, kind, cell["seed"], budget)
 
     def on_row(row: dict, grid) -> None:
+        if detection_only:
+            print(
+                f"{row['dataset']}/{row['noise']}/{row['seed']}: "
+                + "; ".join(
+                    f"{m} precision@0.6 {row[f'{m}_precision_at_recall_0.6']} "
+                    f"({row[f'{m}_seconds']:.0f} s)"
+                    for m in budget["oof_models"]
+                ),
+                flush=True,
+            )
+            return
         print(
             f"{row['dataset']}/{row['noise']}/{row['seed']}: precision {row['precision']:.3f} "
             f"recall {row['recall']:.3f}; test acc noisy {row['acc_noisy']:.4f} dropped "
@@ -222,11 +324,16 @@ def main(argv=None) -> None:
         out=out,
         resume=args.resume,
         budget=args.budget,
-        figures=figures,
+        figures=summarise,
         on_row=on_row,
     )
-    result = figures(grid.rows)
+    result = summarise(grid.rows)
     print()
+    if detection_only:
+        columns = ["dataset", "noise", "model", "seeds", "precision", "recall"]
+        print(table(result["summary"], [*columns, "precision_at_recall_0.6", "oof_accuracy"]))
+        print(f"\nresults: {grid.path}")
+        raise SystemExit(1 if grid.failed else 0)
     print(
         table(
             result["summary"],

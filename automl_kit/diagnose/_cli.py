@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from automl_kit.cli.jobs import Job, fraction, positive_int
+from automl_kit.registries import LABEL_MODEL_NAMES
 
 
 class Diagnose(Job):
@@ -54,7 +55,20 @@ class Diagnose(Job):
         parser.add_argument(
             "--label-issues",
             action="store_true",
-            help="look for mislabeled training rows (cleanlab on out-of-fold logistic regression)",
+            help="look for mislabeled training rows (cleanlab on out-of-fold probabilities)",
+        )
+        parser.add_argument(
+            "--label-model",
+            choices=LABEL_MODEL_NAMES,
+            default="auto",
+            help="the model of the out-of-fold probabilities: auto = the textbook CNN on the "
+            "recipe for images, logistic regression for tables",
+        )
+        parser.add_argument(
+            "--label-epochs",
+            type=positive_int,
+            default=8,
+            help="epochs per fold of --label-model cnn",
         )
         parser.add_argument("--cv", type=positive_int, default=5, help="folds for --label-issues")
         parser.add_argument(
@@ -115,10 +129,22 @@ class Diagnose(Job):
         )
         results = diagnosis.summary()
         if args.label_issues:
-            issues = find_label_issues(data, cv=args.cv, seed=args.seed)
+            issues = find_label_issues(
+                data,
+                model=args.label_model,
+                cv=args.cv,
+                seed=args.seed,
+                epochs=args.label_epochs,
+                verbose=args.verbose,
+            )
             issues.save(run.root)
             results["label_issues"] = issues.summary()
-            print(f"label issues: {len(issues)} suspected mislabeled training rows", flush=True)
+            cost = issues.cost
+            print(
+                f"label issues: {len(issues)} suspected mislabeled training rows "
+                f"({cost['model']}, {cost['folds']} folds, {cost['seconds']:.0f} s)",
+                flush=True,
+            )
         diagnosis.save(run)
         print(f"verdict: {diagnosis.verdict}")
         for rec in diagnosis.recommendations[:5]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import os
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from automl_kit.registries import LABEL_MODEL_NAMES as LABEL_MODELS
 from automl_kit.utils.interrupt import raise_if_stop_requested
 
 FILTERS = (
@@ -88,12 +90,19 @@ def out_of_fold_probabilities(
     epochs: int = 10,
     batch_size: int = 64,
     num_classes: int | None = None,
+    verbose: int = 0,
 ) -> np.ndarray:
     """Predicted probabilities of each sample from a model that never saw it (stratified K-fold).
 
-    ``model`` is a scikit-learn classifier (``predict_proba``; default: logistic regression on
-    the flattened features, through ``cross_val_predict``) or a function ``seed -> compiled
-    Keras model`` trained ``epochs`` per fold.
+    ``model``: ``"logistic"`` (the default, ``None``: logistic regression on the flattened
+    features), ``"auto"`` (the CNN for images, logistic regression otherwise), ``"cnn"`` (the textbook CNN, ``zoo.textbook_cnn``, trained ``epochs`` per fold
+    on the shared recipe with its last weights kept: images only), a scikit-learn classifier
+    (``predict_proba``, through ``cross_val_predict``) or a function ``seed -> compiled Keras
+    model`` trained ``epochs`` per fold; ``verbose`` prints a line per fold.
+
+    >>> x, y = np.random.default_rng(0).normal(size=(40, 3)), np.arange(40) % 2
+    >>> out_of_fold_probabilities(x, y, cv=2).shape
+    (40, 2)
     """
     from sklearn.model_selection import StratifiedKFold, cross_val_predict
 
@@ -108,30 +117,56 @@ def out_of_fold_probabilities(
             f"class {int(counts.argmin())} has {int(counts.min())} samples, fewer than cv={cv} "
             "folds; lower cv or give more samples of every class."
         )
+    if isinstance(model, str) and model not in LABEL_MODELS:
+        raise ValueError(f"unknown model {model!r}; choose one of: {', '.join(LABEL_MODELS)}.")
+    if model == "auto":
+        model = "cnn" if x.ndim == 4 else "logistic"
+    if model == "cnn" and x.ndim != 4:
+        raise ValueError(
+            f"model='cnn' takes images (samples, height, width, channels), got shape {x.shape}; "
+            "use model='logistic' for tables."
+        )
     folds = StratifiedKFold(cv, shuffle=True, random_state=seed)
-    if model is None or hasattr(model, "predict_proba"):
-        if model is None:
+    if model in (None, "logistic") or hasattr(model, "predict_proba"):
+        if model in (None, "logistic"):
             from sklearn.linear_model import LogisticRegression
 
             model = LogisticRegression(max_iter=500, C=1.0)
         flat = x.reshape(len(x), -1)
         return cross_val_predict(model, flat, y, cv=folds, method="predict_proba")
-    if not callable(model):
+    if not (model == "cnn" or callable(model)):
         raise ValueError(
-            "model must be a scikit-learn classifier with predict_proba or a function "
-            "seed -> compiled Keras model."
+            "model must be 'logistic', 'cnn', a scikit-learn classifier with predict_proba or a "
+            "function seed -> compiled Keras model."
         )
+    import keras
+
+    from automl_kit.diagnose._evaluate import predict_probabilities
+
     probabilities = np.zeros((len(y), k))
     for fold, (train, held) in enumerate(folds.split(np.zeros(len(y)), y)):
         raise_if_stop_requested(f"before fold {fold + 1}")  # Ctrl-C: between folds
-        import keras
-
+        start = time.perf_counter()
         keras.utils.set_random_seed(seed + fold)  # same seed, same folds and weights on CPU
-        net = model(seed + fold)
-        net.fit(x[train], y[train], epochs=epochs, batch_size=batch_size, verbose=0)
-        from automl_kit.diagnose._evaluate import predict_probabilities
+        if model == "cnn":
+            from automl_kit.training import Recipe
+            from automl_kit.zoo import build_model
 
+            net = build_model("textbook_cnn", x.shape[1:], k)
+            # no validation split to pick an epoch by: the schedule's last weights
+            Recipe(batch_size=batch_size, keep="last").fit(
+                net, x[train], y[train], validation_data=None, epochs=epochs, seed=seed + fold
+            )
+        else:
+            net = model(seed + fold)
+            net.fit(x[train], y[train], epochs=epochs, batch_size=batch_size, verbose=0)
         probabilities[held] = predict_probabilities(net, x[held])
+        if verbose:
+            print(
+                f"  out-of-fold {fold + 1}/{cv}: trained on {len(train)}, predicted {len(held)} "
+                f"({time.perf_counter() - start:.0f} s)",
+                flush=True,
+            )
     return probabilities
 
 
@@ -150,6 +185,8 @@ class LabelIssues:
     n: int
     class_names: tuple[str, ...]
     filter_by: str
+    # how the out-of-fold probabilities were made: model, folds, epochs, seconds ("given": passed in)
+    cost: dict | None = None
 
     def __len__(self) -> int:
         return len(self.positions)
@@ -227,6 +264,7 @@ class LabelIssues:
             "suspects": len(self),
             "fraction": len(self) / self.n if self.n else 0.0,
             "filter_by": self.filter_by,
+            "probabilities": self.cost,
             "top": self.table()[:20],
         }
 
@@ -253,6 +291,7 @@ def find_label_issues(
     filter_by: str = "prune_by_noise_rate",
     epochs: int = 10,
     batch_size: int = 64,
+    verbose: int = 0,
 ) -> LabelIssues:
     """Suspected mislabeled training examples (cleanlab ``filter.find_label_issues``).
 
@@ -288,10 +327,31 @@ def find_label_issues(
     else:
         raise ValueError(f"data must be a Dataset or a pair (x, y), got {type(data).__name__}.")
     y = np.asarray(y, dtype=np.int64)
+    cost = {"model": "given"}
     if probabilities is None:
+        if model in (None, "auto"):
+            model = "cnn" if model == "auto" and np.ndim(x) == 4 else "logistic"
+        start = time.perf_counter()
         probabilities = out_of_fold_probabilities(
-            x, y, model, cv=cv, seed=seed, epochs=epochs, batch_size=batch_size, num_classes=k
+            x,
+            y,
+            model,
+            cv=cv,
+            seed=seed,
+            epochs=epochs,
+            batch_size=batch_size,
+            num_classes=k,
+            verbose=verbose,
         )
+        keras_trained = model == "cnn" or not (
+            model == "logistic" or hasattr(model, "predict_proba")
+        )
+        cost = {
+            "model": model if isinstance(model, str) else type(model).__name__,
+            "folds": cv,
+            "epochs": epochs if keras_trained else None,
+            "seconds": round(time.perf_counter() - start, 2),
+        }
     probabilities = np.asarray(probabilities, dtype=np.float64)
     if probabilities.shape != (len(y), k):
         raise ValueError(
@@ -312,4 +372,5 @@ def find_label_issues(
         n=len(y),
         class_names=names,
         filter_by=filter_by,
+        cost=cost,
     )

@@ -294,7 +294,7 @@ class Recipe:
         x,
         y,
         *,
-        validation_data: tuple,
+        validation_data: tuple | None,
         epochs: int,
         seed: int = 0,
         time_budget: str | float | None = None,
@@ -305,6 +305,7 @@ class Recipe:
 
         ``time_budget`` ("2m", seconds) ends training early, mid-epoch if need be (the schedule
         is not shortened: set ``epochs`` from the budget for a full schedule).
+        ``validation_data=None`` trains without validation; it needs ``keep`` "last" or "ema".
         """
         import time
 
@@ -314,8 +315,15 @@ class Recipe:
         if int(epochs) != epochs or epochs < 1:
             raise ValueError(f"epochs must be a whole number >= 1, got {epochs}.")
         x, y = np.asarray(x, dtype=np.float32), np.asarray(y)
-        x_val, y_val = validation_data
-        x_val = np.asarray(x_val, dtype=np.float32)
+        if validation_data is None and self.keep == "best":
+            raise ValueError(
+                "keep='best' picks the best validation epoch: pass validation_data=(x_val, y_val) "
+                "or use Recipe(keep='last')."
+            )
+        validation = None
+        if validation_data is not None:
+            x_val, y_val = validation_data
+            validation = self.dataset(np.asarray(x_val, np.float32), y_val, training=False)
         steps = math.ceil(len(x) / self.batch_size)
         self.compile(model, steps * int(epochs))
         extra = list(callbacks)
@@ -326,7 +334,7 @@ class Recipe:
             extra.append(KeepBestWeights())
         return model.fit(
             self.dataset(x, y, training=True, seed=seed),
-            validation_data=self.dataset(x_val, y_val, training=False),
+            validation_data=validation,
             epochs=int(epochs),
             shuffle=False,  # the pipeline shuffles, with the seed
             verbose=verbose,

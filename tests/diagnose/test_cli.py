@@ -36,6 +36,8 @@ def report_dir(saved_model, tmp_path_factory):
             "--label-issues",
             "--cv",
             "3",
+            "--label-epochs",
+            "2",
             "--out",
             str(out),
             "--quiet",
@@ -51,6 +53,9 @@ def test_cli_writes_report_json_and_label_issues(report_dir):
     assert results["verdict"] == saved["verdict"]
     assert results["errors"]["human_level"] == 0.01
     assert results["label_issues"]["n"] == 400
+    # images: out-of-fold probabilities from the textbook CNN, cost recorded
+    cost = results["label_issues"]["probabilities"]
+    assert cost["model"] == "cnn" and cost["folds"] == 3 and cost["epochs"] == 2
     for name in ("report.html", "confusion_dev.png", "errors_to_tag.csv", "label_issues.csv"):
         assert (report_dir / name).is_file(), name
     html = (report_dir / "report.html").read_text()

@@ -86,6 +86,20 @@ def test_keras_out_of_fold_probabilities(digits_big):
     assert (p.argmax(1) == y).mean() > 0.5
 
 
+def test_cnn_out_of_fold_probabilities_on_the_recipe_and_their_cost(digits_big):
+    x, y = digits_big.x_train[:600], digits_big.y_train[:600]
+    p = out_of_fold_probabilities(x, y, "cnn", cv=3, epochs=8, seed=0)
+    assert p.shape == (600, 10)
+    np.testing.assert_allclose(p.sum(axis=1), 1, atol=1e-5)
+    assert (p.argmax(1) == y).mean() > 0.8  # a short schedule that evaluates well
+    issues = find_label_issues((x, y), p)
+    assert issues.cost == {"model": "given"} and issues.summary()["probabilities"] == issues.cost
+    flat = x.reshape(len(x), -1)
+    issues = find_label_issues((flat, y), model="auto", cv=3, epochs=4)
+    assert issues.cost["model"] == "logistic" and issues.cost["epochs"] is None  # a table
+    assert issues.cost["folds"] == 3 and issues.cost["seconds"] >= 0
+
+
 def test_bad_input(digits_big):
     x, y = digits_big.x_train, digits_big.y_train
     with pytest.raises(ValueError, match="shape"):
@@ -96,3 +110,7 @@ def test_bad_input(digits_big):
         out_of_fold_probabilities(x[:12], y[:12], cv=5)
     with pytest.raises(ValueError, match="predict_proba"):
         out_of_fold_probabilities(x, y, model=42)
+    with pytest.raises(ValueError, match="unknown model 'svm'.*auto, logistic, cnn"):
+        out_of_fold_probabilities(x, y, model="svm")
+    with pytest.raises(ValueError, match="images.*model='logistic' for tables"):
+        out_of_fold_probabilities(x.reshape(len(x), -1), y, model="cnn")

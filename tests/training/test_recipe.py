@@ -132,6 +132,17 @@ def test_fit_learns_and_the_same_seed_gives_the_same_weights():
         np.testing.assert_array_equal(a, b)
 
 
+def test_fit_without_validation_keeps_the_last_weights_and_keep_best_needs_validation():
+    x, y = _blobs()
+    model = _mlp()
+    history = Recipe(batch_size=16, learning_rate=3e-2, keep="last").fit(
+        model, x, y, validation_data=None, epochs=5
+    )
+    assert "val_accuracy" not in history.history and history.history["accuracy"][-1] > 0.8
+    with pytest.raises(ValueError, match="validation_data=.*keep='last'"):
+        Recipe().fit(_mlp(), x, y, validation_data=None, epochs=1)
+
+
 def test_keep_best_restores_the_best_validation_epoch():
     model = _mlp()
     keep = KeepBestWeights()
