@@ -41,7 +41,9 @@ class FreezingCallback(keras.callbacks.Callback):
     end of an epoch has every layer trainable again (frozen layers show ``trainable=False`` only
     during the epoch). ``schedule`` (e.g.
     :class:`StepDecay`) sets the learning rate per epoch and defines the stages a policy plans
-    per. With ``record_rates=True`` the freezing rates of every epoch are logged (for plots),
+    per (without one: stages from 50 % and 75 % of the epochs, where the thesis's step decay
+    would drop, so a policy that measures per stage measures again as training converges).
+    With ``record_rates=True`` the freezing rates of every epoch are logged (for plots),
     at the cost of accumulating gradient sums in every epoch.
 
     ``frozen_batchnorm="update"`` (default) keeps frozen BatchNormalization layers normalising with
@@ -156,7 +158,10 @@ class FreezingCallback(keras.callbacks.Callback):
                 f"{type(self.policy).__name__} anneals per step and needs a known number of steps per "
                 "epoch; pass arrays or a dataset with a known length (or steps_per_epoch)."
             )
-        starts = (0,) if self.schedule is None else (0, *self.schedule.milestones)
+        # a step schedule's drops start the policy's stages; a smooth schedule (the recipe's
+        # cosine) or a constant rate gets stages where the thesis's step decay would drop
+        milestones = (self.schedule or StepDecay.for_epochs(int(epochs))).milestones
+        starts = (0, *milestones)
         self.plan = TrainingPlan(
             tuple(u.name for u in self.units), int(epochs), steps_per_epoch, starts
         )
@@ -187,7 +192,12 @@ class FreezingCallback(keras.callbacks.Callback):
         self.set_trainable_flags(self._prefix)
         self.steps.activate(self.trainable_variables(self._prefix))
         self._in_epoch = True
+        self._first_step = None
         self._started = time.perf_counter()
+
+    def on_train_batch_end(self, batch, logs=None):
+        if batch == 0:  # tracing a new prefix's step shows here (time accounting in the log)
+            self._first_step = time.perf_counter() - self._started
 
     def on_train_batch_begin(self, batch, logs=None):
         if self.scales is not None:
@@ -228,6 +238,9 @@ class FreezingCallback(keras.callbacks.Callback):
             "frozen_layers": self._prefix,
             "frozen_names": [u.name for u in self.units[: self._prefix]],
             "epoch_seconds": seconds,
+            # the first step includes tracing when the prefix is new; statistics: gradient sums
+            "first_step_seconds": self._first_step,
+            "statistics": bool(self._collect),
             **{k: float(v) for k, v in logs.items() if np.ndim(v) == 0},
             "freezing_rates": None if statistics is None else statistics.freezing_rates.tolist(),
         }

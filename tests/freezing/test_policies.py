@@ -113,10 +113,29 @@ def test_safe_mode_confirms_with_two_measurements_and_grows_gradually():
     assert policy.stages[0]["group1_layers"] == 5  # the smaller of the two choices
     assert not policy.collects_statistics(2)
     assert [policy.frozen_prefix(e) for e in range(2, 8)] == [5] * 6  # continuous
-    # the next stage confirms 18 units twice: 11 (half of 22) first, then all 18
+    # the next stage keeps the 5 units frozen while it measures the other 17 (NaN before them)
+    # and confirms 18 twice: 5 + 11 (half of 22) first, then all 18
+    assert policy.collects_statistics(8) and policy.frozen_prefix(8) == 5
+    policy.update(8, stats_with_rates(kept_nan(rising(18), 5)))
+    policy.update(9, stats_with_rates(kept_nan(rising(19), 5)))
+    assert policy.stages[8]["choices"] == [18, 19] and policy.stages[8]["group1_layers"] == 18
+    assert policy.stages[8]["kept"] == 5
+    assert [policy.frozen_prefix(e) for e in range(8, 12)] == [5, 5, 16, 18]
+
+
+def kept_nan(rates, kept):
+    """Rates of an epoch with the first ``kept`` units frozen (no statistics for them)."""
+    return [float("nan")] * kept + list(rates[kept:])
+
+
+def test_without_keep_frozen_a_later_stage_measures_every_unit_unfrozen():
+    policy = IntelligentFreezing(keep_frozen=False)
+    policy.setup(plan(layers=22, epochs=16, starts=(0, 8, 12)))
+    policy.update(0, stats_with_rates(rising(5)))
+    policy.update(1, stats_with_rates(rising(5)))
     policy.update(8, stats_with_rates(rising(18)))
     policy.update(9, stats_with_rates(rising(19)))
-    assert policy.stages[8]["choices"] == [18, 19] and policy.stages[8]["group1_layers"] == 18
+    assert policy.stages[8]["group1_layers"] == 18 and policy.stages[8]["kept"] == 0
     assert [policy.frozen_prefix(e) for e in range(8, 12)] == [0, 0, 11, 18]
 
 

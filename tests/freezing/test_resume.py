@@ -71,7 +71,9 @@ def run(digits, run_dir, callbacks=(), resume=False, subject=None):
 
 def comparable(log):
     """The freezing log without wall-clock seconds, as JSON stores it."""
-    return to_jsonable([{k: v for k, v in row.items() if k != "epoch_seconds"} for row in log])
+    return to_jsonable(
+        [{k: v for k, v in row.items() if not k.endswith("_seconds")} for row in log]
+    )
 
 
 def floats(values):

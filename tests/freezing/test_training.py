@@ -242,3 +242,22 @@ def test_bad_input_is_explained(digits):
         FreezingTrainer(compile_sgd(tiny_cnn()), frozen_batchnorm="eval").fit(
             digits.x_train, digits.y_train, epochs=1, verbose=0
         )
+
+
+def test_without_a_step_schedule_stages_start_at_half_and_three_quarters(digits):
+    """The recipe's cosine has no drops: the policy still measures again as training converges,
+    keeping the earlier stage's prefix frozen while it does; the log accounts for the time."""
+    model = compile_sgd(tiny_cnn(seed=2), lr=0.2)  # a seed whose first stage freezes a unit
+    callback, _ = fit(model, digits, IntelligentFreezing(confirm=1), epochs=8)
+    assert callback.plan.stage_starts == (0, 4, 6)
+    policy, log = callback.policy, callback.log
+    assert sorted(policy.stages) == [0, 4, 6]
+    assert [row["statistics"] for row in log if row["epoch"] in (0, 4, 6)] == [True] * 3
+    for previous, start in ((0, 4), (4, 6)):  # a later stage keeps the previous prefix
+        kept = policy.stages[start]["kept"]
+        assert kept == policy.stages[previous]["group1_layers"] == log[start]["frozen_layers"]
+        assert policy.stages[start]["group1_layers"] >= kept
+    assert policy.stages[4]["kept"] >= 1  # measured with a unit frozen (its rate NaN)
+    prefixes = [row["frozen_layers"] for row in log]
+    assert prefixes == sorted(prefixes)  # never unfrozen again
+    assert all(row["first_step_seconds"] <= row["epoch_seconds"] for row in log)
