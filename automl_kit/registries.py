@@ -46,6 +46,8 @@ TWO_STAGE_OPTIMIZER_NAMES = ("recipe", "adadelta", "adam", "sgd")
 AUGMENTATION_NAMES = ("auto", "none", "flip_translate", "translate")
 RECIPE_SCHEDULE_NAMES = ("cosine", "onecycle", "step", "constant")  # Recipe(schedule=...)
 RECIPE_KEEP_NAMES = ("best", "ema", "last")  # Recipe(keep=...)
+# search.evolve(rival=...): the no-search rival; "auto" is the textbook CNN for images
+SEARCH_RIVAL_NAMES = ("auto", "textbook", "none")
 # diagnose.find_label_issues(model=...): "auto" is the textbook CNN for images, else logistic
 LABEL_MODEL_NAMES = ("auto", "logistic", "cnn")
 # automl_kit.capacity.grow: task -> (epochs, chunks, n_train, n_test) when not given

@@ -13,6 +13,12 @@ next to the JSON.
     python -m benchmarks.freezing --budget small                  # CPU: ~1 h on 2 cores
     python -m benchmarks.freezing --budget protocol --models resnet20 --datasets fashion_mnist --lanes 2 --resume
     python -m benchmarks.freezing --budget full                   # thesis models, needs a GPU
+    python -m benchmarks.freezing --budget recipe --lanes 2       # issue 25: the shared recipe
+
+The ``recipe`` budget trains with the trainer's default, the shared recipe (AdamW, warm-up and
+cosine, flips and translations on colour images, batch 64) instead of SGD with step decay, and
+accounts for each run's time from its log: distinct prefixes (one traced step each), the
+first steps' extra seconds (tracing), and the epochs that collected gradient statistics.
 
 Every run is a fresh process pinned to its own cores (``--lanes``: runs at a time).
 """
@@ -63,6 +69,18 @@ BUDGETS = {
         "policies": ["none", "intelligent", "intelligent_thesis", "freezeout", "autofreeze"],
         "ceiling": True,
     },
+    # issue 25: the shared recipe, the CIFAR-10 subset (3,600 / 400 / 1,000), one stage per
+    # half/three quarters of the cosine schedule (FreezingCallback's stages without drops)
+    "recipe": {
+        "models": {"resnet20": 1.0},
+        "datasets": {"cifar10": (None, None, None)},
+        "epochs": 12,
+        "batch_size": None,  # the recipe's
+        "seeds": [0, 1],
+        "policies": ["none", "intelligent", "freezeout", "autofreeze"],
+        "ceiling": False,
+        "recipe": True,
+    },
     "full": {
         "models": {"vgg19": 1.0, "resnet18": 1.0, "resnet50": 1.0, "densenet121": 1.0},
         "datasets": {"cifar10": (None, None, None)},
@@ -98,11 +116,12 @@ def train_once(
     keras.backend.clear_session()
     seed_everything(seed)
     model = build_model(model_name, data.input_shape, data.num_classes, width=width)
-    # the recorded protocol: SGD 0.1 with momentum, x0.1 at 50 % and 75 % of the epochs (the
-    # trainer's default is now the shared recipe; issue 25 moves this benchmark onto it)
-    trainer = FreezingTrainer(
-        model, keras.optimizers.SGD(0.1, momentum=0.9), policy=make_policy(policy_name)
-    )
+    if budget.get("recipe"):  # the trainer's default: the shared recipe
+        trainer = FreezingTrainer(model, policy=make_policy(policy_name))
+    else:  # the recorded protocol: SGD 0.1 with momentum, x0.1 at 50 % and 75 % of the epochs
+        trainer = FreezingTrainer(
+            model, keras.optimizers.SGD(0.1, momentum=0.9), policy=make_policy(policy_name)
+        )
     started = time.perf_counter()
     trainer.fit(
         data.x_train,
@@ -111,12 +130,14 @@ def train_once(
         batch_size=budget["batch_size"],
         validation_data=data.validation_data,
         verbose=0,
+        seed=seed,
     )
     seconds = time.perf_counter() - started
     _, test_accuracy = model.evaluate(data.x_test, data.y_test, verbose=0)
     summary = trainer.callback.summary()
     return {
         "seconds": seconds,
+        "time_accounting": time_accounting(summary["epochs"]),
         "test_accuracy": float(test_accuracy),
         "frozen_per_epoch": [row["frozen_layers"] for row in summary["epochs"]],
         "epoch_seconds": [row["epoch_seconds"] for row in summary["epochs"]],
@@ -125,6 +146,29 @@ def train_once(
         "policy_summary": summary["policy"],
         "load_start": load_start,
         "load_end": load_average(),
+    }
+
+
+def time_accounting(log: list[dict]) -> dict:
+    """Where a run's time went, from its freezing log: the steps traced for prefixes after the
+    first (every run traces one; each new prefix's first step costs its seconds beyond the
+    fastest first step of the run), the epochs that collected gradient statistics, and the mean
+    frozen prefix."""
+    if not log or "first_step_seconds" not in log[0]:
+        return {}
+    fastest = min(r["first_step_seconds"] for r in log)
+    seen, extra = {log[0]["frozen_layers"]}, 0.0
+    for row in log[1:]:
+        if row["frozen_layers"] not in seen:
+            seen.add(row["frozen_layers"])
+            extra += max(0.0, row["first_step_seconds"] - fastest)
+    return {
+        "epoch_seconds": round(sum(r["epoch_seconds"] for r in log), 1),
+        "first_trace_seconds": round(log[0]["first_step_seconds"] - fastest, 1),
+        "distinct_prefixes": len(seen),
+        "extra_tracing_seconds": round(extra, 1),
+        "statistics_epochs": sum(bool(r.get("statistics")) for r in log),
+        "mean_frozen_prefix": round(statistics.fmean(r["frozen_layers"] for r in log), 2),
     }
 
 

@@ -14,6 +14,7 @@ from automl_kit.cli.jobs import (
 )
 from automl_kit.cli.recipe import add_recipe_options, recipe_from_args
 from automl_kit.registries import ACTIVATION_NAMES, EXECUTORS, SEARCHERS
+from automl_kit.registries import SEARCH_RIVAL_NAMES as RIVALS
 from automl_kit.utils.budget import Budget
 
 SPACE_CHOICES = ("stages", "thesis", "compact", "dense")
@@ -68,7 +69,7 @@ class Evolve(Job):
     )
     args_file = "cli_args.json"  # config.json belongs to the searcher (checked on resume)
     safe_on_resume = frozenset(
-        {"time_budget", "max_evaluations", "final_epochs", "workers", "executor", "gpus"}
+        {"time_budget", "max_evaluations", "final_epochs", "rival", "workers", "executor", "gpus"}
     )
     never_saved = frozenset({"ray_address"})
     can_extend = True
@@ -81,6 +82,7 @@ class Evolve(Job):
         "best_architecture.txt",
         "fitness.png",
         "final_model.keras",
+        "rival_model.keras",
     )
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
@@ -131,6 +133,13 @@ class Evolve(Job):
             type=positive_int,
             default=15,
             help="epochs of the final fit: one full schedule of the recipe, best epoch kept",
+        )
+        parser.add_argument(
+            "--rival",
+            choices=RIVALS,
+            default="auto",
+            help="the no-search rival trained beside the final fit (same recipe and epochs) and "
+            "compared on validation: textbook (the textbook CNN), none; auto: textbook for images",
         )
         add_recipe_options(parser)
         group = parser.add_argument_group(
@@ -275,6 +284,11 @@ class Evolve(Job):
                 f"the {args.space} space builds {kind} but {data.name} has samples of shape "
                 f"{data.input_shape}; pick --space {fits}."
             )
+        if args.rival == "textbook" and len(data.input_shape) != 3:
+            raise ValueError(
+                f"--rival textbook is a CNN for images; {data.name} has samples of shape "
+                f"{data.input_shape}: drop --rival (auto) or pass --rival none for tables."
+            )
         # what the search checks first (labels 0..K-1, every class in training), before the
         # run directory is written
         check_training_data(
@@ -297,6 +311,7 @@ class Evolve(Job):
             time_budget=args.time_budget,
             max_evaluations=args.max_evaluations,
             final_epochs=args.final_epochs,
+            rival=args.rival,
             run_dir=run,
             resume=bool(args.resume),
             extend=bool(args.extend),
@@ -314,6 +329,8 @@ class Evolve(Job):
             f"({len(data.y_test)} samples)"
         )
         print(f"search stopped: {result.stop_reason or 'finished'}")
+        if result.comparison is not None:
+            print(result.comparison.verdict())
         return result.summary()
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from automl_kit.search._evaluation import Evaluation
 from automl_kit.search.space import SearchSpace
 from automl_kit.training import Recipe
-from automl_kit.utils import RunDirectory, parse_duration
+from automl_kit.utils import Comparison, RunDirectory, parse_duration
 from automl_kit.utils.validation import check_training_data
 
 
@@ -57,8 +57,11 @@ class SearchResult:
         self._evaluations = evaluations
         # True when ``search(resume=True)`` found the run finished and trained nothing
         self.from_earlier_run = False
-        # set by automl_kit.search.evolve: the final fit (scored) and the data's description
+        # set by automl_kit.search.evolve: the final fit (scored) and the data's description,
+        # and the no-search rival it was compared with (rival_model only in the run that trained it)
         self.final: FinalFit | None = None
+        self.comparison: Comparison | None = None
+        self.rival_model = None
         self.dataset: dict | None = None
 
     @property
@@ -178,6 +181,7 @@ class SearchResult:
             "final_val_accuracy": self.final.best_val_accuracy,
             "test_accuracy": self.final.test_accuracy,
             "test_loss": self.final.test_loss,
+            **({} if self.comparison is None else {"rival": self.comparison.summary()}),
         }
 
     def save(self, run_dir: str | os.PathLike | RunDirectory | None = None) -> Path:
@@ -205,6 +209,8 @@ class SearchResult:
             "\n".join(self.describe()) + "\n", encoding="utf-8"
         )
         self.plot_fitness(target.path("fitness.png"))
+        if self.rival_model is not None:
+            self.rival_model.save(target.path("rival_model.keras"))
         if self.final is not None:
             self.final.model.save(target.path("final_model.keras"))
             target.write_json("results.json", self.summary())
@@ -251,6 +257,8 @@ class SearchResult:
                     summary.get("test_accuracy"),
                     summary.get("test_loss"),
                 )
+                if "rival" in summary:
+                    result.comparison = Comparison.from_summary(summary["rival"])
         return result
 
     def plot_fitness(self, path) -> None:

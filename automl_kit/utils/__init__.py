@@ -1,6 +1,7 @@
 """Machinery shared by every capability: validation, seeding, run directories, progress, I/O."""
 
 from automl_kit.utils.budget import Budget, BudgetExhausted
+from automl_kit.utils.comparison import Comparison
 from automl_kit.utils.io import read_json, require_files, to_jsonable, write_csv, write_json
 from automl_kit.utils.progress import Progress, format_seconds, parse_duration
 from automl_kit.utils.rundir import (
@@ -26,6 +27,7 @@ from automl_kit.utils.validation import (
 __all__ = [
     "Budget",
     "BudgetExhausted",
+    "Comparison",
     "CorruptRunError",
     "DiskFullError",
     "RunDirectoryError",

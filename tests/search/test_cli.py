@@ -108,6 +108,7 @@ def test_help_imports_no_tensorflow():
         (["--out", "{tmp}/a-file"], "is a file, not a folder"),
         (["--out", "{tmp}/a-file/run"], "{tmp}/a-file"),
         (["--dataset", "digits", "--data", "{tmp}/a-file"], "not both"),
+        (["--rival", "svm"], "argument --rival: invalid choice: 'svm'"),
     ],
 )
 def test_bad_arguments_stop_before_any_work(tmp_path, capsys, args, fragment):
@@ -147,6 +148,15 @@ def test_every_registered_search_runs_from_the_command_line(tmp_path, capsys, al
     assert 0.0 <= results["test_accuracy"] <= 1.0 and results["final_fit_epochs"] == 1
     assert (out / "final_model.keras").is_file()
     assert json.loads((out / "run.json").read_text())["status"] == "finished"
+    # the no-search rival, trained like the final fit and compared on validation
+    rival = results["rival"]
+    assert rival["rival"] == "the textbook CNN (no search)" and rival["winner"] in (
+        rival["method"],
+        rival["rival"],
+    )
+    assert rival["method_score"] == results["final_val_accuracy"]
+    assert 0.0 <= rival["rival_test"] <= 1.0 and (out / "rival_model.keras").is_file()
+    assert rival["verdict"] in printed
 
 
 def test_a_run_of_another_command_is_refused_unless_overwritten(tmp_path, capsys):
@@ -341,6 +351,20 @@ def _npz(path: Path, y_train, y_test) -> Path:
         (["evolve", "--dataset", "nosuch"], "nosuch"),
         (["evolve", "--gpus", "x"], "argument --gpus: expected comma-separated GPU ids"),
         (["evolve", "--data", "{table}", "--label", "label"], "pick --space dense"),
+        (
+            [
+                "evolve",
+                "--data",
+                "{table}",
+                "--label",
+                "label",
+                "--space",
+                "dense",
+                "--rival",
+                "textbook",
+            ],
+            "--rival none for tables",
+        ),
         (["evolve", "--data", "{test_only}"], "test"),
         (["evolve", "--data", "{one_based}"], "label"),
         (["train", "--data", "{table}", "--label", "label"], "evolve --space dense"),
@@ -356,7 +380,8 @@ def test_a_command_refused_after_parsing_leaves_no_folder(tmp_path, capsys, case
     }
     out = tmp_path / "run"
     args = [part.format(**files) for part in case]
-    space = ["--space", "compact"] if case[0] == "evolve" else []  # a CNN space on a table
+    # a CNN space on a table, unless the case names its space
+    space = ["--space", "compact"] if case[0] == "evolve" and "--space" not in case else []
     try:
         code = main([*args, *space, "--out", str(out), "--quiet"])
     except SystemExit as exit:  # argparse's own one-line refusal

@@ -63,3 +63,17 @@ def test_progress_lines_and_quiet(capsys):
     assert out.startswith("gen [1/2]") and "ETA" in out and "best=0.5" in out
     Progress(total=2, verbose=0).step("x")
     assert capsys.readouterr().out == ""
+
+
+def test_a_comparison_names_the_winner_and_round_trips():
+    from automl_kit.utils import Comparison
+
+    ahead = Comparison("freezing", 0.90, "no freezing", 0.88, hint="--freezing none")
+    assert ahead.winner == "freezing" and ahead.difference_points == pytest.approx(2.0)
+    assert "use it" not in ahead.verdict()  # the hint is for a winning rival only
+    behind = Comparison("freezing", 0.85, "no freezing", 0.88, hint="--freezing none")
+    assert behind.winner == "no freezing" and behind.verdict().endswith("use it: --freezing none")
+    tie = Comparison("a", 0.5, "b", 0.5)
+    assert tie.winner == "a" and "tied" in tie.verdict()
+    again = Comparison.from_summary(json.loads(json.dumps(behind.summary())))
+    assert again == behind

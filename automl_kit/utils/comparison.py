@@ -1,0 +1,72 @@
+"""A capability's method against the simple rival it was measured with in the same run.
+
+Every command that trains the rival beside its method (``evolve`` the textbook CNN without
+search, ``train --compare`` training without freezing) reports it the same way: both scores on
+validation, which won and by how much, and, when the rival wins, how to get it.
+
+>>> c = Comparison("searched model", 0.91, "textbook CNN", 0.93, hint="rival_model.keras")
+>>> c.winner, round(c.difference_points, 2)
+('textbook CNN', -2.0)
+>>> c.verdict()
+'textbook CNN beat searched model on validation: 0.9300 vs 0.9100 (searched model -2.00 points); use it: rival_model.keras'
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+
+@dataclass
+class Comparison:
+    """``method`` and ``rival`` scored on the same validation split (higher is better);
+    test scores once measured; ``hint`` says how to get the rival when it wins."""
+
+    method: str
+    method_score: float
+    rival: str
+    rival_score: float
+    metric: str = "validation accuracy"
+    method_test: float | None = None
+    rival_test: float | None = None
+    method_seconds: float | None = None
+    rival_seconds: float | None = None
+    hint: str = ""
+
+    @property
+    def difference_points(self) -> float:
+        """Method minus rival, in points (negative: the rival is ahead)."""
+        return 100.0 * (self.method_score - self.rival_score)
+
+    @property
+    def winner(self) -> str:
+        """The rival only when it is strictly ahead: a tie keeps the method."""
+        return self.rival if self.rival_score > self.method_score else self.method
+
+    def verdict(self) -> str:
+        """One line: who won on validation and by how much (and the rival's hint if it won)."""
+        if self.method_score == self.rival_score:
+            return f"{self.method} tied {self.rival} on validation: {self.method_score:.4f}"
+        first, second = (
+            (self.method, self.rival) if self.winner == self.method else (self.rival, self.method)
+        )
+        scores = {self.method: self.method_score, self.rival: self.rival_score}
+        line = (
+            f"{first} beat {second} on validation: {scores[first]:.4f} vs {scores[second]:.4f} "
+            f"({self.method} {self.difference_points:+.2f} points)"
+        )
+        if self.winner == self.rival and self.hint:
+            line += f"; use it: {self.hint}"
+        return line
+
+    def summary(self) -> dict:
+        return {
+            **asdict(self),
+            "difference_points": round(self.difference_points, 4),
+            "winner": self.winner,
+            "verdict": self.verdict(),
+        }
+
+    @classmethod
+    def from_summary(cls, summary: dict) -> Comparison:
+        fields = cls.__dataclass_fields__
+        return cls(**{k: v for k, v in summary.items() if k in fields})
