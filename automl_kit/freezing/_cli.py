@@ -42,6 +42,7 @@ class Train(Job):
         "frozen_prefix.png",
         "freezing_rates.png",
         "model.keras",
+        "rival_model.keras",
     )
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
@@ -65,6 +66,13 @@ class Train(Job):
             "continuous freezing) or thesis (Algorithm 1); IntelligentFreezing(mode=...)",
         )
         parser.add_argument("--epochs", type=positive_int, default=12, help="training epochs")
+        parser.add_argument(
+            "--compare",
+            default=None,
+            choices=POLICIES.names(),
+            help="also train the same model from the same initialisation with this policy (e.g. "
+            "none) and say which won on validation and at what time (twice the training)",
+        )
         add_recipe_options(parser, schedules=(*RECIPE_SCHEDULE_NAMES, *DECK_DECAYS))
         parser.add_argument(
             "--decay-rate",
@@ -140,6 +148,7 @@ class Train(Job):
             width=args.width,
             frozen_batchnorm=args.frozen_batchnorm,
             record_rates=args.record_rates,
+            compare=args.compare,
             seed=args.seed,
             run_dir=run,  # checkpointed every epoch, so that --resume continues it
             resume=bool(args.resume),
@@ -150,6 +159,8 @@ class Train(Job):
             f"({result.epochs_with_freezing} with frozen layers); test accuracy "
             f"{result.test_accuracy:.4f} ({len(data.y_test)} samples)"
         )
+        if result.comparison is not None:
+            print(result.comparison.verdict())
         return result.summary()
 
 

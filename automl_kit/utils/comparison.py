@@ -54,6 +54,9 @@ class Comparison:
             f"{first} beat {second} on validation: {scores[first]:.4f} vs {scores[second]:.4f} "
             f"({self.method} {self.difference_points:+.2f} points)"
         )
+        if self.method_seconds and self.rival_seconds:
+            ratio = self.method_seconds / self.rival_seconds
+            line += f"; {self.method_seconds:.0f} s vs {self.rival_seconds:.0f} s ({ratio:.2f}x the time)"
         if self.winner == self.rival and self.hint:
             line += f"; use it: {self.hint}"
         return line

@@ -37,6 +37,22 @@ def test_train_writes_log_plots_model_and_results(tmp_path, capsys):
     assert json.loads((out / "run.json").read_text())["status"] == "finished"
 
 
+def test_compare_trains_the_rival_from_the_same_start_and_names_the_winner(tmp_path, capsys):
+    from automl_kit.freezing import TrainResult
+
+    out = tmp_path / "run"
+    args = [*TINY, "--epochs", "2", "--freezing", "intelligent", "--compare", "none"]
+    assert main([*args, "--out", str(out), "--quiet"]) == 0
+    rival = json.loads((out / "results.json").read_text())["rival"]
+    assert (rival["method"], rival["rival"]) == ("intelligent freezing", "no freezing")
+    assert rival["winner"] in (rival["method"], rival["rival"])
+    assert rival["method_seconds"] > 0 and rival["rival_seconds"] > 0
+    assert rival["verdict"] in capsys.readouterr().out
+    assert (out / "rival_model.keras").is_file()
+    loaded = TrainResult.load(out)
+    assert loaded.comparison.summary() == rival
+
+
 @pytest.mark.parametrize(
     "args, fragment",
     [
@@ -49,6 +65,7 @@ def test_train_writes_log_plots_model_and_results(tmp_path, capsys):
         (["--optimizer", "lion"], "argument --optimizer: invalid choice: 'lion'"),
         (["--lr-schedule", "linear"], "argument --lr-schedule: invalid choice: 'linear'"),
         (["--augment", "mixup"], "argument --augment: invalid choice: 'mixup'"),
+        (["--compare", "never"], "argument --compare: invalid choice: 'never'"),
         (["--decay-rate", "0.5"], "--decay-rate has no effect with --lr-schedule cosine"),
         (
             ["--freezing", "freezeout", "--freeze-mode", "thesis"],
