@@ -89,9 +89,10 @@ class EHR(Job):
         model.add_argument(
             "--weight",
             type=_weight,
-            default=0.5,
-            help="base model's share of the rank average in [0, 1], or 'auto' (chosen by "
-            "validation AUPRC on a held-out split)",
+            default="auto",
+            help="base model's share of the rank average in [0, 1], or 'auto' (default: chosen "
+            "by validation AUPRC on a held-out split, the base model alone unless the CNN adds "
+            "something there)",
         )
         model.add_argument(
             "--cnn-epochs",

@@ -349,9 +349,10 @@ class CNNBoostedClassifier(ClassifierMixin, BaseEstimator):
 
         base = _percentile(self.base_reference_, self._base_scores(X))
         cnn = _percentile(self.cnn_reference_, self._cnn_scores(images))
-        best, best_score = 1.0, -np.inf
+        best, best_score, self.validation_auprc_by_weight_ = 1.0, -np.inf, {}
         for weight in (1.0, 0.75, 0.5, 0.25, 0.0):
             score = average_precision_score(target, weight * base + (1 - weight) * cnn)
+            self.validation_auprc_by_weight_[weight] = float(score)
             if score > best_score + 1e-12:
                 best, best_score = weight, score
         self.validation_auprc_ = float(best_score)

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from automl_kit.utils import RunDirectory, require_files, run_root
+from automl_kit.utils import Comparison, RunDirectory, require_files, run_root
 
 K_VALUES = (100, 300, 500, 1000, 2000, 3000)  # precision@K of the results table (Table 5.1)
 BASES = ("xgb", "cat", "rf")
@@ -114,7 +114,7 @@ def boost(
     height: int | None = None,
     scope: str = "window",
     combine: str = "rank_average",
-    weight: float | str = 0.5,
+    weight: float | str = "auto",
     cnn_epochs: int = 10,
     balance: float = 0.5,
     n_confusing: int = 0,
@@ -127,7 +127,9 @@ def boost(
     """Split ``tables`` (:class:`~automl_kit.datasets.EHRTables`) by patient, fit an
     :class:`EHRImageMapper` with ``layout`` on the training patients, fit a
     :class:`CNNBoostedClassifier` on ``base`` (see :func:`base_model`), and score base, CNN and
-    boosted model on the test patients. With ``run_dir`` (an open ``RunDirectory``) the layout
+    boosted model on the test patients. ``weight="auto"`` (the default) chooses the base
+    model's share on a held-out validation split, and ``details["rival"]`` compares the best
+    share below 1 (the CNN's images count) with the base model alone there. With ``run_dir`` (an open ``RunDirectory``) the layout
     GA checkpoints there (``resume=True`` continues it), and the result and plots are saved
     there.
     """
@@ -217,6 +219,19 @@ def boost(
             "cnn_epochs_kept": booster.cnn_epochs_,
         },
     )
+    if weight == "auto" and combine == "rank_average":  # against the base model on validation
+        by_weight = booster.validation_auprc_by_weight_
+        boosted = max((w for w in by_weight if w < 1.0), key=lambda w: by_weight[w])
+        comparison = Comparison(
+            f"the CNN-boosted {base} (base share {boosted})",
+            by_weight[boosted],
+            f"the {base} base model alone",
+            by_weight[1.0],
+            metric="validation AUPRC",
+            hint="the booster already is (weight 1.0 chosen)",
+        )
+        result.details["rival"] = comparison.summary()
+        say(f"ehr: {comparison.verdict()}")
     if run_dir is not None:
         result.save(run_dir)
         _plot(result, train, test, run_root(run_dir), seed)

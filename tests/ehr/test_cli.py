@@ -23,8 +23,13 @@ def test_simulated_run_writes_layout_images_curve_and_results(tmp_path, capsys):
         "cnn epoch 1/1: loss",
         "models saved in",
         "cnn-boosted-rf (rank_average):",
+        "on validation:",  # --weight auto (default): the booster against its base model
     ):
         assert line in printed, line
+    rival = json.loads((out / "results.json").read_text())["rival"]
+    assert rival["rival"] == "the rf base model alone" and rival["metric"] == "validation AUPRC"
+    chosen = json.loads((out / "results.json").read_text())["weight"]
+    assert (chosen == 1.0) == (rival["winner"] == rival["rival"])
     names = {p.name for p in out.iterdir()}
     assert {
         "layout.json",
