@@ -95,10 +95,11 @@ def out_of_fold_probabilities(
     """Predicted probabilities of each sample from a model that never saw it (stratified K-fold).
 
     ``model``: ``"logistic"`` (the default, ``None``: logistic regression on the flattened
-    features), ``"auto"`` (the CNN for images, logistic regression otherwise), ``"cnn"`` (the textbook CNN, ``zoo.textbook_cnn``, trained ``epochs`` per fold
-    on the shared recipe with its last weights kept: images only), a scikit-learn classifier
-    (``predict_proba``, through ``cross_val_predict``) or a function ``seed -> compiled Keras
-    model`` trained ``epochs`` per fold; ``verbose`` prints a line per fold.
+    features); ``"cnn"`` (the textbook CNN, ``zoo.textbook_cnn``, trained ``epochs`` per fold
+    on the shared recipe with its last weights kept: images only); ``"auto"`` (the CNN for
+    images, logistic regression otherwise); a scikit-learn classifier (``predict_proba``,
+    through ``cross_val_predict``); or a function ``seed -> compiled Keras model`` trained
+    ``epochs`` per fold. ``verbose`` prints a line per fold.
 
     >>> x, y = np.random.default_rng(0).normal(size=(40, 3)), np.arange(40) % 2
     >>> out_of_fold_probabilities(x, y, cv=2).shape

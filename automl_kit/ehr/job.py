@@ -129,9 +129,9 @@ def boost(
     :class:`CNNBoostedClassifier` on ``base`` (see :func:`base_model`), and score base, CNN and
     boosted model on the test patients. ``weight="auto"`` (the default) chooses the base
     model's share on a held-out validation split, and ``details["rival"]`` compares the best
-    share below 1 (the CNN's images count) with the base model alone there. With ``run_dir`` (an open ``RunDirectory``) the layout
-    GA checkpoints there (``resume=True`` continues it), and the result and plots are saved
-    there.
+    share below 1 (the CNN's images count) with the base model alone there. With ``run_dir``
+    (an open ``RunDirectory``) the layout GA checkpoints there (``resume=True`` continues
+    it), and the result and plots are saved there.
     """
     from automl_kit.ehr.booster import CNNBoostedClassifier
     from automl_kit.ehr.mapper import EHRImageMapper
@@ -228,7 +228,7 @@ def boost(
             f"the {base} base model alone",
             by_weight[1.0],
             metric="validation AUPRC",
-            hint="the booster already is (weight 1.0 chosen)",
+            hint="the booster returns it (weight 1.0)",
         )
         result.details["rival"] = comparison.summary()
         say(f"ehr: {comparison.verdict()}")

@@ -154,19 +154,21 @@ def train(
             record_rates=record_rates,
         )
 
+    def timed_fit(subject: FreezingTrainer, **checkpoints) -> float:
+        started = time.perf_counter()
+        subject.fit(
+            data.x_train,
+            data.y_train,
+            epochs=epochs,
+            validation_data=data.validation_data,
+            verbose=2 if verbose else 0,
+            seed=seed,
+            **checkpoints,
+        )
+        return time.perf_counter() - started
+
     trainer = trainer_for(model, policy, optimizer)
-    started = time.perf_counter()
-    trainer.fit(
-        data.x_train,
-        data.y_train,
-        epochs=epochs,
-        validation_data=data.validation_data,
-        verbose=2 if verbose else 0,
-        run_dir=run_dir,
-        resume=resume,
-        seed=seed,
-    )
-    seconds = time.perf_counter() - started
+    seconds = timed_fit(trainer, run_dir=run_dir, resume=resume)
     test_loss, test_accuracy = model.evaluate(data.x_test, data.y_test, verbose=0)[:2]
     result = TrainResult(
         model=model,
@@ -181,16 +183,7 @@ def train(
         if verbose:
             print(f"rival: the same model with policy {compare.name} ...", flush=True)
         rival_trainer = trainer_for(rival, compare, rival_optimizer)
-        started = time.perf_counter()
-        rival_trainer.fit(
-            data.x_train,
-            data.y_train,
-            epochs=epochs,
-            validation_data=data.validation_data,
-            verbose=2 if verbose else 0,
-            seed=seed,
-        )
-        rival_seconds = time.perf_counter() - started
+        rival_seconds = timed_fit(rival_trainer)
         result.rival_model = rival
         result.comparison = Comparison(
             _label(trainer.callback.policy.name),

@@ -88,8 +88,6 @@ def evolve(
         result.rival_model, result.comparison = _textbook_rival(
             data, result, final_epochs, seed, verbose
         )
-        if verbose:
-            print(f"against the textbook CNN: {result.comparison.verdict()}", flush=True)
     result.save()
     return result
 
