@@ -34,6 +34,8 @@ TINY = [
     "1",
     "--final-epochs",
     "1",
+    "--rival",
+    "none",  # the textbook rival is tested once, below
 ]
 # TensorFlow's C++ log lines (issue 10, "Noise") and Python's signs of a crash
 NOISE = re.compile(
@@ -139,6 +141,7 @@ def test_bad_arguments_stop_before_any_work(tmp_path, capsys, args, fragment):
 def test_every_registered_search_runs_from_the_command_line(tmp_path, capsys, algorithm):
     out = tmp_path / "run"
     args = ["--algorithm", algorithm, "--max-evaluations", "2", "--n-train", "300", "--quiet"]
+    args += ["--rival", "auto"]  # the default: the textbook CNN beside the final fit
     assert main([*TINY, *args, "--out", str(out)]) == 0
     printed = capsys.readouterr().out
     assert printed.splitlines()[-1].startswith(f"results: {out}/results.json")
