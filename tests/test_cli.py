@@ -116,6 +116,8 @@ def evolve_tiny(path, out, *extra):
         "1",
         "--final-epochs",
         "1",
+        "--rival",
+        "none",  # tested in tests/search/test_cli.py
         "--out",
         str(out),
         "--quiet",

@@ -98,7 +98,8 @@ def test_bad_input_with_overwrite_keeps_the_old_run(
 TINY_RUNS = {
     "evolve": (
         ["--dataset", "digits", "--n-train", "200", "--algorithm", "random_search"]
-        + ["--max-evaluations", "1", "--epochs-per-eval", "1", "--final-epochs", "1"],
+        + ["--max-evaluations", "1", "--epochs-per-eval", "1", "--final-epochs", "1"]
+        + ["--rival", "none"],
         ["--dataset", "digits", "--algorithm", "random_search"],
         "searches until its budget is spent",
     ),
