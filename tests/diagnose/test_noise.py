@@ -86,6 +86,7 @@ def test_keras_out_of_fold_probabilities(digits_big):
     assert (p.argmax(1) == y).mean() > 0.5
 
 
+@pytest.mark.slow  # the command's test runs the CNN folds by default; the zoo's, a short schedule
 def test_cnn_out_of_fold_probabilities_on_the_recipe_and_their_cost(digits_big):
     x, y = digits_big.x_train[:600], digits_big.y_train[:600]
     p = out_of_fold_probabilities(x, y, "cnn", cv=3, epochs=8, seed=0)
