@@ -120,16 +120,15 @@ def out_of_fold_probabilities(
         )
     if isinstance(model, str) and model not in LABEL_MODELS:
         raise ValueError(f"unknown model {model!r}; choose one of: {', '.join(LABEL_MODELS)}.")
-    if model == "auto":
-        model = "cnn" if x.ndim == 4 else "logistic"
+    model = _named_model(model, x)
     if model == "cnn" and x.ndim != 4:
         raise ValueError(
             f"model='cnn' takes images (samples, height, width, channels), got shape {x.shape}; "
             "use model='logistic' for tables."
         )
     folds = StratifiedKFold(cv, shuffle=True, random_state=seed)
-    if model in (None, "logistic") or hasattr(model, "predict_proba"):
-        if model in (None, "logistic"):
+    if model == "logistic" or hasattr(model, "predict_proba"):
+        if model == "logistic":
             from sklearn.linear_model import LogisticRegression
 
             model = LogisticRegression(max_iter=500, C=1.0)
@@ -169,6 +168,16 @@ def out_of_fold_probabilities(
                 flush=True,
             )
     return probabilities
+
+
+def _named_model(model: Any, x: np.ndarray) -> Any:
+    """``None`` is logistic regression; ``"auto"`` the CNN for images (4-D ``x``), else
+    logistic regression; anything else is returned as given."""
+    if model is None:
+        return "logistic"
+    if isinstance(model, str) and model == "auto":
+        return "cnn" if np.ndim(x) == 4 else "logistic"
+    return model
 
 
 @dataclass
@@ -330,8 +339,7 @@ def find_label_issues(
     y = np.asarray(y, dtype=np.int64)
     cost = {"model": "given"}
     if probabilities is None:
-        if model in (None, "auto"):
-            model = "cnn" if model == "auto" and np.ndim(x) == 4 else "logistic"
+        model = _named_model(model, x)
         start = time.perf_counter()
         probabilities = out_of_fold_probabilities(
             x,
