@@ -50,6 +50,8 @@ RECIPE_KEEP_NAMES = ("best", "ema", "last")  # Recipe(keep=...)
 SEARCH_RIVAL_NAMES = ("auto", "textbook", "none")
 # diagnose.find_label_issues(model=...): "auto" is the textbook CNN for images, else logistic
 LABEL_MODEL_NAMES = ("auto", "logistic", "cnn")
+# CNNBoostedClassifier(combine=...): how the CNN joins the tree model (automl_kit.ehr)
+BOOSTER_COMBINE_NAMES = ("rank_average", "stacker", "cnn_feature")
 # automl_kit.capacity.grow: task -> (epochs, chunks, n_train, n_test) when not given
 GROWTH_TASK_DEFAULTS = {
     "sine": (60, 5, 2048, None),

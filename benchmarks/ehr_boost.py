@@ -17,6 +17,10 @@ patients (stratified, by patient), count each code per window on the training co
   model's training scores). With ``n_confusing=0`` the CNN does not depend on the base model, so it is trained
   once per layout; ``rank_check`` records that this recombination reproduces the booster's
   ranking for XGB;
+* ``CNN-XGB(ga, feature)``: the CNN stacked into the trees (``combine="cnn_feature"``: XGB
+  refitted with the CNN's out-of-fold logit as one more column), and ``CNN-XGB(ga, feature,
+  auto)``, what that booster returns with ``weight="auto"`` (the base alone unless the
+  stacked trees win on its validation split; both are fitted on the 80 % left after it);
 * ``XGB-tuned``: a random search over XGBoost settings, each scored on a stratified inner
   validation split of the training patients (AUPRC), the best refitted on all of them, all
   within the compute that the GA booster (layout + XGB + CNN) took in the same cell. Compute is
@@ -345,6 +349,33 @@ def run_boost(dataset: str, seed: int, budget_name: str) -> dict:
                 )
     FITTED.pop(key)
 
+    # the CNN stacked into the trees (issue 25): XGB refitted on the columns plus the CNN's
+    # out-of-fold logit; "CNN-XGB(ga, feature)" is those trees, "CNN-XGB(ga, feature, auto)" what
+    # the booster returns (the base model alone unless the stacked trees win on validation)
+    stacked = CNNBoostedClassifier(
+        make_base("XGB", budget, seed),
+        mapper=mappers["ga"],
+        n_image_features=len(codes),
+        combine="cnn_feature",
+        cnn_epochs=budget["cnn_epochs"],
+        weight="auto",
+        balance=budget["balance"],
+        seed=seed,
+    )
+    timed("CNN-XGB(ga, feature)", lambda: stacked.fit(xtr, ytr))
+    seconds["CNN-XGB(ga, feature)"]["cpu"] += seconds["layout(ga)"]["cpu"]
+    seconds["CNN-XGB(ga, feature)"]["wall"] += seconds["layout(ga)"]["wall"]
+    parts = stacked.scores(xte)
+    cnn = np.clip(parts["cnn"], 1e-6, 1 - 1e-6)
+    logit = np.log(cnn / (1 - cnn))  # the booster's own transform of the CNN's score
+    trees = stacked.stacked_estimator_.predict_proba(np.column_stack([xte, logit]))[:, 1]
+    scores["CNN-XGB(ga, feature)"] = trees
+    scores["CNN-XGB(ga, feature, auto)"] = parts["combined"]
+    stacking = {
+        "validation_auprc": stacked.validation_auprc_by_model_,
+        "kept": "base" if stacked.weight_ == 1.0 else "stacked",
+    }
+
     model, search = tuned_xgb(xtr, ytr, seconds["CNN-XGB(ga)"]["cpu"], budget, seed)
     scores["XGB-tuned"] = model.predict_proba(xte)[:, 1]
     seconds["XGB-tuned"] = {"cpu": search["cpu_seconds"], "wall": search["wall_seconds"]}
@@ -362,6 +393,7 @@ def run_boost(dataset: str, seed: int, budget_name: str) -> dict:
         "rank_check": rank_check,
         "booster_weight": weights,
         "cnn_epochs_kept": kept_epochs,
+        "stacking": stacking,
         "load_average": os.getloadavg()[0],
     }
 
@@ -402,6 +434,8 @@ COMPARISONS = [
     ("CNN-XGB(ga)", "CNN-XGB(igtd)"),
     ("CNN(ga)", "CNN(random)"),
     ("CNN-XGB(ga)", "XGB-tuned"),
+    ("CNN-XGB(ga, feature)", "XGB"),
+    ("CNN-XGB(ga, feature, auto)", "XGB"),
 ]
 METRICS = [*(f"p@{k}" for k in THESIS_K), "auroc", "auprc"]
 
@@ -466,7 +500,7 @@ def main(argv=None) -> None:
             f"{row['dataset']}/seed {row['seed']}: "
             + ", ".join(
                 f"{k} p@100 {m[k]['p@100']:.3f} auprc {m[k]['auprc']:.3f}"
-                for k in ("XGB", "CNN-XGB(ga)", "CNN-XGB(random)", "XGB-tuned")
+                for k in ("XGB", "CNN-XGB(ga)", "CNN-XGB(ga, feature)", "XGB-tuned")
             )
             + f" (load {row['load_average']:.1f})",
             flush=True,

@@ -13,7 +13,7 @@ from automl_kit.utils.io import read_json, write_json
 
 _NOT_SAVED = (
     "not saved: scikit-learn models have no non-pickle format; pass the fitted model to "
-    "CNNBoostedClassifier.load(..., base_estimator=)"
+    "CNNBoostedClassifier.load(..., {argument}=)"
 )
 
 
@@ -23,13 +23,10 @@ def save_booster(model, directory) -> list[str]:
     root.mkdir(parents=True, exist_ok=True)
     model.cnn_.save(root / "cnn.keras")
     written = ["cnn.keras"]
-    base = model.base_estimator_
-    base_file = {"xgboost": "base_model.json", "catboost": "base_model.cbm"}.get(
-        type(base).__module__.split(".")[0]
-    )
-    if base_file:
-        base.save_model(str(root / base_file))
-        written.append(base_file)
+    trees = {"base_model": _save_tree(model.base_estimator_, root, "base_model")}
+    if model.stacked_estimator_ is not None:
+        trees["stacked_model"] = _save_tree(model.stacked_estimator_, root, "stacked_model")
+    written += [info["file"] for info in trees.values() if info["file"]]
     if model.mapper is not None:  # so that a loaded (or cloned) model maps X as this one
         model.mapper.save(root / "mapper")
         written.append("mapper/")
@@ -43,11 +40,7 @@ def save_booster(model, directory) -> list[str]:
     stacker = model.stacker_
     state = {
         "params": params,
-        "base_model": {
-            "class": f"{type(base).__module__}.{type(base).__name__}",
-            "file": base_file,
-            "note": None if base_file else _NOT_SAVED,
-        },
+        **trees,
         "classes": model.classes_.tolist(),
         "n_features_in": int(model.n_features_in_),
         "n_codes": int(model.n_codes_),
@@ -68,7 +61,23 @@ def save_booster(model, directory) -> list[str]:
     return written
 
 
-def load_booster(cls, directory, base_estimator=None):
+def _save_tree(tree, root: Path, stem: str) -> dict:
+    """Save an XGBoost or CatBoost model in its own format; what booster.json records of it."""
+    suffix = {"xgboost": ".json", "catboost": ".cbm"}.get(type(tree).__module__.split(".")[0])
+    if suffix:
+        tree.save_model(str(root / (stem + suffix)))
+    return {
+        "class": f"{type(tree).__module__}.{type(tree).__name__}",
+        "file": stem + suffix if suffix else None,
+        "note": None
+        if suffix
+        else _NOT_SAVED.format(
+            argument="base_estimator" if stem == "base_model" else "stacked_estimator"
+        ),
+    }
+
+
+def load_booster(cls, directory, base_estimator=None, stacked_estimator=None):
     """A fitted ``cls`` from :func:`save_booster`'s files (see ``CNNBoostedClassifier.load``)."""
     import keras
 
@@ -80,9 +89,11 @@ def load_booster(cls, directory, base_estimator=None):
         )
     state = read_json(root / "booster.json")
     if base_estimator is None:
-        base_estimator = _load_base(root, state["base_model"])
+        base_estimator = _load_tree(root, state["base_model"], "base_estimator")
     elif not callable(getattr(base_estimator, "predict_proba", None)):
         raise ValueError("base_estimator must be a fitted classifier with predict_proba.")
+    if stacked_estimator is None and state.get("stacked_model"):
+        stacked_estimator = _load_tree(root, state["stacked_model"], "stacked_estimator")
     params = dict(state["params"])
     # files written before the mapper and layout were kept: the fitted state still predicts
     params.setdefault("layout", None)
@@ -103,14 +114,15 @@ def load_booster(cls, directory, base_estimator=None):
     model.base_reference_ = np.asarray(state["base_reference"], dtype=np.float64)
     model.cnn_reference_ = np.asarray(state["cnn_reference"], dtype=np.float64)
     model.stacker_ = None if state["stacker"] is None else _stacker(state["stacker"])
+    model.stacked_estimator_ = stacked_estimator
     return model
 
 
-def _load_base(root: Path, info: dict):
+def _load_tree(root: Path, info: dict, argument: str):
     if not info["file"]:
         raise ValueError(
-            f"the base model ({info['class']}) was not saved: scikit-learn models have no "
-            "format but pickle. Pass the fitted model as base_estimator=, or use an "
+            f"the {argument.split('_')[0]} model ({info['class']}) was not saved: scikit-learn "
+            f"models have no format but pickle. Pass the fitted model as {argument}=, or use an "
             "XGBoost/CatBoost base model, which are saved in their own formats."
         )
     if info["file"].endswith(".json"):

@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from automl_kit.cli.jobs import Job, duration, positive_float, positive_int
+from automl_kit.registries import BOOSTER_COMBINE_NAMES
 
 BASES = ("rf", "xgb", "cat")
 
@@ -85,14 +86,22 @@ class EHR(Job):
         layout.add_argument("--time-budget", type=duration, default=None, help="GA time budget")
         model = parser.add_argument_group("model")
         model.add_argument("--base", default="xgb", choices=BASES, help="base tree model")
-        model.add_argument("--combine", default="rank_average", choices=("rank_average", "stacker"))
+        model.add_argument(
+            "--combine",
+            default="rank_average",
+            choices=BOOSTER_COMBINE_NAMES,
+            help="how the CNN joins the trees: rank_average of the two scores; stacker (a "
+            "logistic regression on both logits, fitted on a held-out split); cnn_feature (the "
+            "CNN's out-of-fold logit as one more column for the trees)",
+        )
         model.add_argument(
             "--weight",
             type=_weight,
             default="auto",
             help="base model's share of the rank average in [0, 1], or 'auto' (default: chosen "
             "by validation AUPRC on a held-out split, the base model alone unless the CNN adds "
-            "something there)",
+            "something there; with cnn_feature, the stacked trees only if they beat the base "
+            "alone there)",
         )
         model.add_argument(
             "--cnn-epochs",

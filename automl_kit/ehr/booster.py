@@ -20,7 +20,10 @@ window ``w``, what ``EHRTables.counts(...).reshape(n, -1)`` gives) followed by a
    expresses the result on the base model's probability scale (a monotone map, so the ranking
    is the rank average's); ``combine="stacker"`` fits a logistic regression on the two
    models' logits over an internal validation split (``validation_fraction`` of the training
-   data, stratified) that neither model was trained on. The test set is never used.
+   data, stratified) that neither model was trained on; ``combine="cnn_feature"`` stacks the
+   CNN into the trees: a second copy of the base model is fitted on every column plus the
+   CNN's logit, out of fold (3 stratified folds, a CNN each) on the training patients and
+   from the CNN trained on all of them at prediction. The test set is never used.
 
 >>> from sklearn.base import clone
 >>> clf = CNNBoostedClassifier(cnn_epochs=1, n_windows=3)
@@ -41,9 +44,10 @@ from automl_kit.ehr.augment import drop_confusing
 from automl_kit.ehr.fitness import check_layout
 from automl_kit.ehr.layouts.base import grid_shape as _grid_shape
 from automl_kit.ehr.mapper import counts_to_images
-from automl_kit.registries import OPTIMIZER_NAMES
+from automl_kit.registries import BOOSTER_COMBINE_NAMES, OPTIMIZER_NAMES
 
-COMBINES = ("rank_average", "stacker")
+COMBINES = BOOSTER_COMBINE_NAMES
+FEATURE_FOLDS = 3  # combine="cnn_feature": CNNs trained for the out-of-fold logits
 # sklearn's check_non_negative says "Negative values in data passed to <who>"
 _COUNTS_WHO = (
     "CNNBoostedClassifier (the leading columns are event counts: pass raw counts, e.g. "
@@ -85,7 +89,12 @@ class CNNBoostedClassifier(ClassifierMixin, BaseEstimator):
     ``seed``; ``verbose`` (1: a line per CNN epoch). ``weight="auto"`` holds out the validation
     split from both models (as the stacker does) and picks the base model's share among 0,
     0.25, ..., 1 by validation AUPRC (``weight_``; ties to the base model), so a CNN that
-    does not help is not averaged in at a fixed 0.5.
+    does not help is not averaged in at a fixed 0.5; with ``combine="cnn_feature"`` it keeps
+    the stacked trees only if they beat the base model alone there (else ``weight_`` is 1.0).
+    When the base model alone wins, it is refitted on every training row (the validation split
+    included), so the result is the base model a user would train without the CNN.
+    ``validation_auprc_by_model_`` then holds both validation AUPRCs ("base"; "combined": the
+    best share below 1, or the stacked trees).
 
     Build ``X`` with ``EHRImageMapper.to_X(tables)`` (counts of the mapper's codes, then the
     demographics): with ``mapper=`` ``X`` must have exactly those columns (or the counts only).
@@ -302,6 +311,7 @@ class CNNBoostedClassifier(ClassifierMixin, BaseEstimator):
         target = (y == self.classes_[1]).astype(np.int64)
         train = np.arange(len(X))
         held_out = self.combine == "stacker" or self.weight == "auto"
+        valid = None
         if held_out:
             train, valid = self._split(target)
         base = (
@@ -329,10 +339,20 @@ class CNNBoostedClassifier(ClassifierMixin, BaseEstimator):
         cnn_scores = self._cnn_scores(images[train])
         self.base_reference_ = np.sort(base_scores)
         self.cnn_reference_ = np.sort(cnn_scores)
-        self.stacker_ = None
+        self.stacker_ = self.stacked_estimator_ = None
         self.weight_ = self.weight
+        if self.combine == "cnn_feature":
+            self.stacked_estimator_ = self._fit_stacked(base, X, images, target, train, cnn_rows)
+            self.weight_ = None
+            if self.weight == "auto":
+                self.weight_ = self._choose_stacked(X[valid], images[valid], target[valid])
         if self.weight == "auto" and self.combine == "rank_average":
             self.weight_ = self._choose_weight(X[valid], images[valid], target[valid])
+        if self.weight == "auto" and self.weight_ == 1.0:
+            # the base model alone won: refit it on the validation rows too, so that the user
+            # gets the model they would have trained without the CNN, not one on 80 % of the data
+            self.base_estimator_ = clone(base).fit(X, target)
+            self.base_reference_ = np.sort(self._base_scores(X))
         if self.combine == "stacker":
             from sklearn.linear_model import LogisticRegression
 
@@ -356,9 +376,60 @@ class CNNBoostedClassifier(ClassifierMixin, BaseEstimator):
             if score > best_score + 1e-12:
                 best, best_score = weight, score
         self.validation_auprc_ = float(best_score)
+        by_weight = self.validation_auprc_by_weight_
+        self.validation_auprc_by_model_ = {
+            "base": by_weight[1.0],
+            "combined": max(v for w, v in by_weight.items() if w < 1.0),
+        }
         if self.verbose:
             print(f"cnn boost: weight {best} on the base model (validation AUPRC {best_score:.3f})")
         return best
+
+    def _fit_stacked(self, base, X, images, target, train, cnn_rows):
+        """The base model refitted on ``X`` plus the CNN's out-of-fold logit (training rows)."""
+        from sklearn.model_selection import StratifiedKFold
+
+        folds = min(FEATURE_FOLDS, int(np.bincount(target[cnn_rows], minlength=2).min()))
+        if folds < 2:
+            raise ValueError(
+                "combine='cnn_feature' scores the training patients out of fold, which needs at "
+                "least two patients of each class; use combine='rank_average' or more data."
+            )
+        logit = np.zeros(len(X))
+        cv = StratifiedKFold(folds, shuffle=True, random_state=self.seed)
+        for fold, (inner, outer) in enumerate(cv.split(cnn_rows, target[cnn_rows])):
+            if self.verbose:
+                print(f"cnn_feature: out-of-fold CNN {fold + 1}/{folds}", flush=True)
+            rows, monitor = cnn_rows[inner], None
+            if self.early_stopping:
+                rows, monitor = self._early_split(rows, target)
+            cnn, _ = self._train_cnn(
+                images[rows],
+                target[rows],
+                None if monitor is None else (images[monitor], target[monitor]),
+            )
+            logit[cnn_rows[outer]] = _logit(cnn_scores(cnn, images[cnn_rows[outer]]))
+        # rows left out of the CNN (n_confusing) get the final CNN's logit, as new patients do
+        others = np.setdiff1d(train, cnn_rows)
+        logit[others] = _logit(self._cnn_scores(images[others]))
+        stacked = clone(base)
+        return stacked.fit(np.column_stack([X[train], logit[train]]), target[train])
+
+    def _stacked_scores(self, X: np.ndarray, cnn: np.ndarray) -> np.ndarray:
+        proba = self.stacked_estimator_.predict_proba(np.column_stack([X, _logit(cnn)]))
+        return np.asarray(proba, dtype=np.float64)[:, -1]
+
+    def _choose_stacked(self, X: np.ndarray, images: np.ndarray, target: np.ndarray):
+        """1.0 (the base model alone) unless the stacked trees have the better validation
+        AUPRC; None keeps the stacked trees."""
+        from sklearn.metrics import average_precision_score
+
+        base = average_precision_score(target, self._base_scores(X))
+        stacked = average_precision_score(target, self._stacked_scores(X, self._cnn_scores(images)))
+        self.validation_auprc_by_model_ = {"base": float(base), "combined": float(stacked)}
+        if self.verbose:
+            print(f"cnn_feature: validation AUPRC {stacked:.3f} stacked vs {base:.3f} base alone")
+        return None if stacked > base + 1e-12 else 1.0
 
     def _split(self, target: np.ndarray):
         from sklearn.model_selection import train_test_split
@@ -438,6 +509,8 @@ class CNNBoostedClassifier(ClassifierMixin, BaseEstimator):
             combined = self.stacker_.predict_proba(np.column_stack([_logit(base), _logit(cnn)]))[
                 :, 1
             ]
+        elif self.stacked_estimator_ is not None:
+            combined = base if self.weight_ == 1.0 else self._stacked_scores(X, cnn)
         else:
             rank = self.weight_ * _percentile(self.base_reference_, base) + (
                 1 - self.weight_
@@ -462,9 +535,9 @@ class CNNBoostedClassifier(ClassifierMixin, BaseEstimator):
 
         ``cnn.keras`` (the CNN), ``booster.json`` (parameters, layout, scales, reference scores,
         stacker coefficients), ``mapper/`` (the ``mapper=`` it was built with, so that
-        ``get_params`` of the loaded model gives it back), and the base model in its library's
-        own format where it has one: ``base_model.json`` (XGBoost), ``base_model.cbm``
-        (CatBoost). scikit-learn models (the default random forest) have no format but pickle,
+        ``get_params`` of the loaded model gives it back), and the base model (and the stacked
+        trees of ``combine="cnn_feature"``, ``stacked_model.*``) in its library's own format
+        where it has one: ``base_model.json`` (XGBoost), ``base_model.cbm`` (CatBoost). scikit-learn models (the default random forest) have no format but pickle,
         so they are NOT saved: ``booster.json`` says so and :meth:`load` then needs the fitted
         base model as ``base_estimator=``.
         """
@@ -472,10 +545,11 @@ class CNNBoostedClassifier(ClassifierMixin, BaseEstimator):
         return save_booster(self, directory)
 
     @classmethod
-    def load(cls, directory, base_estimator=None) -> CNNBoostedClassifier:
-        """A fitted model from :meth:`save`'s files; ``base_estimator``: the fitted base model
-        when it was not saved (scikit-learn) or to use instead of the saved one."""
-        return load_booster(cls, directory, base_estimator)
+    def load(cls, directory, base_estimator=None, stacked_estimator=None) -> CNNBoostedClassifier:
+        """A fitted model from :meth:`save`'s files; ``base_estimator`` (and, with
+        ``combine="cnn_feature"``, ``stacked_estimator``): the fitted tree models when they were
+        not saved (scikit-learn) or to use instead of the saved ones."""
+        return load_booster(cls, directory, base_estimator, stacked_estimator)
 
 
 def _count_columns(names) -> int:

@@ -219,14 +219,18 @@ def boost(
             "cnn_epochs_kept": booster.cnn_epochs_,
         },
     )
-    if weight == "auto" and combine == "rank_average":  # against the base model on validation
-        by_weight = booster.validation_auprc_by_weight_
-        boosted = max((w for w in by_weight if w < 1.0), key=lambda w: by_weight[w])
+    if weight == "auto" and combine != "stacker":  # against the base model on validation
+        by_model = booster.validation_auprc_by_model_
+        boosted = (
+            f"the CNN-boosted {base} (best base share below 1)"
+            if combine == "rank_average"
+            else f"{base} with the CNN's logit as a feature"
+        )
         comparison = Comparison(
-            f"the CNN-boosted {base} (base share {boosted})",
-            by_weight[boosted],
+            boosted,
+            by_model["combined"],
             f"the {base} base model alone",
-            by_weight[1.0],
+            by_model["base"],
             metric="validation AUPRC",
             hint="the booster returns it (weight 1.0)",
         )

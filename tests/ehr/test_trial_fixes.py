@@ -208,7 +208,11 @@ def test_auto_weight_keeps_a_useless_cnn_out_of_the_average():
         cnn_filters=4,
     ).fit(x, y)
     assert clf.weight_ in (0.75, 1.0) and 0 <= clf.validation_auprc_ <= 1
-    assert len(clf.base_reference_) == 128  # both models held out the validation split
+    if clf.weight_ == 1.0:  # the base alone won: refitted on every row, the user's own model
+        alone = RandomForestClassifier(30, random_state=0).fit(x, y).predict_proba(x)[:, 1]
+        np.testing.assert_allclose(clf.scores(x)["base"], alone)
+    else:  # both models held out the validation split
+        assert len(clf.base_reference_) == 128
     with pytest.raises(ValueError, match="'auto'"):
         CNNBoostedClassifier(weight="best").fit(x, y)
 
@@ -257,3 +261,54 @@ def test_without_a_mapper_a_dataframe_of_to_x_names_marks_the_count_columns(coho
     ).fit(frame, train.labels)
     assert clf.n_codes_ == len(mapper.features_)  # demographics are not read as image codes
     assert clf.predict_proba(frame).shape == (len(frame), 2)
+
+
+def test_cnn_feature_stacks_an_out_of_fold_logit_and_round_trips(tmp_path, cohort):
+    xgboost = pytest.importorskip("xgboost")
+    train, test, mapper = cohort
+    x, _ = mapper.to_X(train)
+    xt, _ = mapper.to_X(test)
+    base = xgboost.XGBClassifier(n_estimators=20, max_depth=2, n_jobs=1, random_state=0)
+    clf = CNNBoostedClassifier(
+        base, mapper=mapper, combine="cnn_feature", weight=0.5, cnn_epochs=2, cnn_filters=4
+    ).fit(x, train.labels)
+    # the stacked trees read one more column (the CNN's logit) than the base model
+    assert clf.stacked_estimator_.n_features_in_ == x.shape[1] + 1
+    assert clf.weight_ is None  # a numeric weight belongs to the rank average
+    s = clf.scores(xt)
+    np.testing.assert_allclose(s["combined"], clf._stacked_scores(xt, s["cnn"]))
+    assert not np.allclose(s["combined"], s["base"])
+    assert {"base_model.json", "stacked_model.json"} <= set(clf.save(tmp_path))
+    again = CNNBoostedClassifier.load(tmp_path)
+    np.testing.assert_allclose(again.predict_proba(xt), clf.predict_proba(xt), rtol=1e-6)
+
+
+def test_cnn_feature_with_auto_weight_returns_the_base_unless_stacking_wins(tmp_path):
+    rng = np.random.default_rng(1)
+    y = (np.arange(160) % 4 == 0).astype(int)
+    counts = rng.poisson(1.0, (160, 12)).astype(float)  # image columns: pure noise
+    x = np.hstack([counts, (y + rng.normal(0, 0.3, 160))[:, None]])
+    clf = CNNBoostedClassifier(
+        RandomForestClassifier(30, random_state=0),
+        n_windows=3,
+        n_image_features=4,
+        combine="cnn_feature",
+        weight="auto",
+        cnn_epochs=2,
+        cnn_filters=4,
+    ).fit(x, y)
+    by_model = clf.validation_auprc_by_model_
+    assert set(by_model) == {"base", "combined"}
+    s = clf.scores(x)
+    if by_model["combined"] > by_model["base"]:
+        assert clf.weight_ is None
+    else:  # the base model's own scores, refitted on every row, not the stacked trees'
+        assert clf.weight_ == 1.0
+        alone = RandomForestClassifier(30, random_state=0).fit(x, y).predict_proba(x)[:, 1]
+        np.testing.assert_allclose(s["combined"], alone)
+    with pytest.raises(ValueError, match="stacked model .* was not saved.*stacked_estimator="):
+        from automl_kit.ehr._booster_io import _load_tree
+
+        _load_tree(
+            None, {"file": None, "class": "sklearn.RandomForestClassifier"}, "stacked_estimator"
+        )
