@@ -43,6 +43,7 @@ class Grow(Job):
         "  automl-kit grow --task mnist --method adaptive --n-train 6000 --epochs 5\n"
         "  automl-kit grow --task cifar10 --method adaptive --epochs 10\n"
         "  automl-kit grow --task cifar10 --data my_images/ --epochs 10   # the ResNet on your images\n"
+        "  automl-kit grow --task cifar10 --rival none   # skip the static net trained beside it\n"
         "  automl-kit grow --resume runs/<timestamp>-grow   # continue a stopped run (Ctrl-C)"
     )
     uses_data = False  # sine makes its own data; the image tasks load theirs or --data in load()
@@ -52,6 +53,7 @@ class Grow(Job):
         "capacity_schedule.json",
         "capacity.png",
         "model.keras",
+        "rival_model.keras",
     )
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
@@ -73,6 +75,13 @@ class Grow(Job):
             "--method",
             default="adaptive",
             help="; ".join(f"{task}: {', '.join(m)}" for task, m in METHODS.items()),
+        )
+        parser.add_argument(
+            "--rival",
+            default="auto",
+            help="the net trained beside the method with the same data and epochs, compared on "
+            "validation (auto: the static large net, or the plain conv net on mnist; another "
+            "method of the task; none to skip it)",
         )
         parser.add_argument(
             "--epochs",
@@ -131,6 +140,11 @@ class Grow(Job):
             raise ValueError(
                 f"--method {args.method!r} is not a {args.task} method; choose one of: "
                 f"{', '.join(methods)}."
+            )
+        if args.rival not in ("auto", "none", *methods):
+            raise ValueError(
+                f"--rival {args.rival!r} is not a {args.task} method; choose auto, none or one "
+                f"of: {', '.join(methods)}."
             )
         if args.data is not None:
             if args.task == "sine":
@@ -209,6 +223,7 @@ class Grow(Job):
             every=args.every,
             n_train=args.n_train,
             n_test=args.n_test,
+            rival=args.rival,
             run_dir=run,  # checkpointed every epoch, so that --resume continues the run
             resume=bool(args.resume),
             verbose=args.verbose,
@@ -232,6 +247,8 @@ class Grow(Job):
                 f"{label}/{args.method}: {tested}final-10 loss {summary['final10_mean']:.5g} +- "
                 f"{summary['final10_std']:.2g}, {summary['seconds']:.1f} s, {growths} growths"
             )
+        if result.comparison is not None:
+            print(result.comparison.verdict())
         return summary
 
 

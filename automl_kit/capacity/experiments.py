@@ -53,6 +53,17 @@ def sine_grid(n: int = 1000) -> tuple[np.ndarray, np.ndarray]:
     return x, np.sin(x)
 
 
+# sine_data's seed offset for the validation draw (the grid is the task's test set)
+SINE_VALIDATION_SEED = 10_000
+
+
+def _accuracy(model, x: np.ndarray, y: np.ndarray) -> float | None:
+    """Accuracy on ``(x, y)`` (the validation split), None when it is empty."""
+    if not len(x):
+        return None
+    return float(model.evaluate(x, y, verbose=0, batch_size=500)[1])
+
+
 def _fit(
     model,
     x,
@@ -210,9 +221,11 @@ def run_sine(
     )
     seconds = time.perf_counter() - started
     tail = np.asarray(curve[-10:])
+    x_val, y_val = sine_data(seed + SINE_VALIDATION_SEED, 512)
     return {
         "final10_mean": float(tail.mean()),
         "final10_std": float(tail.std()),
+        "validation_mse": float(np.mean((np.asarray(model(x_val)) - y_val) ** 2)),
         "curve": curve,
         "seconds": seconds,
         "growth_steps": [r["step"] for r in controller.schedule[1:]] if controller else [],
@@ -342,6 +355,7 @@ def run_mnist(
         "samples": samples,
         "test_loss": float(test_loss),
         "test_accuracy": float(test_accuracy),
+        "validation_accuracy": _accuracy(model, data.x_val, data.y_val),
         "seconds": seconds,
         "growth_steps": [r["step"] for r in controller.schedule[1:]] if controller else [],
         "schedule": controller.schedule if controller else [],
@@ -419,8 +433,9 @@ def run_cifar(
         fit_callbacks.append(controller)
     x_train, y_train = data.x_train.astype("float32"), data.y_train
     x_test, y_test = data.x_test.astype("float32"), data.y_test
+    x_val = data.x_val.astype("float32")
     if x_train.max() > 1.5:  # raw 0-255 pixels
-        x_train, x_test = x_train / 255.0, x_test / 255.0
+        x_train, x_test, x_val = x_train / 255.0, x_test / 255.0, x_val / 255.0
     if controller is not None and controller.start.name == "gradmax":
         controller.probe = (x_train[:64], y_train[:64])  # GradMax's probe batch
     curve: list[dict] = []
@@ -485,6 +500,7 @@ def run_cifar(
     last = curve[-1]
     return {
         "test_accuracy": last["test_accuracy"],
+        "validation_accuracy": _accuracy(model, x_val, data.y_val),
         "test_loss": last["test_loss"],
         "train_accuracy": float(train_accuracy),
         "train_loss": float(train_loss),

@@ -15,12 +15,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from automl_kit.registries import GROWTH_TASK_DEFAULTS as DEFAULTS
-from automl_kit.utils import RunDirectory, require_files, run_root
+from automl_kit.utils import Comparison, RunDirectory, require_files, run_root
 
 if TYPE_CHECKING:
     import keras
 
 TASKS = tuple(DEFAULTS)
+# grow(rival="auto"): the net a user would train instead of growing one, per task
+RIVALS = {"sine": "static_large", "mnist": "standard", "cifar10": "static_large"}
 # what results.json keeps of an experiment's record (the rest: model, schedule, controller)
 METRICS = (
     "final10_mean",
@@ -29,6 +31,8 @@ METRICS = (
     "growth_steps",
     "test_accuracy",
     "test_loss",
+    "validation_accuracy",
+    "validation_mse",
     "train_accuracy",
     "gap",
     "flops",
@@ -41,21 +45,28 @@ METRICS = (
 class GrowthResult:
     """A finished ``grow`` job. ``schedule`` is the controller's summary (None for the static
     nets); ``save(run_dir)`` writes ``model.keras``, ``capacity_schedule.{csv,json}``,
-    ``capacity.png`` and ``results.json``; ``load(run_dir)`` reads them back."""
+    ``capacity.png`` and ``results.json``; ``load(run_dir)`` reads them back. With a rival,
+    ``comparison`` holds both validation scores and ``rival_model`` (``rival_model.keras``)
+    the rival's net."""
 
     task: str
     method: str
     model: keras.Model
     metrics: dict = field(default_factory=dict)
     schedule: dict | None = None
+    comparison: Comparison | None = None
+    rival_model: keras.Model | None = None
 
     def summary(self) -> dict:
-        return {
+        summary = {
             "task": self.task,
             "method": self.method,
             **self.metrics,
             "final_widths": None if self.schedule is None else self.schedule["final_widths"],
         }
+        if self.comparison is not None:
+            summary["rival"] = self.comparison.summary()
+        return summary
 
     def save(self, run_dir: str | os.PathLike | RunDirectory) -> Path:
         from automl_kit.capacity.controller import save_schedule
@@ -69,6 +80,8 @@ class GrowthResult:
                 self.schedule["schedule"], root / "capacity.png", losses=self.schedule.get("losses")
             )
         self.model.save(root / "model.keras")
+        if self.rival_model is not None:
+            self.rival_model.save(root / "rival_model.keras")
         write_json(root / "results.json", self.summary())
         return root
 
@@ -92,12 +105,16 @@ class GrowthResult:
             else None
         )
         summary.pop("final_widths", None)
+        rival = summary.pop("rival", None)
+        rival_file = root / "rival_model.keras"
         return cls(
             task=summary.pop("task"),
             method=summary.pop("method"),
             model=keras.models.load_model(root / "model.keras"),
             metrics=summary,
             schedule=schedule,
+            comparison=None if rival is None else Comparison.from_summary(rival),
+            rival_model=keras.models.load_model(rival_file) if rival_file.is_file() else None,
         )
 
 
@@ -118,6 +135,7 @@ def grow(
     every: int | None = None,
     n_train: int | None = None,
     n_test: int | None = None,
+    rival: str = "auto",
     run_dir: str | os.PathLike | RunDirectory | None = None,
     resume: bool = False,
     verbose: int = 1,
@@ -129,13 +147,21 @@ def grow(
     ``data`` (a ``Dataset``) replaces the MNIST or CIFAR-10 data the task loads. With
     ``run_dir`` (an open ``RunDirectory``) every epoch is checkpointed there and ``resume=True``
     continues it; the result is saved there at the end.
+
+    ``rival`` ("auto": the static large net, or the plain conv net on MNIST; another method of
+    the task; "none") is trained after the method with the same data, seed and epochs, and
+    ``comparison`` says which scored better on validation (accuracy on the data set's validation
+    split; for sine the MSE on a fresh draw of 512 points) and how long each took. It is not
+    checkpointed: a resumed run trains it again. No rival when it would be the method itself.
     """
     from automl_kit.capacity import experiments
     from automl_kit.datasets import load
 
     if task not in TASKS:
         raise ValueError(f"unknown task '{task}'; choose one of: {', '.join(TASKS)}.")
+    rival_method = _rival_method(task, method, rival)
     default_epochs, default_chunks, default_train, default_test = DEFAULTS[task]
+    shape = {} if widths is None else {"widths": tuple(widths)}
     common = {
         "epochs": epochs or default_epochs,
         "chunks": chunks or default_chunks,
@@ -162,7 +188,6 @@ def grow(
         if task == "mnist":
             record = experiments.run_mnist(method, data, seed, **common)
         else:
-            shape = {} if widths is None else {"widths": tuple(widths)}
             record = experiments.run_cifar(method, data, seed, every=every, **shape, **common)
     controller = record["controller"]
     schedule = None
@@ -175,6 +200,59 @@ def grow(
         metrics={k: record[k] for k in METRICS if k in record},
         schedule=schedule,
     )
+    if rival_method is not None:
+        if verbose:
+            print(f"grow: training the rival, {rival_method}, with the same data and epochs ...")
+        common.update(run_dir=None, resume=False, verbose=0)
+        if task == "sine":
+            other = experiments.run_sine(
+                rival_method, seed, width=width, n_train=n_train or default_train, **common
+            )
+        elif task == "mnist":
+            other = experiments.run_mnist(rival_method, data, seed, **common)
+        else:
+            other = experiments.run_cifar(rival_method, data, seed, every=every, **shape, **common)
+        result.comparison = _comparison(task, method, record, rival_method, other)
+        if result.comparison is not None:
+            result.rival_model = other["model"]
     if run_dir is not None:
         result.save(run_dir)
     return result
+
+
+def _rival_method(task: str, method: str, rival: str) -> str | None:
+    """The method to train as ``method``'s rival (None: no rival), checked before any run."""
+    from automl_kit.capacity.experiments import CIFAR_METHODS, MNIST_METHODS, SINE_METHODS
+
+    methods = {"sine": SINE_METHODS, "mnist": MNIST_METHODS, "cifar10": CIFAR_METHODS}[task]
+    if rival == "none":
+        return None
+    chosen = RIVALS[task] if rival == "auto" else rival
+    if chosen not in methods:
+        raise ValueError(
+            f"unknown rival {rival!r} for {task}; choose auto, none or one of: "
+            f"{', '.join(methods)}."
+        )
+    return None if chosen == method else chosen
+
+
+def _comparison(task: str, method: str, record: dict, rival: str, other: dict) -> Comparison | None:
+    """Both runs on validation: accuracy, or for sine the MSE (lower is better); None without
+    a validation split."""
+    key = "validation_mse" if task == "sine" else "validation_accuracy"
+    test = "final10_mean" if task == "sine" else "test_accuracy"
+    if record.get(key) is None or other.get(key) is None:
+        return None
+    return Comparison(
+        method,
+        record[key],
+        rival,
+        other[key],
+        metric="validation MSE" if task == "sine" else "validation accuracy",
+        method_test=record.get(test),
+        rival_test=other.get(test),
+        method_seconds=record["seconds"],
+        rival_seconds=other["seconds"],
+        hint="rival_model.keras",
+        higher_is_better=task != "sine",
+    )

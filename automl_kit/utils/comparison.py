@@ -18,8 +18,9 @@ from dataclasses import asdict, dataclass
 
 @dataclass
 class Comparison:
-    """``method`` and ``rival`` scored on the same validation split (higher is better);
-    test scores once measured; ``hint`` says how to get the rival when it wins."""
+    """``method`` and ``rival`` scored on the same validation split (higher is better unless
+    ``higher_is_better=False``, e.g. an error); test scores once measured; ``hint`` says how to
+    get the rival when it wins."""
 
     method: str
     method_score: float
@@ -31,6 +32,7 @@ class Comparison:
     method_seconds: float | None = None
     rival_seconds: float | None = None
     hint: str = ""
+    higher_is_better: bool = True
 
     @property
     def difference_points(self) -> float:
@@ -40,7 +42,8 @@ class Comparison:
     @property
     def winner(self) -> str:
         """The rival only when it is strictly ahead: a tie keeps the method."""
-        return self.rival if self.rival_score > self.method_score else self.method
+        ahead = self.rival_score - self.method_score
+        return self.rival if (ahead if self.higher_is_better else -ahead) > 0 else self.method
 
     def verdict(self) -> str:
         """One line: who won on validation and by how much (and the rival's hint if it won)."""
@@ -50,10 +53,16 @@ class Comparison:
             (self.method, self.rival) if self.winner == self.method else (self.rival, self.method)
         )
         scores = {self.method: self.method_score, self.rival: self.rival_score}
-        line = (
-            f"{first} beat {second} on validation: {scores[first]:.4f} vs {scores[second]:.4f} "
-            f"({self.method} {self.difference_points:+.2f} points)"
-        )
+        if self.higher_is_better:
+            line = (
+                f"{first} beat {second} on validation: {scores[first]:.4f} vs "
+                f"{scores[second]:.4f} ({self.method} {self.difference_points:+.2f} points)"
+            )
+        else:
+            line = (
+                f"{first} beat {second} on validation: {scores[first]:.4g} vs "
+                f"{scores[second]:.4g} ({self.metric}, lower is better)"
+            )
         if self.method_seconds and self.rival_seconds:
             ratio = self.method_seconds / self.rival_seconds
             line += f"; {self.method_seconds:.0f} s vs {self.rival_seconds:.0f} s ({ratio:.2f}x the time)"

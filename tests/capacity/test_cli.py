@@ -32,8 +32,14 @@ def test_grow_sine_writes_schedule_plot_model_and_results(tmp_path, capsys):
     grown = [r for r in rows if r["event"] == "grow" and r["layer"] == "hidden_0"]
     assert [(r["active_units"], r["frozen_units"]) for r in grown] == [("20", "10")]
     assert results["growth_steps"] == [int(grown[0]["step"])]
-    for name in ("capacity_schedule.json", "capacity.png", "model.keras"):
+    for name in ("capacity_schedule.json", "capacity.png", "model.keras", "rival_model.keras"):
         assert (out / name).is_file(), name
+    # the default rival: the static large net, same data and epochs, on a validation draw
+    rival = results["rival"]
+    assert rival["rival"] == "static_large" and rival["metric"] == "validation MSE"
+    assert rival["higher_is_better"] is False and rival["method_score"] == results["validation_mse"]
+    better = min(rival["method_score"], rival["rival_score"])
+    assert rival["winner"] == ("adaptive" if rival["method_score"] == better else "static_large")
     assert json.loads((out / "run.json").read_text())["status"] == "finished"
     # every epoch was checkpointed; resuming the finished run changes nothing
     assert json.loads((out / "checkpoint.json").read_text())["state"]["epoch"] == 4
@@ -45,6 +51,7 @@ def test_grow_sine_writes_schedule_plot_model_and_results(tmp_path, capsys):
     "args, fragment",
     [
         (["--method", "standard"], "--method 'standard' is not a sine method"),
+        (["--rival", "standard"], "--rival 'standard' is not a sine method"),
         (["--chunks", "30"], "--chunks 30 is more than --width 20"),
         (["--patience", "0"], "--patience: must be at least 1, got 0"),
         (["--task", "cifar100"], "invalid choice: 'cifar100'"),
@@ -153,8 +160,14 @@ def test_grow_on_the_users_own_images(tmp_path, capsys, digits_npz):
     assert main(args) == 0
     printed = capsys.readouterr().out
     assert "digits.npz (mnist net)/adaptive: test accuracy" in printed
+    assert "grow: training the rival, standard" in printed and "on validation:" in printed
     results = json.loads((out / "results.json").read_text())
     assert results["samples"] and 0.0 <= results["test_accuracy"] <= 1.0
+    # both nets scored on the data's validation split (10 % of the 300 images)
+    rival = results["rival"]
+    assert rival["method_score"] == results["validation_accuracy"]
+    assert round(rival["rival_score"] * 30) == pytest.approx(rival["rival_score"] * 30)
+    assert rival["rival_test"] is not None and rival["method_seconds"] > 0
     # the data path is saved absolute: --resume alone finds it
     saved = json.loads((out / "config.json").read_text())
     assert saved["data"] == str(digits_npz.resolve())
