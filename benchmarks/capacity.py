@@ -359,6 +359,8 @@ def main(argv=None) -> None:
     args = p.parse_args(argv)
     budget = BUDGETS[args.budget]
     parts = args.parts.split(",")
+    if args.out and len(parts) > 1:
+        raise SystemExit("--out names one results file: pass it with a single --parts.")
     load_before = os.getloadavg()
     print(
         f"load average {load_before[0]:.2f} {load_before[1]:.2f} {load_before[2]:.2f}", flush=True
@@ -440,7 +442,7 @@ def main(argv=None) -> None:
             "capacity-mnist",
             cells,
             lambda c: mnist_cell(c, b, data_of),
-            out=RESULTS / f"capacity-mnist-{args.budget}.json",
+            out=args.out or RESULTS / f"capacity-mnist-{args.budget}.json",
             resume=args.resume,
             budget=args.budget,
             figures=lambda rows: {"protocol": b, **mnist_figures(rows)},
@@ -467,7 +469,7 @@ def main(argv=None) -> None:
             "capacity-cifar",
             cells,
             lambda c: cifar_cell(c, b, data),
-            out=RESULTS / f"capacity-cifar-{args.budget}.json",
+            out=args.out or RESULTS / f"capacity-cifar-{args.budget}.json",
             resume=args.resume,
             budget=args.budget,
             figures=lambda rows: {

@@ -87,10 +87,11 @@ class CNNBoostedClassifier(ClassifierMixin, BaseEstimator):
     trains on every row; skipped, with all ``cnn_epochs``, when the split would hold fewer than
     two patients of a class; with ``combine="stacker"`` the stacker's split serves both);
     ``seed``; ``verbose`` (1: a line per CNN epoch). ``weight="auto"`` holds out the validation
-    split from both models (as the stacker does) and picks the base model's share among 0,
-    0.25, ..., 1 by validation AUPRC (``weight_``; ties to the base model), so a CNN that
-    does not help is not averaged in at a fixed 0.5; with ``combine="cnn_feature"`` it keeps
-    the stacked trees only if they beat the base model alone there (else ``weight_`` is 1.0).
+    split from both models (as the stacker does) and keeps the best share of 0, 0.25, 0.5,
+    0.75 only if its validation AUPRC beats the base model alone (share 1) by more than one
+    bootstrap standard error of the difference (``validation_margin_``), else ``weight_`` is
+    1.0, so a CNN that does not help is not averaged in at a fixed 0.5; with
+    ``combine="cnn_feature"`` the same rule keeps the stacked trees or the base model alone.
     When the base model alone wins, it is refitted on every training row (the validation split
     included), so the result is the base model a user would train without the CNN.
     ``validation_auprc_by_model_`` then holds both validation AUPRCs ("base"; "combined": the
@@ -363,27 +364,38 @@ class CNNBoostedClassifier(ClassifierMixin, BaseEstimator):
         return self
 
     def _choose_weight(self, X: np.ndarray, images: np.ndarray, target: np.ndarray) -> float:
-        """The base model's share (of 0, 0.25, ..., 1) with the best validation AUPRC; ties go
-        to the larger share (the base model alone unless the CNN adds something)."""
+        """The base model's share: the best of 0.75, 0.5, 0.25, 0 by validation AUPRC (ties to
+        the larger share) if it beats the base model alone (1.0) there by more than one standard
+        error of the difference (``validation_margin_``), else 1.0."""
         from sklearn.metrics import average_precision_score
 
         base = _percentile(self.base_reference_, self._base_scores(X))
         cnn = _percentile(self.cnn_reference_, self._cnn_scores(images))
-        best, best_score, self.validation_auprc_by_weight_ = 1.0, -np.inf, {}
-        for weight in (1.0, 0.75, 0.5, 0.25, 0.0):
-            score = average_precision_score(target, weight * base + (1 - weight) * cnn)
-            self.validation_auprc_by_weight_[weight] = float(score)
-            if score > best_score + 1e-12:
-                best, best_score = weight, score
-        self.validation_auprc_ = float(best_score)
-        by_weight = self.validation_auprc_by_weight_
-        self.validation_auprc_by_model_ = {
-            "base": by_weight[1.0],
-            "combined": max(v for w, v in by_weight.items() if w < 1.0),
-        }
+        shares = (1.0, 0.75, 0.5, 0.25, 0.0)
+        scores = {w: w * base + (1 - w) * cnn for w in shares}
+        by_weight = {w: float(average_precision_score(target, scores[w])) for w in shares}
+        self.validation_auprc_by_weight_ = by_weight
+        boosted = max(shares[1:], key=by_weight.get)  # the first maximum: the larger share
+        kept = self._combination_wins(target, scores[1.0], scores[boosted], by_weight[boosted])
+        best = boosted if kept else 1.0
+        self.validation_auprc_ = by_weight[best]
         if self.verbose:
-            print(f"cnn boost: weight {best} on the base model (validation AUPRC {best_score:.3f})")
+            print(
+                f"cnn boost: weight {best} on the base model (validation AUPRC "
+                f"{by_weight[best]:.3f}; best share below 1: {boosted}, {by_weight[boosted]:.3f}, "
+                f"margin {self.validation_margin_:.4f})"
+            )
         return best
+
+    def _combination_wins(self, target, base, combined, combined_auprc: float) -> bool:
+        """Whether the combination beats the base model alone on validation AUPRC by more
+        than one bootstrap standard error of the paired difference (``validation_margin_``)."""
+        from sklearn.metrics import average_precision_score
+
+        base_auprc = float(average_precision_score(target, base))
+        self.validation_margin_ = _difference_se(target, base, combined, self.seed)
+        self.validation_auprc_by_model_ = {"base": base_auprc, "combined": float(combined_auprc)}
+        return combined_auprc - base_auprc > self.validation_margin_
 
     def _fit_stacked(self, base, X, images, target, train, cnn_rows):
         """The base model refitted on ``X`` plus the CNN's out-of-fold logit (training rows)."""
@@ -420,16 +432,23 @@ class CNNBoostedClassifier(ClassifierMixin, BaseEstimator):
         return np.asarray(proba, dtype=np.float64)[:, -1]
 
     def _choose_stacked(self, X: np.ndarray, images: np.ndarray, target: np.ndarray):
-        """1.0 (the base model alone) unless the stacked trees have the better validation
-        AUPRC; None keeps the stacked trees."""
+        """None (keep the stacked trees) if they beat the base model alone on validation AUPRC
+        by more than one standard error of the difference, else 1.0 (the base model alone)."""
         from sklearn.metrics import average_precision_score
 
-        base = average_precision_score(target, self._base_scores(X))
-        stacked = average_precision_score(target, self._stacked_scores(X, self._cnn_scores(images)))
-        self.validation_auprc_by_model_ = {"base": float(base), "combined": float(stacked)}
+        base = self._base_scores(X)
+        stacked = self._stacked_scores(X, self._cnn_scores(images))
+        wins = self._combination_wins(
+            target, base, stacked, average_precision_score(target, stacked)
+        )
         if self.verbose:
-            print(f"cnn_feature: validation AUPRC {stacked:.3f} stacked vs {base:.3f} base alone")
-        return None if stacked > base + 1e-12 else 1.0
+            auprc = self.validation_auprc_by_model_
+            print(
+                f"cnn_feature: validation AUPRC {auprc['combined']:.3f} stacked vs "
+                f"{auprc['base']:.3f} base alone (margin {self.validation_margin_:.4f}): "
+                + ("stacked trees kept" if wins else "base model kept")
+            )
+        return None if wins else 1.0
 
     def _split(self, target: np.ndarray):
         from sklearn.model_selection import train_test_split
@@ -562,6 +581,23 @@ def _count_columns(names) -> int:
             break
         n += 1
     return n
+
+
+def _difference_se(target, base, combined, seed: int, resamples: int = 200) -> float:
+    """Bootstrap standard error of AUPRC(combined) - AUPRC(base) over the same patients."""
+    from sklearn.metrics import average_precision_score
+
+    rng = np.random.default_rng(seed)
+    differences = []
+    for _ in range(resamples):
+        rows = rng.integers(0, len(target), len(target))
+        if target[rows].min() == target[rows].max():  # a resample without one of the classes
+            continue
+        differences.append(
+            average_precision_score(target[rows], combined[rows])
+            - average_precision_score(target[rows], base[rows])
+        )
+    return float(np.std(differences)) if len(differences) > 1 else 0.0
 
 
 def _default_base(seed: int):

@@ -129,7 +129,8 @@ def boost(
     :class:`CNNBoostedClassifier` on ``base`` (see :func:`base_model`), and score base, CNN and
     boosted model on the test patients. ``weight="auto"`` (the default) chooses the base
     model's share on a held-out validation split, and ``details["rival"]`` compares the best
-    share below 1 (the CNN's images count) with the base model alone there. With ``run_dir``
+    share below 1 (the CNN's images count; with ``combine="cnn_feature"`` the stacked trees)
+    with the base model alone there: the combination wins only by more than one standard error. With ``run_dir``
     (an open ``RunDirectory``) the layout GA checkpoints there (``resume=True`` continues
     it), and the result and plots are saved there.
     """
@@ -233,6 +234,7 @@ def boost(
             by_model["base"],
             metric="validation AUPRC",
             hint="the booster returns it (weight 1.0)",
+            margin=booster.validation_margin_,  # one standard error: the base is the default
         )
         result.details["rival"] = comparison.summary()
         say(f"ehr: {comparison.verdict()}")

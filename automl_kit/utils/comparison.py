@@ -20,7 +20,8 @@ from dataclasses import asdict, dataclass
 class Comparison:
     """``method`` and ``rival`` scored on the same validation split (higher is better unless
     ``higher_is_better=False``, e.g. an error); test scores once measured; ``hint`` says how to
-    get the rival when it wins."""
+    get the rival when it wins. With ``margin`` (e.g. one standard error of the difference) the
+    rival is the default: the method wins only by more than ``margin``."""
 
     method: str
     method_score: float
@@ -33,6 +34,7 @@ class Comparison:
     rival_seconds: float | None = None
     hint: str = ""
     higher_is_better: bool = True
+    margin: float | None = None
 
     @property
     def difference_points(self) -> float:
@@ -41,12 +43,29 @@ class Comparison:
 
     @property
     def winner(self) -> str:
-        """The rival only when it is strictly ahead: a tie keeps the method."""
-        ahead = self.rival_score - self.method_score
-        return self.rival if (ahead if self.higher_is_better else -ahead) > 0 else self.method
+        """The rival only when it is strictly ahead (a tie keeps the method), or, with a
+        ``margin``, unless the method is ahead by more than it."""
+        ahead = self.method_score - self.rival_score
+        ahead = ahead if self.higher_is_better else -ahead
+        if self.margin is not None:
+            return self.method if ahead > self.margin else self.rival
+        return self.rival if ahead < 0 else self.method
 
     def verdict(self) -> str:
         """One line: who won on validation and by how much (and the rival's hint if it won)."""
+        if (
+            self.margin is not None
+            and self.winner == self.rival
+            and self.method_score != self.rival_score
+        ):
+            ahead = self.method_score - self.rival_score
+            if (ahead if self.higher_is_better else -ahead) > 0:
+                line = (
+                    f"{self.rival} kept: {self.method} was ahead on validation by only "
+                    f"{abs(ahead):.4f} ({self.method_score:.4f} vs {self.rival_score:.4f}), within "
+                    f"the margin {self.margin:.4f}"
+                )
+                return line + (f"; use it: {self.hint}" if self.hint else "")
         if self.method_score == self.rival_score:
             return f"{self.method} tied {self.rival} on validation: {self.method_score:.4f}"
         first, second = (

@@ -208,6 +208,9 @@ def test_auto_weight_keeps_a_useless_cnn_out_of_the_average():
         cnn_filters=4,
     ).fit(x, y)
     assert clf.weight_ in (0.75, 1.0) and 0 <= clf.validation_auprc_ <= 1
+    # a share below 1 only when it beats the base alone by more than one standard error
+    auprc, margin = clf.validation_auprc_by_model_, clf.validation_margin_
+    assert margin > 0 and (clf.weight_ < 1.0) == (auprc["combined"] - auprc["base"] > margin)
     if clf.weight_ == 1.0:  # the base alone won: refitted on every row, the user's own model
         alone = RandomForestClassifier(30, random_state=0).fit(x, y).predict_proba(x)[:, 1]
         np.testing.assert_allclose(clf.scores(x)["base"], alone)
@@ -300,7 +303,7 @@ def test_cnn_feature_with_auto_weight_returns_the_base_unless_stacking_wins(tmp_
     by_model = clf.validation_auprc_by_model_
     assert set(by_model) == {"base", "combined"}
     s = clf.scores(x)
-    if by_model["combined"] > by_model["base"]:
+    if by_model["combined"] - by_model["base"] > clf.validation_margin_:
         assert clf.weight_ is None
     else:  # the base model's own scores, refitted on every row, not the stacked trees'
         assert clf.weight_ == 1.0

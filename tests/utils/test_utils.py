@@ -77,3 +77,18 @@ def test_a_comparison_names_the_winner_and_round_trips():
     assert tie.winner == "a" and "tied" in tie.verdict()
     again = Comparison.from_summary(json.loads(json.dumps(behind.summary())))
     assert again == behind
+
+
+def test_a_comparison_reads_errors_and_margins():
+    from automl_kit.utils import Comparison
+
+    error = Comparison("grown", 0.02, "static", 0.03, metric="MSE", higher_is_better=False)
+    assert error.winner == "grown" and "lower is better" in error.verdict()
+    # with a margin the rival is the default: the method must be ahead by more than it
+    close = Comparison("boosted", 0.152, "base", 0.150, margin=0.004, hint="weight 1.0")
+    assert close.winner == "base"
+    assert close.verdict().startswith("base kept: boosted was ahead on validation by only 0.0020")
+    clear = Comparison("boosted", 0.160, "base", 0.150, margin=0.004)
+    assert clear.winner == "boosted" and "beat base" in clear.verdict()
+    worse = Comparison("boosted", 0.140, "base", 0.150, margin=0.004)
+    assert worse.winner == "base" and "base beat boosted" in worse.verdict()
