@@ -121,7 +121,13 @@ def test_evolve_job_result_round_trips(tmp_path):
     data = datasets.load("digits", n_train=200, seed=0)
     searcher = RandomSearch(tiny_space(), epochs_per_eval=1, seed=0, verbose=0)
     result = evolve(
-        data, searcher, max_evaluations=2, final_epochs=1, run_dir=tmp_path / "run", verbose=0
+        data,
+        searcher,
+        max_evaluations=2,
+        final_epochs=1,
+        rival="none",  # the rival's round trip is tested in tests/search
+        run_dir=tmp_path / "run",
+        verbose=0,
     )
     assert 0 <= result.final.test_accuracy <= 1 and result.summary()["final_fit_epochs"] == 1
     loaded = check_result_round_trip(result, result.run.root)

@@ -173,22 +173,25 @@ def grow(
         "run_dir": run_dir,
         "resume": resume,
     }
-    if task == "sine":
-        record = experiments.run_sine(
-            method, seed, width=width, n_train=n_train or default_train, **common
+    if task != "sine" and data is None:
+        data = load(
+            "mnist" if task == "mnist" else "cifar10",
+            n_train=n_train or default_train,
+            n_test=n_test or default_test,
+            seed=seed,
         )
-    else:
-        if data is None:
-            data = load(
-                "mnist" if task == "mnist" else "cifar10",
-                n_train=n_train or default_train,
-                n_test=n_test or default_test,
-                seed=seed,
+
+    def run(name: str, **options) -> dict:
+        settings = {**common, **options}
+        if task == "sine":
+            return experiments.run_sine(
+                name, seed, width=width, n_train=n_train or default_train, **settings
             )
         if task == "mnist":
-            record = experiments.run_mnist(method, data, seed, **common)
-        else:
-            record = experiments.run_cifar(method, data, seed, every=every, **shape, **common)
+            return experiments.run_mnist(name, data, seed, **settings)
+        return experiments.run_cifar(name, data, seed, every=every, **shape, **settings)
+
+    record = run(method)
     controller = record["controller"]
     schedule = None
     if controller is not None:
@@ -203,15 +206,7 @@ def grow(
     if rival_method is not None:
         if verbose:
             print(f"grow: training the rival, {rival_method}, with the same data and epochs ...")
-        common.update(run_dir=None, resume=False, verbose=0)
-        if task == "sine":
-            other = experiments.run_sine(
-                rival_method, seed, width=width, n_train=n_train or default_train, **common
-            )
-        elif task == "mnist":
-            other = experiments.run_mnist(rival_method, data, seed, **common)
-        else:
-            other = experiments.run_cifar(rival_method, data, seed, every=every, **shape, **common)
+        other = run(rival_method, run_dir=None, resume=False, verbose=0)
         result.comparison = _comparison(task, method, record, rival_method, other)
         if result.comparison is not None:
             result.rival_model = other["model"]

@@ -141,7 +141,8 @@ def test_bad_arguments_stop_before_any_work(tmp_path, capsys, args, fragment):
 def test_every_registered_search_runs_from_the_command_line(tmp_path, capsys, algorithm):
     out = tmp_path / "run"
     args = ["--algorithm", algorithm, "--max-evaluations", "2", "--n-train", "300", "--quiet"]
-    args += ["--rival", "auto"]  # the default: the textbook CNN beside the final fit
+    # the default for the default algorithm: the textbook CNN beside the final fit
+    args += ["--rival", "auto" if algorithm == "vlga" else "none"]
     assert main([*TINY, *args, "--out", str(out)]) == 0
     printed = capsys.readouterr().out
     assert printed.splitlines()[-1].startswith(f"results: {out}/results.json")
@@ -151,6 +152,8 @@ def test_every_registered_search_runs_from_the_command_line(tmp_path, capsys, al
     assert 0.0 <= results["test_accuracy"] <= 1.0 and results["final_fit_epochs"] == 1
     assert (out / "final_model.keras").is_file()
     assert json.loads((out / "run.json").read_text())["status"] == "finished"
+    if algorithm != "vlga":
+        return
     # the no-search rival, trained like the final fit and compared on validation
     rival = results["rival"]
     assert rival["rival"] == "the textbook CNN (no search)" and rival["winner"] in (
@@ -309,6 +312,7 @@ def test_extend_is_a_new_budget_and_an_empty_extend_changes_nothing(tmp_path, ca
     assert len(evaluation_keys(out)) > 2 and (out / "result-1" / "results.json").is_file()
 
 
+@pytest.mark.slow  # two evolve runs; the default run resumes evolve in tests/cli/test_lifecycle.py
 def test_a_budget_given_with_resume_is_saved_for_later_resumes(tmp_path, capsys):
     out = tmp_path / "run"
     args = [*TINY, "--algorithm", "random_search", "--max-evaluations", "1", "--quiet"]
@@ -394,6 +398,7 @@ def test_a_command_refused_after_parsing_leaves_no_folder(tmp_path, capsys, case
     assert not out.exists()
 
 
+@pytest.mark.slow  # a full evolve run after a refusal; refusals are tested in the default run
 def test_a_fresh_run_on_the_folder_of_a_refused_one_succeeds(tmp_path, capsys):
     out = tmp_path / "run"
     assert main([*TINY, "--dataset", "nosuch", "--out", str(out), "--quiet"]) == 2
