@@ -556,9 +556,10 @@ class CNNBoostedClassifier(ClassifierMixin, BaseEstimator):
         stacker coefficients), ``mapper/`` (the ``mapper=`` it was built with, so that
         ``get_params`` of the loaded model gives it back), and the base model (and the stacked
         trees of ``combine="cnn_feature"``, ``stacked_model.*``) in its library's own format
-        where it has one: ``base_model.json`` (XGBoost), ``base_model.cbm`` (CatBoost). scikit-learn models (the default random forest) have no format but pickle,
-        so they are NOT saved: ``booster.json`` says so and :meth:`load` then needs the fitted
-        base model as ``base_estimator=``.
+        where it has one: ``base_model.json`` (XGBoost), ``base_model.cbm`` (CatBoost).
+        scikit-learn models (the default random forest) have no format but pickle, so they are
+        NOT saved: ``booster.json`` says so and :meth:`load` then needs the fitted models as
+        ``base_estimator=`` (and ``stacked_estimator=``).
         """
         check_is_fitted(self, "cnn_")
         return save_booster(self, directory)
