@@ -373,6 +373,7 @@ def run_boost(dataset: str, seed: int, budget_name: str) -> dict:
     scores["CNN-XGB(ga, feature, auto)"] = parts["combined"]
     stacking = {
         "validation_auprc": stacked.validation_auprc_by_model_,
+        "margin": stacked.validation_margin_,
         "kept": "base" if stacked.weight_ == 1.0 else "stacked",
     }
 
