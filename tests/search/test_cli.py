@@ -129,12 +129,12 @@ def test_bad_arguments_stop_before_any_work(tmp_path, capsys, args, fragment):
     assert not (tmp_path / "run").exists()  # checked before the run directory was made
 
 
-# the toolkit's two cheapest searches by default; the rest (peers included) with -m slow, their
-# Python API being tested in test_rivals.py and test_peers.py
+# the default search in the default run; the rest (peers included) with -m slow, their Python
+# API being tested in test_rivals.py, test_peers.py and tests/test_conformance.py
 @pytest.mark.parametrize(
     "algorithm",
     [
-        name if name in ("vlga", "random_search") else pytest.param(name, marks=pytest.mark.slow)
+        name if name == "vlga" else pytest.param(name, marks=pytest.mark.slow)
         for name in SEARCHERS.names()
     ],
 )
