@@ -46,7 +46,6 @@ from automl_kit.ehr.layouts.base import grid_shape as _grid_shape
 from automl_kit.ehr.mapper import counts_to_images
 from automl_kit.registries import BOOSTER_COMBINE_NAMES, OPTIMIZER_NAMES
 
-COMBINES = BOOSTER_COMBINE_NAMES
 FEATURE_FOLDS = 3  # combine="cnn_feature": CNNs trained for the out-of-fold logits
 # sklearn's check_non_negative says "Negative values in data passed to <who>"
 _COUNTS_WHO = (
@@ -165,9 +164,9 @@ class CNNBoostedClassifier(ClassifierMixin, BaseEstimator):
 
     # ---- checks --------------------------------------------------------------------------
     def _check_params(self) -> None:
-        if self.combine not in COMBINES:
+        if self.combine not in BOOSTER_COMBINE_NAMES:
             raise ValueError(
-                f"unknown combine {self.combine!r}; choose one of: {', '.join(COMBINES)}."
+                f"unknown combine {self.combine!r}; choose one of: {', '.join(BOOSTER_COMBINE_NAMES)}."
             )
         if isinstance(self.weight, str):
             if self.weight != "auto":
