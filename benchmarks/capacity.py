@@ -290,6 +290,7 @@ def cifar_cell(cell: dict, budget: dict, data) -> dict:
         patience=budget["patience"],
         interval=budget["interval"],
         every=budget["every"],
+        normalize=budget.get("normalize", False),
     )
     keep = ("test_accuracy", "train_accuracy", "gap", "test_loss", "seconds", "flops", "curve")
     return {
@@ -356,8 +357,15 @@ def main(argv=None) -> None:
     p.add_argument("--cifar-methods", default=None, help="cifar methods (default: the budget's)")
     p.add_argument("--seeds", default=None, help="comma-separated seeds (default: the budget's)")
     p.add_argument("--resume", action="store_true", help="keep finished runs of the output JSON")
+    p.add_argument(
+        "--normalize",
+        action="store_true",
+        help="cifar: batch-normalise every convolution (the growers with frozen-slice statistics)",
+    )
     args = p.parse_args(argv)
     budget = BUDGETS[args.budget]
+    if args.normalize:
+        budget = {**budget, "cifar": {**budget["cifar"], "normalize": True}}
     parts = args.parts.split(",")
     if args.out and len(parts) > 1:
         raise SystemExit("--out names one results file: pass it with a single --parts.")

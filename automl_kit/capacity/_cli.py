@@ -101,6 +101,11 @@ class Grow(Job):
             help="cifar10: the ResNet's stage widths, comma-separated",
         )
         parser.add_argument(
+            "--normalize",
+            action="store_true",
+            help="cifar10: batch-normalise every convolution (frozen slices keep their statistics)",
+        )
+        parser.add_argument(
             "--width", type=positive_int, default=500, help="sine: full hidden width"
         )
         parser.add_argument(
@@ -146,6 +151,11 @@ class Grow(Job):
                 f"--rival {args.rival!r} is not a {args.task} method; choose auto, none or one "
                 f"of: {', '.join(methods)}."
             )
+        if args.normalize and "gradmax" in (args.method, args.rival):
+            raise ValueError(
+                "--normalize does not work with the gradmax start; pick another --method or "
+                "--rival, or drop --normalize."
+            )
         if args.data is not None:
             if args.task == "sine":
                 raise ValueError(
@@ -157,7 +167,7 @@ class Grow(Job):
                     f"--data {args.data}: no such file or folder; pass an .npz or an image folder."
                 )
         explicit = set(getattr(args, "explicit", None) or ())
-        ignored = [f"--{d}" for d in ("every", "widths") if d in explicit]
+        ignored = [f"--{d}" for d in ("every", "widths", "normalize") if d in explicit]
         if args.task != "cifar10" and ignored:
             raise ValueError(
                 f"{' and '.join(ignored)} shape{'s' if len(ignored) == 1 else ''} the cifar10 "
@@ -216,6 +226,7 @@ class Grow(Job):
             chunks=args.chunks,
             width=args.width,
             widths=args.widths,
+            normalize=args.normalize,
             learning_rate=args.lr,
             optimizer=args.optimizer,
             patience=args.patience,

@@ -18,6 +18,14 @@ class PartialConv2D(PartialMixin, keras.layers.Layer):
     (thesis Listing 4.1). The input may carry fewer channels than the layer was built for (the
     previous partial layer's active width): only those kernel input channels are read.
 
+    ``normalize=True`` adds batch normalisation between the convolution and the activation
+    (Ioffe & Szegedy 2015, Eq. 1-2: ``gamma * (z - mean) / sqrt(var + epsilon) + beta`` per
+    channel), with the *partial* rule that keeps frozen units frozen: trainable chunks normalise
+    by the batch's statistics while training and update their moving statistics; frozen chunks
+    always use their moving statistics, and their ``gamma``/``beta`` are frozen with the kernel.
+    A frozen unit's output then depends on frozen weights and frozen inputs only, as without
+    normalisation. ``beta`` takes the place of the bias (``use_bias`` must be False).
+
     >>> import numpy as np
     >>> layer = PartialConv2D(8, 3, chunks=4, active=1, padding="same")
     >>> tuple(layer(np.ones((2, 5, 5, 3), "float32")).shape)
@@ -37,9 +45,26 @@ class PartialConv2D(PartialMixin, keras.layers.Layer):
         use_bias: bool = True,
         kernel_initializer="glorot_uniform",
         bias_initializer="zeros",
+        normalize: bool = False,
+        momentum: float = 0.99,
+        epsilon: float = 1e-3,
         **kwargs,
     ):
         super().__init__(**kwargs)
+        if normalize and use_bias:
+            raise ValueError(
+                "normalize=True adds beta after the convolution, which makes a bias redundant; "
+                "pass use_bias=False with normalize=True."
+            )
+        if not 0 <= momentum < 1 or not epsilon > 0:
+            raise ValueError(
+                f"momentum must be in [0, 1) and epsilon > 0, got {momentum} and {epsilon}."
+            )
+        self.normalize, self.momentum, self.epsilon = (
+            bool(normalize),
+            float(momentum),
+            float(epsilon),
+        )
         self.filters, self.chunks = int(filters), int(chunks)
         self.chunk_sizes = check_chunks(filters, chunks, "filters")
         active = self.chunks if active is None else active
@@ -55,6 +80,8 @@ class PartialConv2D(PartialMixin, keras.layers.Layer):
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
         self.bias_initializer = keras.initializers.get(bias_initializer)
         self.kernels, self.biases = [], []
+        # per chunk, with normalize: gamma, beta (trained) and the moving mean/variance
+        self.gammas, self.betas, self.moving_means, self.moving_variances = [], [], [], []
         self.recorded: dict = {}
 
     def build(self, input_shape):
@@ -70,8 +97,51 @@ class PartialConv2D(PartialMixin, keras.layers.Layer):
                 self.add_weight(name=f"bias_{k}", shape=(size,), initializer=self.bias_initializer)
                 for k, size in enumerate(self.chunk_sizes)
             ]
+        if self.normalize:
+            for label, store, init, trainable in (
+                ("gamma", self.gammas, "ones", True),
+                ("beta", self.betas, "zeros", True),
+                ("moving_mean", self.moving_means, "zeros", False),
+                ("moving_variance", self.moving_variances, "ones", False),
+            ):
+                store.extend(
+                    self.add_weight(
+                        name=f"{label}_{k}", shape=(size,), initializer=init, trainable=trainable
+                    )
+                    for k, size in enumerate(self.chunk_sizes)
+                )
 
-    def call(self, inputs):
+    def chunk_variables(self, chunk: int) -> list:
+        """The kernel, bias, ``gamma`` and ``beta`` variables of output chunk ``chunk``."""
+        out = super().chunk_variables(chunk)
+        if self.normalize:
+            out += [self.gammas[chunk], self.betas[chunk]]
+        return out
+
+    def _normalized(self, z, group: list[int], training: bool):
+        """Batch normalisation of the group's channels (the partial rule of the class docstring)."""
+        join = lambda vs: vs[0] if len(vs) == 1 else ops.concatenate(vs, axis=0)  # noqa: E731
+        gamma, beta = join([self.gammas[k] for k in group]), join([self.betas[k] for k in group])
+        if group[0] < self._frozen or not training:
+            mean = join([self.moving_means[k] for k in group])
+            variance = join([self.moving_variances[k] for k in group])
+            if group[0] < self._frozen:
+                gamma, beta = ops.stop_gradient(gamma), ops.stop_gradient(beta)
+        else:
+            mean, variance = ops.moments(z, axes=[0, 1, 2])
+            offset = 0
+            for k in group:
+                size = self.chunk_sizes[k]
+                for moving, batch in (
+                    (self.moving_means[k], mean),
+                    (self.moving_variances[k], variance),
+                ):
+                    value = ops.stop_gradient(batch[offset : offset + size])
+                    moving.assign(moving * self.momentum + value * (1.0 - self.momentum))
+                offset += size
+        return (z - mean) * ops.rsqrt(variance + self.epsilon) * gamma + beta
+
+    def call(self, inputs, training=None):
         width = inputs.shape[-1]
         if width is None or width > self.input_width:
             raise ValueError(
@@ -91,6 +161,8 @@ class PartialConv2D(PartialMixin, keras.layers.Layer):
                 kernels.append(kernel)
             kernel = kernels[0] if len(kernels) == 1 else ops.concatenate(kernels, axis=-1)
             z = ops.conv(inputs, kernel, strides=self.strides, padding=self.padding)
+            if self.normalize:
+                z = self._normalized(z, group, bool(training))
             parts.append(self._add_bias(z, group))
         return self._finish(parts, inputs)
 
@@ -104,6 +176,21 @@ class PartialConv2D(PartialMixin, keras.layers.Layer):
             else:
                 spatial.append((size - k) // s + 1)
         return (input_shape[0], *spatial, self.filters)
+
+    def unit_normalization(self, unit: int) -> list[float]:
+        """``[gamma, beta, moving mean, moving variance]`` of one output unit (``normalize=True``)."""
+        ((k, s),) = self.unit_slice(unit, unit + 1)
+        stores = (self.gammas, self.betas, self.moving_means, self.moving_variances)
+        return [float(store[k].numpy()[s.start]) for store in stores]
+
+    def set_unit_normalization(self, unit: int, values) -> None:
+        """Assign what :meth:`unit_normalization` returns to output unit ``unit``."""
+        ((k, s),) = self.unit_slice(unit, unit + 1)
+        stores = (self.gammas, self.betas, self.moving_means, self.moving_variances)
+        for store, value in zip(stores, values):
+            array = store[k].numpy()
+            array[s.start] = value
+            store[k].assign(array)
 
     def _rows(self, kernel, start, stop):
         return kernel[:, :, start:stop].copy()
@@ -131,4 +218,7 @@ class PartialConv2D(PartialMixin, keras.layers.Layer):
             "use_bias": self.use_bias,
             "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
             "bias_initializer": keras.initializers.serialize(self.bias_initializer),
+            "normalize": self.normalize,
+            "momentum": self.momentum,
+            "epsilon": self.epsilon,
         }

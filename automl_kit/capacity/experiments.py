@@ -377,6 +377,7 @@ def run_cifar(
     blocks: int = 1,
     stem_strides: int = 1,
     chunks: int = 4,
+    normalize: bool = False,
     patience: int = 10,
     interval: int = 10,
     smoothing: float = 0.9,
@@ -396,13 +397,20 @@ def run_cifar(
     test accuracy is measured (its time is not counted) and the cumulative ``fit`` seconds and
     training FLOPs (:func:`model_flops` of the widths each step ran at) are recorded, so the
     cost of reaching a given accuracy can be read off ``curve``. ``gap`` is training minus test
-    accuracy, both measured at the end by ``evaluate``. ``run_dir``, ``resume``, ``callbacks``: as
+    accuracy, both measured at the end by ``evaluate``. ``normalize`` batch-normalises every
+    convolution (static nets: Keras's ``BatchNormalization``; growers: the partial rule of
+    :class:`~automl_kit.capacity.PartialConv2D`; not with the ``gradmax`` start). ``run_dir``, ``resume``, ``callbacks``: as
     in :func:`run_sine`.
     """
     _check_method(method, CIFAR_METHODS)
     spec = CIFAR_METHODS[method]
     static = spec.get("static")
-    kwargs = {"blocks": blocks, "stem_strides": stem_strides, "seed": seed}
+    if normalize and spec.get("start") == "gradmax":
+        raise ValueError(
+            "the gradmax start does not support batch normalisation (normalize=True); pick "
+            "adaptive or net2net, or train without normalisation."
+        )
+    kwargs = {"blocks": blocks, "stem_strides": stem_strides, "normalize": normalize, "seed": seed}
     if static:
         small = [max(1, w // chunks) for w in widths]
         model = resnet(
@@ -492,7 +500,7 @@ def run_cifar(
         controller=controller,
         run=run_dir,
         resume=resume,
-        config={"task": "cifar10", "method": method, "seed": seed},
+        config={"task": "cifar10", "method": method, "seed": seed, "normalize": normalize},
         state=lambda: {"curve": curve, "seconds": cost["seconds"], "flops": cost["flops"]},
         restore=restore,
     )

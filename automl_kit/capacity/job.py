@@ -128,6 +128,7 @@ def grow(
     chunks: int | None = None,
     width: int = 500,
     widths: tuple[int, ...] | None = None,
+    normalize: bool = False,
     learning_rate: float = 1e-3,
     optimizer: str = "adam",
     patience: int = 10,
@@ -143,6 +144,9 @@ def grow(
     """Run ``task`` ("sine", "mnist" or "cifar10") with ``method`` (the task's methods in
     ``automl_kit.capacity.experiments``); unset sizes take the task's defaults
     (``automl_kit.registries.GROWTH_TASK_DEFAULTS``).
+
+    ``normalize`` (cifar10 only) batch-normalises the ResNet's convolutions, the growing net's
+    with the partial rule of ``PartialConv2D`` (frozen units keep their outputs).
 
     ``data`` (a ``Dataset``) replaces the MNIST or CIFAR-10 data the task loads. With
     ``run_dir`` (an open ``RunDirectory``) every epoch is checkpointed there and ``resume=True``
@@ -160,8 +164,19 @@ def grow(
     if task not in TASKS:
         raise ValueError(f"unknown task '{task}'; choose one of: {', '.join(TASKS)}.")
     rival_method = _rival_method(task, method, rival)
+    if normalize and task != "cifar10":
+        raise ValueError(
+            f"normalize batch-normalises the cifar10 ResNet only; drop it for the {task} task."
+        )
+    if normalize and "gradmax" in (method, rival_method):
+        raise ValueError(
+            "the gradmax start does not support batch normalisation: pick another method or "
+            "rival, or drop normalize."
+        )
     default_epochs, default_chunks, default_train, default_test = DEFAULTS[task]
     shape = {} if widths is None else {"widths": tuple(widths)}
+    if normalize:
+        shape["normalize"] = True
     common = {
         "epochs": epochs or default_epochs,
         "chunks": chunks or default_chunks,

@@ -324,6 +324,11 @@ class Capacity:
         # a layer summed with others (a residual branch and its shortcut) grows with them
         chosen = [m for l in chosen for m in self.tied(l)]
         chosen = [l for l in self.layers if any(l is c for c in chosen)]
+        if not start.supports_normalization and any(getattr(l, "normalize", False) for l in chosen):
+            raise ValueError(
+                f"the {start.name!r} start does not support batch-normalised partial layers "
+                "(normalize=True); use 'zero_outgoing', 'keep_init' or 'net2net'."
+            )
         plan = {}
         for layer in chosen:
             new = min(layer.chunks, layer.active + step)

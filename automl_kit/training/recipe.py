@@ -271,19 +271,23 @@ class Recipe:
             metrics=list(metrics),
         )
 
-    def dataset(self, x, y, *, training: bool, seed: int = 0):
-        """A ``tf.data`` pipeline of batches: shuffled and augmented (in the graph) only when
-        ``training``."""
+    def dataset(self, x, y, *, training: bool, seed: int = 0, sample_weight=None):
+        """A ``tf.data`` pipeline of batches (with ``sample_weight``: ``(x, y, weight)``),
+        shuffled and augmented (in the graph) only when ``training``."""
         import tensorflow as tf
 
-        data = tf.data.Dataset.from_tensor_slices((x, np.asarray(y, dtype=np.int32)))
+        columns = (x, np.asarray(y, dtype=np.int32))
+        if sample_weight is not None:
+            columns += (np.asarray(sample_weight, dtype=np.float32),)
+        data = tf.data.Dataset.from_tensor_slices(columns)
         if training:
             data = data.shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
         data = data.batch(self.batch_size)
         augmenter = self.augmenter(x.shape[1:], seed) if training else None
         if augmenter is not None:
             data = data.map(
-                lambda a, b: (augmenter(a, training=True), b), num_parallel_calls=tf.data.AUTOTUNE
+                lambda a, *rest: (augmenter(a, training=True), *rest),
+                num_parallel_calls=tf.data.AUTOTUNE,
             )
         return data.prefetch(tf.data.AUTOTUNE)
 
@@ -297,11 +301,15 @@ class Recipe:
         validation_data: tuple | None,
         epochs: int,
         seed: int = 0,
+        sample_weight=None,
         time_budget: str | float | None = None,
         callbacks: tuple | list = (),
         verbose: int = 0,
     ) -> keras.callbacks.History:
         """Compile and train ``model`` for ``epochs`` (the whole schedule), keep the chosen weights.
+
+        ``sample_weight`` (one weight >= 0 per training example, as Keras's ``fit`` takes it)
+        weights each example's loss, e.g. ``LabelIssues.sample_weight("reweight")``.
 
         ``time_budget`` ("2m", seconds) ends training early, mid-epoch if need be (the schedule
         is not shortened: set ``epochs`` from the budget for a full schedule).
@@ -315,6 +323,14 @@ class Recipe:
         if int(epochs) != epochs or epochs < 1:
             raise ValueError(f"epochs must be a whole number >= 1, got {epochs}.")
         x, y = np.asarray(x, dtype=np.float32), np.asarray(y)
+        if sample_weight is not None:
+            weights = np.asarray(sample_weight, dtype=np.float64)
+            if weights.shape != (len(x),) or not np.all(np.isfinite(weights)) or weights.min() < 0:
+                raise ValueError(
+                    f"sample_weight must hold one finite weight >= 0 per training example "
+                    f"({len(x)}), got shape {weights.shape}; pass e.g. "
+                    "LabelIssues.sample_weight('reweight')."
+                )
         if validation_data is None and self.keep == "best":
             raise ValueError(
                 "keep='best' picks the best validation epoch: pass validation_data=(x_val, y_val) "
@@ -333,7 +349,7 @@ class Recipe:
         if self.keep == "best":
             extra.append(KeepBestWeights())
         return model.fit(
-            self.dataset(x, y, training=True, seed=seed),
+            self.dataset(x, y, training=True, seed=seed, sample_weight=sample_weight),
             validation_data=validation,
             epochs=int(epochs),
             shuffle=False,  # the pipeline shuffles, with the seed

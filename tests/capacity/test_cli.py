@@ -59,6 +59,11 @@ def test_grow_sine_writes_schedule_plot_model_and_results(tmp_path, capsys):
         # issue 23: silently ignored for the sine task
         (["--every", "5"], "--every shapes the cifar10 ResNet only"),
         (["--widths", "8,16"], "--widths shapes the cifar10 ResNet only"),
+        (["--normalize"], "--normalize shapes the cifar10 ResNet only"),
+        (
+            ["--task", "cifar10", "--method", "gradmax", "--normalize"],
+            "--normalize does not work with the gradmax start",
+        ),
     ],
 )
 def test_grow_rejects_bad_arguments_before_any_work(tmp_path, capsys, args, fragment):
@@ -82,13 +87,14 @@ def test_grow_cifar10_tiny_resnet_writes_results_with_cost_curve(tmp_path, capsy
     out = tmp_path / "run"
     args = ["grow", "--task", "cifar10", "--widths", "4,8", "--chunks", "2", "--epochs", "2"]
     args += ["--n-train", "40", "--n-test", "20", "--patience", "1", "--interval", "1"]
-    assert main([*args, "--out", str(out), "--quiet"]) == 0
+    assert main([*args, "--normalize", "--out", str(out), "--quiet"]) == 0
     results = json.loads((out / "results.json").read_text())
     assert results["task"] == "cifar10" and 0 <= results["test_accuracy"] <= 1
     assert [row["epoch"] for row in results["curve"]] == [1, 2]
     assert results["curve"][1]["flops"] > results["curve"][0]["flops"] > 0
     assert (out / "capacity_schedule.csv").is_file() and isinstance(results["growth_steps"], list)
-    assert keras.saving.load_model(out / "model.keras").get_layer("block1_shortcut").active >= 1
+    shortcut = keras.saving.load_model(out / "model.keras").get_layer("block1_shortcut")
+    assert shortcut.active >= 1 and shortcut.normalize
 
 
 def test_grow_cifar10_rejects_bad_widths(tmp_path, capsys):

@@ -156,3 +156,73 @@ def test_summed_layers_with_different_chunks_are_refused():
     model.compile("adam", "mse")
     with pytest.raises(ValueError, match="same width and number of chunks"):
         Capacity(model)
+
+
+# ------------------------------------------------------------------ batch normalisation
+def _normalized(active=1):
+    model = partial_resnet(SHAPE, widths=(4, 8), chunks=2, active=active, normalize=True, seed=0)
+    model.compile(keras.optimizers.Adam(0.01), "sparse_categorical_crossentropy")
+    return model
+
+
+@pytest.mark.parametrize("training", [False, True])
+def test_normalized_full_width_equals_the_keras_resnet_with_batch_normalization(training):
+    x, y = _data()
+    partial = _normalized(active=2)
+    partial.fit(x, y, batch_size=8, epochs=1, verbose=0)  # statistics away from 0 and 1
+    plain = resnet(SHAPE, widths=(4, 8), normalize=True, seed=1)
+    for layer in plain.layers:
+        if isinstance(layer, keras.layers.BatchNormalization):
+            source = partial.get_layer(layer.name.removesuffix("_bn"))
+            stores = (source.gammas, source.betas, source.moving_means, source.moving_variances)
+            layer.set_weights([np.concatenate([v.numpy() for v in s]) for s in stores])
+        elif isinstance(layer, keras.layers.Conv2D):
+            layer.set_weights([partial.get_layer(layer.name).full_kernel()[0]])
+        elif layer.weights:
+            layer.set_weights(list(partial.get_layer(layer.name).full_kernel()))
+    assert plain.count_params() == partial.count_params()
+    np.testing.assert_allclose(
+        partial(x, training=training), plain(x, training=training), rtol=1e-4, atol=1e-5
+    )
+
+
+@pytest.mark.parametrize("start", ["zero_outgoing", Net2Net(seed=0, noise=0.0)])
+def test_normalized_growth_keeps_the_function_and_frozen_units_with_their_statistics(start):
+    x, y = _data()
+    model = _normalized()
+    capacity = Capacity(model)
+    model.fit(x, y, batch_size=8, epochs=2, verbose=0)
+    names = ["stem", "block0_conv1", "block0_relu", "block1_relu"]
+    features = keras.Model(model.input, [model.get_layer(n).output for n in names])
+    prediction = np.asarray(model(x))
+    capacity.grow(freeze=True, start=start)
+    np.testing.assert_allclose(model(x), prediction, rtol=1e-4, atol=1e-5)
+    stem = model.get_layer("stem")
+    frozen = [v.numpy().copy() for v in (stem.gammas[0], stem.moving_means[0])]
+    trainable_mean = stem.moving_means[1].numpy().copy()
+    # frozen units use their moving statistics in training too: their outputs are fixed now
+    before = [np.asarray(a) for a in features(x, training=True)]
+    model.fit(x, y, batch_size=8, epochs=2, verbose=0)
+    after = [np.asarray(a) for a in features(x, training=True)]
+    for name, old, new in zip(names, before, after):
+        half = old.shape[-1] // 2
+        np.testing.assert_allclose(new[..., :half], old[..., :half], atol=1e-6, err_msg=name)
+    for old, new in zip(frozen, (stem.gammas[0], stem.moving_means[0])):
+        np.testing.assert_array_equal(new.numpy(), old)
+    assert not np.allclose(stem.moving_means[1].numpy(), trainable_mean)  # these still learn
+
+
+def test_normalized_layers_save_load_and_refuse_a_bias_or_gradmax(tmp_path):
+    x, y = _data()
+    model = _normalized()
+    capacity = Capacity(model)
+    model.fit(x, y, batch_size=8, epochs=1, verbose=0)
+    model.save(tmp_path / "bn.keras")
+    loaded = keras.saving.load_model(tmp_path / "bn.keras")
+    assert loaded.get_layer("stem").normalize
+    np.testing.assert_allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0), rtol=1e-6)
+    with pytest.raises(ValueError, match="use_bias=False"):
+        PartialConv2D(4, 3, normalize=True)
+    with pytest.raises(ValueError, match="does not support batch-normalised"):
+        capacity.grow(start="gradmax", data=(x, y))
+    assert model.get_layer("stem").active == 1  # refused before any weight moved

@@ -143,6 +143,20 @@ def test_fit_without_validation_keeps_the_last_weights_and_keep_best_needs_valid
         Recipe().fit(_mlp(), x, y, validation_data=None, epochs=1)
 
 
+def test_sample_weight_weights_each_examples_loss_and_bad_weights_are_refused():
+    x, y = _blobs()
+    recipe = Recipe(batch_size=16, learning_rate=3e-2, keep="last")
+    unweighted, weighted = _mlp(), _mlp()
+    recipe.fit(unweighted, x, y, validation_data=None, epochs=5)
+    recipe.fit(weighted, x, y, validation_data=None, epochs=5, sample_weight=(y != 2) * 1.0)
+    # class 2 carries no weight: the weighted model never learns to predict it
+    assert (unweighted.predict(x[y == 2], verbose=0).argmax(1) == 2).mean() > 0.8
+    assert (weighted.predict(x[y == 2], verbose=0).argmax(1) == 2).mean() < 0.2
+    for bad in (np.ones(len(y) - 1), -np.ones(len(y)), np.full(len(y), np.nan)):
+        with pytest.raises(ValueError, match="one finite weight >= 0 per training example"):
+            recipe.fit(_mlp(), x, y, validation_data=None, epochs=1, sample_weight=bad)
+
+
 def test_keep_best_restores_the_best_validation_epoch():
     model = _mlp()
     keep = KeepBestWeights()

@@ -15,6 +15,8 @@ class GrowthStart:
     """
 
     name = "base"
+    # whether new units of a normalising layer (PartialConv2D(normalize=True)) start sensibly
+    supports_normalization = True
 
     def initialize(self, capacity, layer, start: int, stop: int, data=None) -> None:
         raise NotImplementedError

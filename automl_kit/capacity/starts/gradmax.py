@@ -32,6 +32,8 @@ class GradMax(GrowthStart):
       refused: use ``zero_outgoing`` or ``net2net`` there). In a residual stream the branch's
       last convolution takes the SVD filters and the tied shortcut zero filters.
 
+    Not for normalising layers (``PartialConv2D(normalize=True)``): refused.
+
     ``data`` is the probe batch ``(x, y)``. Our own implementation, written from the paper.
 
     >>> GradMax(scale=0.5).get_config()
@@ -39,6 +41,9 @@ class GradMax(GrowthStart):
     """
 
     name = "gradmax"
+    # zero incoming weights make a constant channel, which batch normalisation divides by
+    # sqrt(epsilon): the linearisation above no longer holds
+    supports_normalization = False
 
     def __init__(self, scale: float = 1.0):
         if not scale > 0:

@@ -13,6 +13,9 @@ class Net2Net(GrowthStart):
     ``j`` are divided equally among ``j`` and its copies, so the next layer's input sum is
     unchanged. ``noise`` (relative) breaks the symmetry between copies, as the paper suggests.
 
+    With batch normalisation (``PartialConv2D(normalize=True)``) a copy also takes its source's
+    ``gamma``, ``beta`` and moving statistics.
+
     Outgoing weights are split only in the consumer's trainable chunks: its frozen chunks (also
     those this growth freezes) keep reading ``j`` as before and read the copies with zero weights
     (the function is the same either way, and a frozen unit's weights never change). Layers
@@ -49,6 +52,8 @@ class Net2Net(GrowthStart):
                 kernel, bias = member.incoming(int(source))
                 jitter = self.noise * np.std(kernel) * rng.standard_normal(kernel.shape)
                 member.set_incoming(unit, kernel + jitter.astype(kernel.dtype), bias)
+                if getattr(member, "normalize", False):  # the copy normalises as its source
+                    member.set_unit_normalization(unit, member.unit_normalization(int(source)))
         copies = np.bincount(sources, minlength=start)  # copies made of each source
         for consumer in capacity.consumers(layer):
             frozen = capacity.frozen_after(consumer)
