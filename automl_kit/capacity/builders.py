@@ -9,7 +9,6 @@ import keras
 from automl_kit.capacity.conv import PartialConv2D
 from automl_kit.capacity.dense import PartialDense
 
-
 # moving-statistics momentum of the normalised ResNets: a chunk frozen after ~90 steps must hold
 # its own statistics, not the initial ones (0.99 keeps 40 % of them after 90 steps, 0.9 none)
 MOMENTUM = 0.9
