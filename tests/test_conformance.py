@@ -123,7 +123,7 @@ def test_evolve_job_result_round_trips(tmp_path):
     result = evolve(
         data,
         searcher,
-        max_evaluations=2,
+        max_evaluations=1,
         final_epochs=1,
         rival="none",  # the rival's round trip is tested in tests/search
         run_dir=tmp_path / "run",

@@ -99,7 +99,7 @@ TINY_RUNS = {
     "evolve": (
         ["--dataset", "digits", "--n-train", "200", "--algorithm", "random_search"]
         + ["--max-evaluations", "1", "--epochs-per-eval", "1", "--final-epochs", "1"]
-        + ["--rival", "none"],
+        + ["--rival", "none", "--space", "compact"],  # compact: small nets trace fast
         ["--dataset", "digits", "--algorithm", "random_search"],
         "searches until its budget is spent",
     ),

@@ -35,7 +35,7 @@ def report_dir(saved_model, tmp_path_factory):
             "0.01",
             "--label-issues",
             "--cv",
-            "3",
+            "2",
             "--label-epochs",
             "2",
             "--out",
@@ -55,7 +55,7 @@ def test_cli_writes_report_json_and_label_issues(report_dir):
     assert results["label_issues"]["n"] == 400
     # images: out-of-fold probabilities from the textbook CNN, cost recorded
     cost = results["label_issues"]["probabilities"]
-    assert cost["model"] == "cnn" and cost["folds"] == 3 and cost["epochs"] == 2
+    assert cost["model"] == "cnn" and cost["folds"] == 2 and cost["epochs"] == 2
     for name in ("report.html", "confusion_dev.png", "errors_to_tag.csv", "label_issues.csv"):
         assert (report_dir / name).is_file(), name
     html = (report_dir / "report.html").read_text()
