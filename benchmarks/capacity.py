@@ -278,6 +278,7 @@ def mnist_figures(rows: list[dict]) -> dict:
 
 def cifar_cell(cell: dict, budget: dict, data) -> dict:
     from automl_kit.capacity.experiments import run_cifar
+    from automl_kit.training import Recipe
 
     run = run_cifar(
         cell["method"],
@@ -291,6 +292,7 @@ def cifar_cell(cell: dict, budget: dict, data) -> dict:
         interval=budget["interval"],
         every=budget["every"],
         normalize=budget.get("normalize", False),
+        recipe=Recipe() if budget.get("recipe") else None,
     )
     keep = ("test_accuracy", "train_accuracy", "gap", "test_loss", "seconds", "flops", "curve")
     return {
@@ -362,10 +364,16 @@ def main(argv=None) -> None:
         action="store_true",
         help="cifar: batch-normalise every convolution (the growers with frozen-slice statistics)",
     )
+    p.add_argument(
+        "--recipe",
+        action="store_true",
+        help="cifar: train with the shared recipe (AdamW, cosine, flips and shifts, batch 64)",
+    )
     args = p.parse_args(argv)
     budget = BUDGETS[args.budget]
-    if args.normalize:
-        budget = {**budget, "cifar": {**budget["cifar"], "normalize": True}}
+    for flag in ("normalize", "recipe"):
+        if getattr(args, flag):
+            budget = {**budget, "cifar": {**budget["cifar"], flag: True}}
     parts = args.parts.split(",")
     if args.out and len(parts) > 1:
         raise SystemExit("--out names one results file: pass it with a single --parts.")

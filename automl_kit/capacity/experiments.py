@@ -79,6 +79,7 @@ def _fit(
     config: dict | None = None,
     state=None,
     restore=None,
+    augmenter=None,
 ) -> None:
     """``model.fit``; with ``run`` (an open :class:`~automl_kit.utils.rundir.RunDirectory`)
     checkpointed after every epoch and resumable.
@@ -87,11 +88,18 @@ def _fit(
     protocol). With ``run``: :func:`automl_kit.training.resumable_fit`, whose checkpoints hold
     the model and optimizer, the controller's state (counters, schedule, widths) and ``state()`` (the caller's curves);
     ``resume=True`` continues from the last finished epoch (``restore`` gets the caller's state
-    back), so a resumed run ends as an unbroken one does (on the CPU).
+    back), so a resumed run ends as an unbroken one does (on the CPU). ``augmenter`` (a
+    recipe's) transforms each training batch.
     """
     keras.utils.set_random_seed(seed)
-    if run is None:
+    if run is None and augmenter is None:
         model.fit(x, y, batch_size=batch_size, epochs=epochs, verbose=0, callbacks=callbacks)
+        return
+    if run is None:
+        from automl_kit.training import EpochBatches
+
+        batches = EpochBatches(x, y, batch_size, seed=seed, augmenter=augmenter)
+        model.fit(batches, epochs=epochs, verbose=0, callbacks=callbacks, shuffle=False)
         return
     from automl_kit.training import resumable_fit
 
@@ -123,6 +131,7 @@ def _fit(
         get_state=get_state,
         set_state=set_state,
         callbacks=callbacks,
+        augmenter=augmenter,
     )
 
 
@@ -378,6 +387,7 @@ def run_cifar(
     stem_strides: int = 1,
     chunks: int = 4,
     normalize: bool = False,
+    recipe=None,
     patience: int = 10,
     interval: int = 10,
     smoothing: float = 0.9,
@@ -399,7 +409,10 @@ def run_cifar(
     cost of reaching a given accuracy can be read off ``curve``. ``gap`` is training minus test
     accuracy, both measured at the end by ``evaluate``. ``normalize`` batch-normalises every
     convolution (static nets: Keras's ``BatchNormalization``; growers: the partial rule of
-    :class:`~automl_kit.capacity.PartialConv2D`; not with the ``gradmax`` start). ``run_dir``, ``resume``, ``callbacks``: as
+    :class:`~automl_kit.capacity.PartialConv2D`; not with the ``gradmax`` start). ``recipe``
+    (a :class:`~automl_kit.training.Recipe`) trains with its optimizer, schedule over all the
+    epochs, loss, batch size and augmentation in place of ``optimizer``, ``lr`` and
+    ``batch_size``; the last epoch's weights are kept. ``run_dir``, ``resume``, ``callbacks``: as
     in :func:`run_sine`.
     """
     _check_method(method, CIFAR_METHODS)
@@ -423,9 +436,20 @@ def run_cifar(
         model = partial_resnet(
             data.input_shape, data.num_classes, widths=widths, chunks=chunks, active=1, **kwargs
         )
-    model.compile(
-        make_optimizer(optimizer, lr), "sparse_categorical_crossentropy", metrics=["accuracy"]
-    )
+    x_train, y_train = data.x_train.astype("float32"), data.y_train
+    x_test, y_test = data.x_test.astype("float32"), data.y_test
+    x_val = data.x_val.astype("float32")
+    if x_train.max() > 1.5:  # raw 0-255 pixels
+        x_train, x_test, x_val = x_train / 255.0, x_test / 255.0, x_val / 255.0
+    augmenter = None
+    if recipe is None:
+        model.compile(
+            make_optimizer(optimizer, lr), "sparse_categorical_crossentropy", metrics=["accuracy"]
+        )
+    else:
+        batch_size = recipe.batch_size
+        recipe.compile(model, math.ceil(len(x_train) / batch_size) * epochs)
+        augmenter = recipe.augmenter(data.input_shape, seed)
     controller = None
     fit_callbacks: list = []
     if not static:
@@ -439,11 +463,6 @@ def run_cifar(
             verbose=verbose,
         )
         fit_callbacks.append(controller)
-    x_train, y_train = data.x_train.astype("float32"), data.y_train
-    x_test, y_test = data.x_test.astype("float32"), data.y_test
-    x_val = data.x_val.astype("float32")
-    if x_train.max() > 1.5:  # raw 0-255 pixels
-        x_train, x_test, x_val = x_train / 255.0, x_test / 255.0, x_val / 255.0
     if controller is not None and controller.start.name == "gradmax":
         controller.probe = (x_train[:64], y_train[:64])  # GradMax's probe batch
     curve: list[dict] = []
@@ -500,9 +519,16 @@ def run_cifar(
         controller=controller,
         run=run_dir,
         resume=resume,
-        config={"task": "cifar10", "method": method, "seed": seed, "normalize": normalize},
+        config={
+            "task": "cifar10",
+            "method": method,
+            "seed": seed,
+            "normalize": normalize,
+            "recipe": None if recipe is None else recipe.get_config(),
+        },
         state=lambda: {"curve": curve, "seconds": cost["seconds"], "flops": cost["flops"]},
         restore=restore,
+        augmenter=augmenter,
     )
     train_loss, train_accuracy = model.evaluate(x_train, y_train, verbose=0, batch_size=500)
     last = curve[-1]

@@ -122,6 +122,28 @@ def test_run_cifar_gradmax_grows_a_resnet_on_a_schedule():
     assert result["curve"][1]["flops"] > 2 * result["curve"][0]["flops"]
 
 
+def test_run_cifar_trains_with_a_recipe_and_partial_batch_normalisation():
+    import numpy as np
+
+    from automl_kit.capacity.experiments import run_cifar
+    from automl_kit.datasets import from_arrays
+    from automl_kit.training import Recipe
+
+    rng = np.random.default_rng(0)
+    x, y = rng.random((96, 8, 8, 3)).astype("float32"), np.arange(96) % 3
+    data = from_arrays(x[:64], y[:64], x_test=x[64:], y_test=y[64:])
+    recipe = Recipe(batch_size=32, warmup=0.0)
+    result = run_cifar(
+        "adaptive", data, 0, epochs=2, widths=(4, 8), chunks=2, every=1, normalize=True,
+        recipe=recipe,
+    )  # fmt: skip
+    model = result["model"]
+    assert type(model.optimizer).__name__ == "AdamW" and result["growth_steps"] == [1]
+    # the cosine schedule spans the 4 steps of the 2 epochs: it has reached zero
+    assert float(model.optimizer.learning_rate) == pytest.approx(0.0, abs=1e-9)
+    assert model.get_layer("stem").normalize
+
+
 def test_run_mnist_with_fewer_batches_than_a_sample_reports_a_loss_not_nan():
     # issue 23: 300 images, 2 epochs printed "final-10 loss nan +- nan" with RuntimeWarnings
     import warnings
