@@ -423,7 +423,7 @@ def test_optimizer_rate_and_activations_reach_every_candidate_and_the_final_fit(
 
     out = tmp_path / "run"
     args = ["--optimizer", "Nadam", "--lr", "0.004", "--activations", "elu,selu"]
-    assert main([*TINY, *args, "--max-evaluations", "3", "--out", str(out), "--quiet"]) == 0
+    assert main([*TINY, *args, "--max-evaluations", "1", "--out", str(out), "--quiet"]) == 0
     config = json.loads((out / "config.json").read_text())
     assert config["recipe"]["optimizer"] == "nadam" and config["recipe"]["learning_rate"] == 0.004
     assert config["space"]["activations"] == ["elu", "selu"]

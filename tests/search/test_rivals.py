@@ -90,7 +90,7 @@ def test_the_saved_best_model_scores_the_best_fitness(tmp_path, digits_small):
     )
     val = (flat(d.x_val), d.y_val)
     result = search.search(
-        flat(d.x_train), d.y_train, validation_data=val, run_dir=tmp_path / "r", max_evaluations=4
+        flat(d.x_train), d.y_train, validation_data=val, run_dir=tmp_path / "r", max_evaluations=2
     )
     logged = [
         json.loads(line)
