@@ -112,6 +112,8 @@ def evolve_tiny(path, out, *extra):
         "1",
         "--max-phases",
         "1",
+        "--max-evaluations",
+        "1",  # the data path is under test here, not the search
         "--epochs-per-eval",
         "1",
         "--final-epochs",

@@ -273,6 +273,7 @@ def test_freezeout_and_autofreeze_under_two_replicas(policy_runs, policy):
     assert two["frozen"] == one["frozen"] and max(one["frozen"]) > 0
 
 
+@pytest.mark.processes  # the runs fixture starts replica processes
 def test_measuring_and_plain_steps_are_compiled_apart_under_two_replicas(runs):
     one, two = runs["callback/one"], runs["callback/two"]
     assert [r is not None for r in two["rates"]] == [e in MEASURED for e in range(len(PREFIXES))]
@@ -280,6 +281,7 @@ def test_measuring_and_plain_steps_are_compiled_apart_under_two_replicas(runs):
     assert (one["compilations"], two["compilations"]) == (3, 4)
 
 
+@pytest.mark.processes  # the runs fixture starts replica processes
 def test_an_optimizer_created_outside_the_strategy_scope_is_refused(runs):
     assert "inside the same `strategy.scope()`" in runs["outside_scope_error"]
 
