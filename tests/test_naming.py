@@ -59,6 +59,10 @@ SYNONYMS = {
     "max_trials": "max_evaluations",
     "n_jobs": "workers",
     "num_workers": "workers",
+    "use_bn": "normalize",
+    "use_batchnorm": "normalize",
+    "example_weight": "sample_weight",
+    "sample_weights": "sample_weight",
 }
 # (where, parameter): kept on purpose
 EXEMPT = {
