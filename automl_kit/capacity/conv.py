@@ -177,17 +177,18 @@ class PartialConv2D(PartialMixin, keras.layers.Layer):
                 spatial.append((size - k) // s + 1)
         return (input_shape[0], *spatial, self.filters)
 
+    def _normalization_stores(self) -> tuple[list, ...]:
+        return (self.gammas, self.betas, self.moving_means, self.moving_variances)
+
     def unit_normalization(self, unit: int) -> list[float]:
         """``[gamma, beta, moving mean, moving variance]`` of one output unit (``normalize=True``)."""
         ((k, s),) = self.unit_slice(unit, unit + 1)
-        stores = (self.gammas, self.betas, self.moving_means, self.moving_variances)
-        return [float(store[k].numpy()[s.start]) for store in stores]
+        return [float(store[k].numpy()[s.start]) for store in self._normalization_stores()]
 
     def set_unit_normalization(self, unit: int, values) -> None:
         """Assign what :meth:`unit_normalization` returns to output unit ``unit``."""
         ((k, s),) = self.unit_slice(unit, unit + 1)
-        stores = (self.gammas, self.betas, self.moving_means, self.moving_variances)
-        for store, value in zip(stores, values):
+        for store, value in zip(self._normalization_stores(), values):
             array = store[k].numpy()
             array[s.start] = value
             store[k].assign(array)
