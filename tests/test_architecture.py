@@ -29,6 +29,7 @@ LAYERS = {
     "ehr": 2,
     "tweak": 2,
     "diagnose": 2,
+    "auto": 3,  # runs the capabilities in sequence: uses their public names
     "testing": 3,  # the conformance suite: uses every capability's public names
     "cli": 3,
 }

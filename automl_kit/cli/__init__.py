@@ -28,6 +28,7 @@ COMMAND_MODULES = (
     "automl_kit.capacity._cli",
     "automl_kit.ehr._cli",
     "automl_kit.knowledge._cli",
+    "automl_kit.auto._cli",
 )
 
 

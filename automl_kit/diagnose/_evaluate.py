@@ -51,8 +51,12 @@ def as_splits(data: Any) -> dict[str, Any]:
 
 
 def predict_probabilities(model, x: np.ndarray, batch_size: int = 256) -> np.ndarray:
-    """Class probabilities of ``model`` on ``x``: softmax applied when the model emits logits."""
+    """Class probabilities of ``model`` on ``x``: a Keras model (softmax applied when it emits
+    logits) or a scikit-learn-style classifier (``predict_proba``, e.g. XGBoost's)."""
     from automl_kit.utils.models import outputs_probabilities
+
+    if hasattr(model, "predict_proba"):
+        return np.asarray(model.predict_proba(np.asarray(x).reshape(len(x), -1)), np.float64)
 
     scores = np.asarray(model.predict(x, batch_size=batch_size, verbose=0), dtype=np.float64)
     if scores.ndim != 2:
@@ -70,8 +74,11 @@ def predict_probabilities(model, x: np.ndarray, batch_size: int = 256) -> np.nda
 
 
 def model_facts(model) -> dict:
-    """What the advice can be tailored to: size, dropout, L2, optimizer."""
+    """What the advice can be tailored to: size, dropout, L2, optimizer (for a Keras model)."""
     import keras
+
+    if not isinstance(model, keras.Model):
+        return {"name": type(model).__name__}
 
     layers = list(_all_layers(model))
     dropout = [float(l.rate) for l in layers if isinstance(l, keras.layers.Dropout)]

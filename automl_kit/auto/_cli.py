@@ -1,0 +1,104 @@
+"""``automl-kit auto``: floor, search, diagnose, act, report (mirrors ``automl_kit.auto.auto``)."""
+
+from __future__ import annotations
+
+import argparse
+
+from automl_kit.auto.job import STEPS as STEP_NAMES
+from automl_kit.cli.jobs import Job, duration, fraction
+
+
+def step_list(text: str) -> list[str]:
+    steps = [s.strip() for s in text.split(",") if s.strip()]
+    unknown = [s for s in steps if s not in STEP_NAMES]
+    if unknown or not steps:
+        raise argparse.ArgumentTypeError(
+            f"unknown steps {unknown}; choose among: {', '.join(STEP_NAMES)}"
+        )
+    return steps
+
+
+class Auto(Job):
+    name = "auto"
+    help = "one command from data to a better, diagnosed model"
+    description = (
+        "Within --time-budget: a floor model on the training recipe (the textbook CNN for\n"
+        "images; a tuned XGBoost and the dense-space default for tables), the VLGA search and\n"
+        "a final fit of its best architecture, a diagnosis of the best model, then the actions\n"
+        "the diagnosis calls for (suspected label errors re-weighted, label smoothing for\n"
+        "confusable classes, a weak class raised by `tweak` within --max-drop), each kept only\n"
+        "if it helps on validation. Writes results.json (leaderboard, steps, rules),\n"
+        "report.html and final_model.keras (final_model.json when a tree wins).\n\n"
+        "example:\n  automl-kit auto --data table.csv --label y --time-budget 20m"
+    )
+    default_dataset = None
+    safe_on_resume = frozenset({"time_budget", "max_drop"})
+    outputs = ("report.html", "results.json", "final_model.keras", "final_model.json")
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument(
+            "--time-budget",
+            type=duration,
+            default="20m",
+            help="wall clock for the whole run, resumed calls included (e.g. 90s, 20m, 2h)",
+        )
+        parser.add_argument(
+            "--max-drop",
+            type=fraction,
+            default=0.002,
+            help="overall validation accuracy a class tweak may cost, a fraction (0.002: 0.2 points)",
+        )
+        parser.add_argument(
+            "--steps",
+            type=step_list,
+            default=None,
+            help=f"comma-separated steps to run (default all: {','.join(STEP_NAMES)})",
+        )
+
+    def validate(self, args: argparse.Namespace) -> None:
+        from automl_kit.utils import parse_duration
+
+        if args.dataset is None and args.data is None:
+            raise ValueError(
+                "name the data: --data PATH (with --label COLUMN for a table) or --dataset NAME."
+            )
+        if not parse_duration(args.time_budget):
+            raise ValueError(
+                f"--time-budget {args.time_budget}: give a positive duration, e.g. 20m."
+            )
+        if args.steps is not None and "floor" not in args.steps:
+            raise ValueError("--steps must include floor: it trains the first model.")
+
+    def run(self, args: argparse.Namespace, run, data) -> dict:
+        from automl_kit.auto import auto
+
+        result = auto(
+            data,
+            time_budget=args.time_budget,
+            max_drop=args.max_drop,
+            steps=args.steps,
+            run_dir=run,
+            seed=args.seed,
+            verbose=args.verbose,
+        )
+        print("leaderboard (validation accuracy, test accuracy, seconds):")
+        for entry in result.leaderboard:
+            print(
+                f"  {entry['name']:<28} {entry['val_accuracy']:.4f}  {entry['test_accuracy']:.4f}"
+                f"  {entry['seconds']:>6.0f}"
+            )
+        for step, record in result.records.items():
+            if not record.get("ran", True):
+                print(f"  {step}: skipped ({record['reason']})")
+            elif "kept" in record:
+                print(f"  {step}: {'kept' if record['kept'] else 'not kept'} ({record['why']})")
+        final = result.final
+        print(
+            f"final model: {final['name']} (validation {final['val_accuracy']:.4f}, test "
+            f"{final['test_accuracy']:.4f}) in {final['path']}"
+        )
+        return result.summary()
+
+
+def register(subparsers, common: argparse.ArgumentParser) -> None:
+    Auto().register(subparsers)

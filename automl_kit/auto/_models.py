@@ -1,0 +1,231 @@
+"""The models ``auto`` trains, each described by a JSON spec so a step can retrain it from scratch.
+
+A spec is ``{"kind": "keras", "zoo": NAME}`` (a zoo model), ``{"kind": "keras", "space":
+CONFIG, "genes": [...]}`` (a searched architecture) or ``{"kind": "tree", "params": {...}}``
+(an XGBoost classifier). Keras models are saved as ``.keras``, trees as XGBoost's JSON.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from automl_kit.utils.interrupt import raise_if_stop_requested
+
+# XGBoost settings the floor tries, chosen on validation accuracy (early stopping on each)
+TREE_GRID = (
+    {"max_depth": 3, "learning_rate": 0.1},
+    {"max_depth": 6, "learning_rate": 0.1},
+    {"max_depth": 6, "learning_rate": 0.03},
+    {"max_depth": 10, "learning_rate": 0.03, "min_child_weight": 3},
+)
+TREE_ROUNDS, TREE_PATIENCE = 2000, 50
+# The dense-space default for tables: two wide blocks with batch norm and dropout
+DENSE_DEFAULT = {
+    "global": {"activation": "relu"},
+    "blocks": [
+        {"units": 256, "dropout": 0.25, "batch_norm": 1},
+        {"units": 128, "dropout": 0.25, "batch_norm": 1},
+    ],
+}
+
+
+@dataclass
+class Trained:
+    """One trained model of the leaderboard: what it is (``spec``), how it scored, what it cost."""
+
+    name: str
+    spec: dict
+    model: Any
+    val_accuracy: float
+    seconds: float
+    epochs: int | None = None
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def kind(self) -> str:
+        return self.spec["kind"]
+
+    def parameters(self) -> int | None:
+        """Weights of a Keras model; None for a tree (its ``spec`` holds its rounds)."""
+        return int(self.model.count_params()) if self.kind == "keras" else None
+
+    def save(self, path_without_suffix: Path) -> Path:
+        path = path_without_suffix.with_suffix(".keras" if self.kind == "keras" else ".json")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.model.save(path) if self.kind == "keras" else self.model.save_model(path)
+        return path
+
+
+def load_trained_model(path: str | Path):
+    """A model saved by :meth:`Trained.save` (``.keras``: Keras; ``.json``: XGBoost)."""
+    path = Path(path)
+    if path.suffix == ".keras":
+        import keras
+
+        return keras.models.load_model(path)
+    from xgboost import XGBClassifier
+
+    model = XGBClassifier()
+    model.load_model(path)
+    return model
+
+
+def probabilities(model, x: np.ndarray) -> np.ndarray:
+    """Class probabilities of a Keras model (softmax added to logits) or a tree."""
+    from automl_kit.diagnose import predict_probabilities
+
+    return predict_probabilities(model, np.asarray(x, np.float32))
+
+
+def build_keras(spec: dict, input_shape: tuple, num_classes: int):
+    """A freshly initialised Keras model for a keras ``spec``."""
+    if "zoo" in spec:
+        from automl_kit.zoo import build_model
+
+        return build_model(spec["zoo"], input_shape, num_classes)
+    from automl_kit.search import SearchSpace
+
+    return SearchSpace.from_config(spec["space"]).build(spec["genes"], input_shape, num_classes)
+
+
+def dense_default_spec() -> dict:
+    from automl_kit.search import DenseSpace
+
+    space = DenseSpace()
+    return {
+        "kind": "keras",
+        "space": space.get_config(),
+        "genes": space.encode(DENSE_DEFAULT),
+    }
+
+
+def seconds_per_epoch(model, x: np.ndarray, recipe) -> float:
+    """Seconds one epoch of ``recipe`` takes for ``model`` on ``x``, from a few timed steps of a
+    copy (the model's own weights do not move); validation and the input pipeline add ~20 %."""
+    import keras
+
+    probe = keras.models.clone_model(model)
+    recipe.compile(probe, total_steps=10)
+    batch = np.asarray(x[: recipe.batch_size], np.float32)
+    labels = np.zeros(len(batch), np.int32)
+    probe.train_on_batch(batch, labels)  # traces the step
+    started = time.perf_counter()
+    for _ in range(3):
+        probe.train_on_batch(batch, labels)
+    step = (time.perf_counter() - started) / 3
+    return 1.2 * step * math.ceil(len(x) / recipe.batch_size)
+
+
+def epochs_within(seconds: float, epoch_seconds: float, *, most: int, fewest: int = 1) -> int:
+    """Whole epochs that fit in ``seconds`` (90 %: tracing and evaluation), within
+    ``[fewest, most]``.
+
+    >>> epochs_within(100, 9.0, most=30), epochs_within(5, 9.0, most=30)
+    (10, 1)
+    """
+    return int(min(most, max(fewest, math.floor(0.9 * seconds / max(epoch_seconds, 1e-9)))))
+
+
+def fit_keras(
+    name: str,
+    spec: dict,
+    data,
+    recipe,
+    *,
+    seconds: float,
+    seed: int,
+    most_epochs: int,
+    epochs: int | None = None,
+    sample_weight: np.ndarray | None = None,
+    verbose: int = 0,
+) -> Trained:
+    """Train ``spec`` from scratch on ``recipe`` with a full schedule of ``epochs`` (default: as
+    many as fit in ``seconds``, at most ``most_epochs``); ``seconds`` also stops it mid-run."""
+    import keras
+
+    from automl_kit.training import StopAtSafePoint
+
+    keras.utils.set_random_seed(seed)
+    model = build_keras(spec, data.input_shape, data.num_classes)
+    if epochs is None:
+        epochs = epochs_within(
+            seconds, seconds_per_epoch(model, data.x_train, recipe), most=most_epochs
+        )
+    started = time.perf_counter()
+    history = recipe.fit(
+        model,
+        data.x_train,
+        data.y_train,
+        validation_data=data.validation_data,
+        epochs=epochs,
+        seed=seed,
+        sample_weight=sample_weight,
+        time_budget=max(seconds, 1.0),
+        callbacks=[StopAtSafePoint(name)],
+        verbose=2 if verbose > 1 else 0,
+    ).history
+    return Trained(
+        name,
+        spec,
+        model,
+        recipe.kept_accuracy(model, history, data.validation_data),
+        time.perf_counter() - started,
+        epochs=epochs,
+        extra={"epochs_run": len(history["val_accuracy"])},
+    )
+
+
+def fit_tree(
+    name: str,
+    data,
+    *,
+    seed: int,
+    params: dict | None = None,
+    sample_weight: np.ndarray | None = None,
+) -> Trained:
+    """XGBoost with early stopping on the validation split: ``params`` as given, or the best of
+    :data:`TREE_GRID` by validation accuracy (ties: lower validation log-loss)."""
+    from xgboost import XGBClassifier
+
+    x, y = _flat(data.x_train), data.y_train
+    x_val, y_val = _flat(data.x_val), data.y_val
+    started = time.perf_counter()
+    best = None
+    for grid_point in [params] if params else TREE_GRID:
+        raise_if_stop_requested(f"before tree {grid_point}")
+        settings = {"n_estimators": TREE_ROUNDS, **grid_point}
+        settings.pop("best_rounds", None)
+        model = XGBClassifier(
+            **settings,
+            early_stopping_rounds=TREE_PATIENCE,
+            random_state=seed,
+            n_jobs=1,
+        )
+        model.fit(x, y, sample_weight=sample_weight, eval_set=[(x_val, y_val)], verbose=False)
+        p = model.predict_proba(x_val)
+        score = (
+            float(np.mean(p.argmax(1) == y_val)),
+            -float(np.mean(-np.log(np.clip(p[np.arange(len(y_val)), y_val], 1e-12, 1)))),
+        )
+        if best is None or score > best[0]:
+            best = (score, model, {**grid_point, "best_rounds": int(model.best_iteration) + 1})
+    (val_accuracy, _), model, chosen = best
+    return Trained(
+        name,
+        {"kind": "tree", "params": chosen},
+        model,
+        val_accuracy,
+        time.perf_counter() - started,
+        extra={"grid": list(TREE_GRID) if not params else None},
+    )
+
+
+def _flat(x) -> np.ndarray:
+    x = np.asarray(x, np.float32)
+    return x.reshape(len(x), -1)

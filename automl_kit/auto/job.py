@@ -1,0 +1,534 @@
+"""``auto``: from data to a better, diagnosed model in one call (``automl-kit auto``).
+
+The run is a fixed sequence of steps (:data:`STEPS`); each step's record and models are saved
+when it ends (``steps.json``, ``models/``), so a resumed run skips finished steps, the search
+continues from its last evaluation, and a fit that was cut off starts again. The rules that
+decide what runs and what is kept are constants of this module, written in ``docs/auto.md``
+and recorded in ``results.json`` (``plan``).
+
+>>> from automl_kit.auto import auto
+>>> result = auto(ak.datasets.load("digits"), time_budget="5m", run_dir="runs/a")  # doctest: +SKIP
+>>> result.leaderboard[0]["name"], result.predict(x_new)                           # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+
+from automl_kit.auto._models import (
+    Trained,
+    dense_default_spec,
+    fit_keras,
+    fit_tree,
+    load_trained_model,
+    probabilities,
+)
+from automl_kit.auto.result import AutoResult
+from automl_kit.utils import RunDirectory, parse_duration, read_json
+from automl_kit.utils.interrupt import Interrupted, raise_if_stop_requested
+
+STEPS = ("floor", "search", "final_fit", "diagnose", "label_issues", "label_smoothing", "tweak")
+# Each step may spend its share of the time left, over the shares of the steps still to run;
+# what a step leaves unspent goes to the later ones. Diagnose and tweak need no training.
+SHARES = {
+    "floor": 0.25,
+    "search": 0.35,
+    "final_fit": 0.15,
+    "diagnose": 0.0,
+    "label_issues": 0.15,
+    "label_smoothing": 0.10,
+    "tweak": 0.0,
+}
+MIN_SEARCH_SECONDS = 30.0  # less than this: the search is skipped (a few candidates at most)
+MOST_EPOCHS = 40  # no fit runs longer, whatever the budget
+OOF_FOLDS = 3  # folds of the out-of-fold probabilities behind the label-issue search
+OOF_FEWEST_EPOCHS = 2  # a CNN per fold needs at least this to say anything about its labels
+CONFUSABLE_SHARE = 0.25  # a class pair with this share of the dev errors (and >= 5) is confusable
+LABEL_SMOOTHING = 0.1
+WEAK_CLASS_GAP = 0.05  # a class whose dev recall trails the mean recall by more is weak
+
+
+def plan() -> dict:
+    """The budget split and every decision rule, as recorded with each run."""
+    return {
+        "steps": list(STEPS),
+        "shares": dict(SHARES),
+        "share_rule": "a step may spend its share of the time left over the shares of the "
+        "steps still to run; unspent time goes to later steps",
+        "selection": "the leaderboard entry with the highest validation accuracy (ties: the "
+        "earlier, simpler one) is the final model",
+        "min_search_seconds": MIN_SEARCH_SECONDS,
+        "most_epochs": MOST_EPOCHS,
+        "freezing": "off: on the recipe benchmarks (issue 25) no freezing policy saved time "
+        "without losing accuracy",
+        "label_issues": f"cleanlab on {OOF_FOLDS}-fold out-of-fold probabilities (the textbook "
+        "CNN for images, the tuned tree for tables); suspects re-weighted and the best model "
+        "retrained; kept if validation accuracy rises",
+        "label_smoothing": f"tried ({LABEL_SMOOTHING}) when one class pair holds >= "
+        f"{CONFUSABLE_SHARE:.0%} of the dev errors (and >= 5 errors); kept if validation "
+        "accuracy rises",
+        "tweak": f"the weakest class (dev recall below the mean by > {WEAK_CLASS_GAP}) raised "
+        "by `tweak` (calibration, synaptic join); kept if its validation accuracy rises "
+        "within max_drop of overall validation accuracy",
+    }
+
+
+def auto(
+    data,
+    *,
+    time_budget: str | float = "20m",
+    max_drop: float = 0.002,
+    steps: tuple[str, ...] | list[str] | None = None,
+    run_dir: str | os.PathLike | RunDirectory | None = None,
+    resume: bool = False,
+    seed: int = 0,
+    verbose: int = 1,
+) -> AutoResult:
+    """Train a floor model, search, diagnose the best model and act on the diagnosis, within
+    ``time_budget`` (all calls of a resumed run together); returns an :class:`AutoResult`.
+
+    ``data`` is a :class:`~automl_kit.datasets.Dataset` (images or a table) with validation and
+    test splits: every choice is made on validation, test is only reported. ``max_drop``: the
+    overall validation accuracy a class tweak may cost (a fraction; 0.002 is 0.2 points).
+    ``steps``: a subset of :data:`STEPS` to run (default all; e.g. without ``"search"``).
+    """
+    total = parse_duration(time_budget)
+    if not total or total <= 0:
+        raise ValueError(
+            f"time_budget must be a positive duration (e.g. '20m'), got {time_budget!r}."
+        )
+    if isinstance(max_drop, bool) or not 0 <= max_drop <= 1:
+        raise ValueError(
+            f"max_drop is a fraction of accuracy in [0, 1] (0.002: 0.2 points), got {max_drop!r}."
+        )
+    chosen = list(STEPS if steps is None else steps)
+    unknown = [s for s in chosen if s not in STEPS]
+    if unknown:
+        raise ValueError(f"unknown steps {unknown}; choose among: {', '.join(STEPS)}.")
+    if data.x_val is None or len(data.y_val) == 0 or data.x_test is None or len(data.y_test) == 0:
+        raise ValueError(
+            "auto chooses on a validation split and reports on a test split: load the data "
+            "with n_val > 0 and n_test > 0."
+        )
+    own = not isinstance(run_dir, RunDirectory)
+    run = run_dir if not own else RunDirectory.open(run_dir, "auto", resume=resume)
+    try:
+        job = _AutoRun(data, run, total, max_drop, chosen, seed, verbose)
+        result = job.execute()
+        if own:
+            run.mark_finished()
+    except Interrupted:
+        if own:
+            run.mark_stopped()
+        raise
+    finally:
+        if own:
+            run.close()
+    return result
+
+
+class _AutoRun:
+    """One run of :func:`auto`: its state (``steps.json``) and one method per step."""
+
+    def __init__(
+        self, data, run: RunDirectory, total: float, max_drop: float, steps, seed, verbose
+    ):
+        from automl_kit.training import Recipe
+
+        self.data, self.run, self.total, self.max_drop = data, run, total, max_drop
+        self.steps, self.seed, self.verbose = steps, seed, verbose
+        self.images = len(data.input_shape) == 3
+        self.recipe = Recipe()
+        settings = {
+            "time_budget": total,
+            "max_drop": max_drop,
+            "steps": steps,
+            "seed": seed,
+            "dataset": data.summary(),
+        }
+        state_file = run.root / "steps.json"
+        if state_file.is_file():
+            self.state = read_json(state_file)
+            saved = self.state["settings"]
+            changed = [k for k in ("steps", "seed", "dataset") if saved[k] != settings[k]]
+            if changed:
+                raise ValueError(
+                    f"{run.root} holds an auto run with other {', '.join(changed)}; resume it "
+                    "with the same data and settings, or start a new run directory."
+                )
+            self.state["settings"] = settings  # a new time budget or max_drop applies
+        else:
+            self.state = {"settings": settings, "spent": 0.0, "records": {}, "leaderboard": []}
+        run.mark_running()
+        self._models: dict[str, object] = {}
+
+    # ---- bookkeeping -------------------------------------------------------------------
+    def say(self, message: str) -> None:
+        if self.verbose:
+            print(f"auto: {message}", flush=True)
+
+    def step_seconds(self, step: str) -> float:
+        left = max(self.total - self.state["spent"], 0.0)
+        weights = sum(SHARES[s] for s in self.steps if s not in self.state["records"])
+        return left * SHARES[step] / weights if weights else 0.0
+
+    def add(self, trained: Trained, step: str) -> dict:
+        """Score ``trained`` on validation and test, save it, and put it on the leaderboard."""
+        path = trained.save(self.run.root / "models" / trained.name)
+        entry = {
+            "name": trained.name,
+            "step": step,
+            "kind": trained.kind,
+            "spec": trained.spec,
+            "val_accuracy": float(trained.val_accuracy),
+            **self._scores(trained.model),
+            "seconds": round(trained.seconds, 1),
+            "epochs": trained.epochs,
+            "parameters": trained.parameters(),
+            "path": self.run.relative(path),
+            **trained.extra,
+        }
+        self.state["leaderboard"].append(entry)
+        self._models[trained.name] = trained.model
+        self.say(
+            f"{trained.name}: validation {entry['val_accuracy']:.4f}, test "
+            f"{entry['test_accuracy']:.4f} ({entry['seconds']:.0f} s)"
+        )
+        return entry
+
+    def _scores(self, model) -> dict:
+        from sklearn.metrics import roc_auc_score
+
+        p_test = probabilities(model, self.data.x_test)
+        scores = {"test_accuracy": float(np.mean(p_test.argmax(1) == self.data.y_test))}
+        if self.data.num_classes == 2:  # ranking quality, as tables are often judged
+            for split, p, y in (
+                ("val", probabilities(model, self.data.x_val), self.data.y_val),
+                ("test", p_test, self.data.y_test),
+            ):
+                scores[f"{split}_auroc"] = (
+                    float(roc_auc_score(y, p[:, 1])) if len(set(y)) == 2 else None
+                )
+        return scores
+
+    def best(self) -> dict:
+        return max(self.state["leaderboard"], key=lambda e: e["val_accuracy"])  # first of ties
+
+    def model_of(self, entry: dict):
+        if entry["name"] not in self._models:
+            self._models[entry["name"]] = load_trained_model(self.run.resolve(entry["path"]))
+        return self._models[entry["name"]]
+
+    # ---- the run -----------------------------------------------------------------------
+    def execute(self) -> AutoResult:
+        for step in self.steps:
+            if step in self.state["records"]:
+                continue
+            raise_if_stop_requested(f"before {step}")
+            seconds = self.step_seconds(step)
+            if step != "floor" and not self.state["leaderboard"]:
+                raise ValueError("the floor step trains the first model: keep 'floor' in steps.")
+            started = time.perf_counter()
+            record = getattr(self, f"_{step}")(seconds)
+            record.setdefault("ran", True)
+            record["budget_seconds"] = round(seconds, 1)
+            record["seconds"] = round(time.perf_counter() - started, 1)
+            self.state["spent"] += record["seconds"]
+            self.state["records"][step] = record
+            self.run.write_json("steps.json", self.state)
+            if not record["ran"]:
+                self.say(f"{step} skipped: {record['reason']}")
+        return self.finish()
+
+    def _skip(self, reason: str) -> dict:
+        return {"ran": False, "reason": reason}
+
+    def _floor(self, seconds: float) -> dict:
+        names = []
+        if self.images:
+            self.say(f"floor: the textbook CNN on the recipe (up to {seconds:.0f} s)")
+            trained = fit_keras(
+                "textbook_cnn", {"kind": "keras", "zoo": "textbook_cnn"}, self.data,
+                self.recipe, seconds=seconds, seed=self.seed, most_epochs=MOST_EPOCHS,
+                verbose=self.verbose,
+            )  # fmt: skip
+            names.append(self.add(trained, "floor")["name"])
+        else:
+            self.say("floor: a tuned XGBoost and the dense-space default")
+            tree = fit_tree("xgboost", self.data, seed=self.seed)
+            names.append(self.add(tree, "floor")["name"])
+            trained = fit_keras(
+                "dense_default", dense_default_spec(), self.data, self.recipe,
+                seconds=max(seconds - tree.seconds, 1.0), seed=self.seed,
+                most_epochs=MOST_EPOCHS, verbose=self.verbose,
+            )  # fmt: skip
+            names.append(self.add(trained, "floor")["name"])
+        return {"models": names}
+
+    def _search(self, seconds: float) -> dict:
+        from automl_kit.search import DenseSpace, StageSpace, VariableLengthGA
+
+        folder = self.run.root / "search"
+        if seconds < MIN_SEARCH_SECONDS and not folder.exists():
+            return self._skip(f"{seconds:.0f} s left for it, under {MIN_SEARCH_SECONDS:.0f} s")
+        space = StageSpace() if self.images else DenseSpace()
+        self.say(f"search: the VLGA on the {space.name} space ({seconds:.0f} s)")
+        searcher = VariableLengthGA(space, seed=self.seed, verbose=self.verbose)
+        result = searcher.search(
+            self.data.x_train,
+            self.data.y_train,
+            validation_data=self.data.validation_data,
+            time_budget=max(seconds, 1.0),
+            run_dir=folder,
+            resume=folder.exists(),
+        )
+        return {
+            "space": space.name,
+            "evaluations": result.evaluations,
+            "best_fitness": result.best_fitness,
+            "stop_reason": result.stop_reason,
+            "spec": {
+                "kind": "keras",
+                "space": space.get_config(),
+                "genes": list(result.best.genes),
+            },
+            "architecture": result.describe(),
+        }
+
+    def _final_fit(self, seconds: float) -> dict:
+        search = self.state["records"].get("search")
+        if not search or not search["ran"]:
+            return self._skip("no search ran")
+        self.say(f"final fit of the searched architecture from scratch ({seconds:.0f} s)")
+        trained = fit_keras(
+            "searched", search["spec"], self.data, self.recipe, seconds=seconds,
+            seed=self.seed, most_epochs=MOST_EPOCHS, verbose=self.verbose,
+        )  # fmt: skip
+        return {"models": [self.add(trained, "final_fit")["name"]]}
+
+    def _diagnose(self, seconds: float) -> dict:
+        from automl_kit.diagnose import diagnose
+
+        best = self.best()
+        self.say(f"diagnose {best['name']}")
+        diagnosis = diagnose(self.model_of(best), self.data, run_dir=self.run.root / "diagnosis")
+        dev = diagnosis.reports["dev"]
+        recall, support = np.asarray(dev.recall), np.asarray(dev.support)
+        present = support > 0
+        weakest = int(np.argmin(np.where(present, recall, np.inf)))
+        confusion = np.asarray(dev.confusion, float)
+        errors = confusion.sum() - np.trace(confusion)
+        pair_errors = confusion + confusion.T
+        np.fill_diagonal(pair_errors, 0)
+        i, j = np.unravel_index(np.argmax(pair_errors), pair_errors.shape)
+        share = float(pair_errors[i, j] / errors) if errors else 0.0
+        return {
+            "model": best["name"],
+            "verdict": diagnosis.verdict,
+            "focus": list(diagnosis.focus),
+            "errors": dict(diagnosis.errors),
+            "recommendations": [r.to_dict() for r in diagnosis.recommendations[:3]],
+            "weakest_class": weakest,
+            "weakest_recall": float(recall[weakest]),
+            "mean_recall": float(recall[present].mean()),
+            "confusable_pair": [int(min(i, j)), int(max(i, j))],
+            "confusable_share": share,
+            "confusable_errors": int(pair_errors[i, j]),
+            "report": "diagnosis/report.html",
+        }
+
+    def _retrain(
+        self, name: str, step: str, seconds: float, *, recipe=None, sample_weight=None
+    ) -> dict:
+        """The best model's spec retrained from scratch with a change; kept if validation rises."""
+        best = self.best()
+        if best["kind"] == "tree":
+            trained = fit_tree(
+                name,
+                self.data,
+                seed=self.seed,
+                params=best["spec"]["params"],
+                sample_weight=sample_weight,
+            )
+        else:
+            trained = fit_keras(
+                name, best["spec"], self.data, recipe or self.recipe, seconds=seconds,
+                seed=self.seed, most_epochs=MOST_EPOCHS, epochs=best["epochs"],
+                sample_weight=sample_weight, verbose=self.verbose,
+            )  # fmt: skip
+        entry = self.add(trained, step)
+        kept = entry["val_accuracy"] > best["val_accuracy"]
+        return {
+            "models": [entry["name"]],
+            "of": best["name"],
+            "val_before": best["val_accuracy"],
+            "val_after": entry["val_accuracy"],
+            "test_before": best["test_accuracy"],
+            "test_after": entry["test_accuracy"],
+            "kept": kept,
+            "why": "validation accuracy rose" if kept else "validation accuracy did not rise",
+        }
+
+    def _label_issues(self, seconds: float) -> dict:
+        from automl_kit.diagnose import find_label_issues, out_of_fold_probabilities
+
+        best = self.best()
+        if self.images:
+            floor = next(e for e in self.state["leaderboard"] if e["name"] == "textbook_cnn")
+            epoch_seconds = floor["seconds"] / max(floor.get("epochs_run") or floor["epochs"], 1)
+            retrain = best["seconds"]
+            # each fold trains on (k-1)/k of the data
+            per_epoch = OOF_FOLDS * epoch_seconds * (OOF_FOLDS - 1) / OOF_FOLDS
+            epochs = int(min(floor["epochs"], (seconds - retrain) // max(per_epoch, 1e-9)))
+            if epochs < OOF_FEWEST_EPOCHS:
+                return self._skip(
+                    f"{seconds:.0f} s left: out-of-fold CNNs need ~{per_epoch * OOF_FEWEST_EPOCHS:.0f} s "
+                    f"and the retraining ~{retrain:.0f} s"
+                )
+            oof_model, oof = "cnn", {"epochs": epochs}
+        else:
+            from xgboost import XGBClassifier
+
+            params = next(e for e in self.state["leaderboard"] if e["name"] == "xgboost")["spec"][
+                "params"
+            ]
+            settings = {k: v for k, v in params.items() if k != "best_rounds"}
+            oof_model = XGBClassifier(
+                **settings, n_estimators=params["best_rounds"], random_state=self.seed, n_jobs=1
+            )
+            oof = {}
+        self.say(
+            f"label issues: {OOF_FOLDS}-fold out-of-fold probabilities ({'CNN' if self.images else 'XGBoost'})"
+        )
+        started = time.perf_counter()
+        x = (
+            self.data.x_train
+            if self.images
+            else self.data.x_train.reshape(len(self.data.x_train), -1)
+        )
+        p = out_of_fold_probabilities(
+            x, self.data.y_train, oof_model, cv=OOF_FOLDS, seed=self.seed,
+            num_classes=self.data.num_classes, **oof,
+        )  # fmt: skip
+        issues = find_label_issues(self.data, p, seed=self.seed)
+        found = {
+            "suspects": len(issues),
+            "share": len(issues) / len(self.data.y_train),
+            "oof_seconds": round(time.perf_counter() - started, 1),
+            "oof_model": "textbook_cnn" if self.images else "xgboost",
+        }
+        self.run.write_json("label_issues.json", issues.summary())
+        if not len(issues):
+            return {**self._skip("no suspected labels"), **found}
+        self.say(f"{len(issues)} suspected labels; retraining {best['name']} with them re-weighted")
+        weights = issues.sample_weight("reweight")
+        left = max(seconds - found["oof_seconds"], 1.0)
+        return {
+            **found,
+            **self._retrain(
+                f"{best['name']}_reweighted", "label_issues", left, sample_weight=weights
+            ),
+        }
+
+    def _label_smoothing(self, seconds: float) -> dict:
+        best = self.best()
+        found = self.state["records"].get("diagnose")
+        if best["kind"] != "keras":
+            return self._skip(f"the best model ({best['name']}) is a tree")
+        if not found or not found.get("ran", True):
+            return self._skip("no diagnosis")
+        if found["confusable_share"] < CONFUSABLE_SHARE or found["confusable_errors"] < 5:
+            return self._skip(
+                f"no confusable pair: the most confused pair {found['confusable_pair']} makes "
+                f"{found['confusable_errors']} dev errors ({found['confusable_share']:.0%})"
+                if found["confusable_errors"]
+                else "no confusable pair: no dev errors"
+            )
+        needed = best["seconds"]
+        if seconds < 0.8 * needed:
+            return self._skip(f"{seconds:.0f} s left, the retraining takes ~{needed:.0f} s")
+        self.say(
+            f"classes {found['confusable_pair']} are confusable: label smoothing {LABEL_SMOOTHING}"
+        )
+        recipe = self.recipe.with_options(label_smoothing=LABEL_SMOOTHING)
+        return {
+            "pair": found["confusable_pair"],
+            **self._retrain(f"{best['name']}_smoothed", "label_smoothing", seconds, recipe=recipe),
+        }
+
+    def _tweak(self, seconds: float) -> dict:
+        from automl_kit.tweak import tweak
+
+        best = self.best()
+        found = self.state["records"].get("diagnose")
+        if best["kind"] != "keras":
+            return self._skip(f"the best model ({best['name']}) is a tree")
+        if not found or not found.get("ran", True):
+            return self._skip("no diagnosis")
+        if found["model"] != best["name"]:
+            found = self._diagnose(seconds)  # a later step changed the best model
+        weak, gap = found["weakest_class"], found["mean_recall"] - found["weakest_recall"]
+        if gap <= WEAK_CLASS_GAP:
+            return self._skip(
+                f"no weak class: the weakest ({weak}) trails the mean recall by {gap:.3f}"
+            )
+        self.say(f"class {weak} is weak (dev recall {found['weakest_recall']:.3f}): tweak")
+        result = tweak(self.model_of(best), self.data, [weak], tolerance=self.max_drop)
+        result.save(self.run.root / "tweak")
+        base, kept = result.candidates["model"], result.candidates[result.method]
+        raised = kept["target"] > base["target"]
+        return {
+            "of": best["name"],
+            "target": weak,
+            "method": result.method,
+            "val_before": base["overall"],
+            "val_after": kept["overall"],
+            "val_target_before": base["target"],
+            "val_target_after": kept["target"],
+            "test_before": result.test_accuracy_before,
+            "test_after": result.test_accuracy_after,
+            "kept": raised,
+            "why": (
+                f"class {weak} rose on validation within max_drop {self.max_drop:g}"
+                if raised
+                else f"no method raised class {weak} on validation within max_drop {self.max_drop:g}"
+            ),
+            "model_path": "tweak/tweaked.keras",
+        }
+
+    def finish(self) -> AutoResult:
+        import shutil
+
+        best = self.best()
+        tweaked = self.state["records"].get("tweak", {})
+        final = {
+            "name": best["name"],
+            "val_accuracy": best["val_accuracy"],
+            "test_accuracy": best["test_accuracy"],
+        }
+        source = self.run.resolve(best["path"])
+        if tweaked.get("kept") and tweaked.get("of") == best["name"]:
+            source = self.run.root / tweaked["model_path"]
+            final.update(
+                name=f"{best['name']}_tweaked",
+                val_accuracy=tweaked["val_after"],
+                test_accuracy=tweaked["test_after"],
+            )
+        target = self.run.root / f"final_model{Path(source).suffix}"
+        shutil.copyfile(source, target)
+        final["path"] = target.name
+        result = AutoResult(
+            leaderboard=sorted(self.state["leaderboard"], key=lambda e: -e["val_accuracy"]),
+            records=self.state["records"],
+            final=final,
+            plan={**plan(), "time_budget": self.total, "max_drop": self.max_drop},
+            spent_seconds=self.state["spent"],
+            dataset=self.data.summary(),
+            run_dir=str(self.run.root),
+        )
+        result.save(self.run)
+        return result

@@ -1,0 +1,169 @@
+"""``auto``: the steps on a table (fast trees and a dense net) and on digits, the rules that skip
+or keep an action, resume after a stop, and the checks made before any folder is touched."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import numpy as np
+import pytest
+
+from automl_kit import datasets
+from automl_kit.auto import STEPS, AutoResult, auto, plan
+from automl_kit.auto import job as auto_job
+from automl_kit.testing import check_result_round_trip
+from automl_kit.utils.interrupt import Interrupted
+
+TABLE_STEPS = ("floor", "diagnose", "label_issues", "label_smoothing", "tweak")
+
+
+def _table(noise: float = 0.0):
+    """A two-class table whose training labels have ``noise`` of them flipped."""
+    from sklearn.datasets import make_classification
+
+    x, y = make_classification(
+        n_samples=900, n_features=12, n_informative=6, class_sep=1.5, random_state=0
+    )
+    data = datasets.from_arrays(x.astype("float32"), y, name="table", n_val=150, seed=0)
+    if noise:
+        rng = np.random.default_rng(0)
+        flip = rng.random(len(data.y_train)) < noise
+        data = dataclasses.replace(data, y_train=np.where(flip, 1 - data.y_train, data.y_train))
+    return data
+
+
+@pytest.fixture(scope="module")
+def table_run(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("auto") / "table"
+    result = auto(
+        _table(noise=0.1), time_budget="60s", steps=TABLE_STEPS, run_dir=folder, verbose=0
+    )
+    return result, folder
+
+
+def test_a_table_gets_a_tuned_tree_and_the_dense_default_then_the_best_on_validation(table_run):
+    result, folder = table_run
+    names = [e["name"] for e in result.leaderboard]
+    assert {"xgboost", "dense_default"} <= set(names)
+    best = max(result.leaderboard, key=lambda e: e["val_accuracy"])
+    assert result.final["name"] == best["name"]
+    assert result.final["val_accuracy"] == best["val_accuracy"]
+    vals = [e["val_accuracy"] for e in result.leaderboard]
+    assert vals == sorted(vals, reverse=True)
+    assert all(0 <= e["test_auroc"] <= 1 for e in result.leaderboard)  # two classes: AUROC too
+    tree = next(e for e in result.leaderboard if e["name"] == "xgboost")
+    assert tree["spec"]["params"]["best_rounds"] >= 1 and tree["path"] == "models/xgboost.json"
+    assert json.loads((folder / "run.json").read_text())["status"] == "finished"
+
+
+def test_planted_label_noise_is_found_and_the_retrain_is_kept_only_if_validation_rises(table_run):
+    result, _ = table_run
+    found = result.records["label_issues"]
+    assert found["ran"] and found["suspects"] >= 20  # ~60 labels were flipped
+    assert found["kept"] == (found["val_after"] > found["val_before"])
+    retrained = next(e for e in result.leaderboard if e["step"] == "label_issues")
+    assert retrained["val_accuracy"] == found["val_after"]
+
+
+def test_actions_that_do_not_apply_say_why(table_run):
+    result, _ = table_run
+    for step in ("label_smoothing", "tweak"):
+        record = result.records[step]
+        if result.final["path"].endswith(".json"):  # a tree won: no Keras-only action runs
+            assert not record["ran"] and "is a tree" in record["reason"]
+        else:
+            assert "reason" in record or "kept" in record
+
+
+def test_the_result_round_trips_and_predicts_new_rows(table_run, tmp_path):
+    result, folder = table_run
+    loaded = check_result_round_trip(result, tmp_path / "copy")
+    data = _table()
+    predicted = loaded.predict(data.x_test)
+    assert predicted.shape == (len(data.x_test),)
+    assert np.mean(predicted == data.y_test) == pytest.approx(
+        result.final["test_accuracy"], abs=1e-6
+    )
+    with pytest.raises(ValueError, match="same columns"):
+        loaded.predict(data.x_test[:, :5])
+    report = (folder / "report.html").read_text()
+    assert 'id="leaderboard"' in report and result.final["name"] in report
+    assert plan()["shares"] == result.plan["shares"]
+
+
+def test_a_resumed_run_skips_finished_steps_and_runs_the_one_it_stopped_in(tmp_path, monkeypatch):
+    folder, data = tmp_path / "run", _table()
+    real = auto_job._AutoRun._diagnose
+
+    def stopped(self, seconds):
+        raise Interrupted("stopped by Ctrl-C in diagnose")
+
+    monkeypatch.setattr(auto_job._AutoRun, "_diagnose", stopped)
+    with pytest.raises(Interrupted):
+        auto(data, time_budget="30s", steps=("floor", "diagnose"), run_dir=folder, verbose=0)
+    assert json.loads((folder / "run.json").read_text())["status"] == "stopped"
+    state = json.loads((folder / "steps.json").read_text())
+    assert list(state["records"]) == ["floor"]
+    floor_file = folder / "models" / "xgboost.json"
+    written = floor_file.stat().st_mtime_ns
+    monkeypatch.setattr(auto_job._AutoRun, "_diagnose", real)
+    result = auto(
+        data, time_budget="30s", steps=("floor", "diagnose"), run_dir=folder, resume=True, verbose=0
+    )
+    assert floor_file.stat().st_mtime_ns == written  # the floor was not trained again
+    assert list(result.records) == ["floor", "diagnose"] and result.records["diagnose"]["ran"]
+    with pytest.raises(ValueError, match="other steps"):
+        auto(data, time_budget="30s", steps=("floor",), run_dir=folder, resume=True, verbose=0)
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"time_budget": "0s"}, "must be positive"),
+        ({"max_drop": 2}, "max_drop"),
+        ({"steps": ("floor", "dance")}, "unknown steps"),
+    ],
+)
+def test_bad_options_are_refused_before_a_folder_is_made(tmp_path, options, message):
+    with pytest.raises(ValueError, match=message):
+        auto(_table(), run_dir=tmp_path / "run", **options)
+    assert not (tmp_path / "run").exists()
+
+
+def test_data_without_a_test_split_is_refused(tmp_path):
+    data = _table()
+    empty = {f"{part}_test": getattr(data, f"{part}_test")[:0] for part in ("x", "y", "index")}
+    data = dataclasses.replace(data, **empty)
+    with pytest.raises(ValueError, match="n_test > 0"):
+        auto(data, run_dir=tmp_path / "run")
+    assert not (tmp_path / "run").exists()
+
+
+def test_each_step_gets_its_share_of_the_time_left():
+    run = object.__new__(auto_job._AutoRun)
+    run.total, run.steps = 100.0, list(STEPS)
+    run.state = {"spent": 0.0, "records": {}}
+    assert run.step_seconds("floor") == pytest.approx(25.0)
+    run.state = {"spent": 10.0, "records": {"floor": {}}}  # the floor left 15 s unspent
+    shares = auto_job.SHARES
+    rest = sum(shares[s] for s in STEPS if s != "floor")
+    assert run.step_seconds("search") == pytest.approx(90.0 * shares["search"] / rest)
+
+
+def test_digits_get_the_textbook_cnn_and_a_diagnosis(tmp_path):
+    data = datasets.load("digits", n_train=300, n_val=100, n_test=100, seed=0)
+    result = auto(
+        data, time_budget="20s", steps=("floor", "diagnose", "label_smoothing", "tweak"),
+        run_dir=tmp_path / "digits", verbose=0,
+    )  # fmt: skip
+    assert [e["name"] for e in result.leaderboard] == ["textbook_cnn"]
+    assert result.final["path"] == "final_model.keras"
+    diagnosis = result.records["diagnose"]
+    assert diagnosis["verdict"] and (tmp_path / "digits" / "diagnosis" / "report.html").is_file()
+    assert 0 <= diagnosis["weakest_class"] < 10
+    for step in ("label_smoothing", "tweak"):  # each either ran with its effect or says why not
+        record = result.records[step]
+        assert ("kept" in record) if record["ran"] else record["reason"]
+    probabilities = AutoResult.load(tmp_path / "digits").predict_proba(data.x_test[:4])
+    assert probabilities.shape == (4, 10) and np.allclose(probabilities.sum(1), 1, atol=1e-5)
