@@ -8,13 +8,18 @@ from automl_kit.auto.job import STEPS as STEP_NAMES
 from automl_kit.cli.jobs import Job, duration, fraction
 
 
-def step_list(text: str) -> list[str]:
+def step_list(text: str | None) -> list[str] | None:
+    """``--steps a,b`` as a list (None: every step); unknown names refused, naming the choices."""
+    if text is None:
+        return None
     steps = [s.strip() for s in text.split(",") if s.strip()]
     unknown = [s for s in steps if s not in STEP_NAMES]
     if unknown or not steps:
-        raise argparse.ArgumentTypeError(
-            f"unknown steps {unknown}; choose among: {', '.join(STEP_NAMES)}"
+        raise ValueError(
+            f"--steps: unknown steps {unknown}; choose among: {', '.join(STEP_NAMES)}."
         )
+    if "floor" not in steps:
+        raise ValueError("--steps must include floor: it trains the first model.")
     return steps
 
 
@@ -50,7 +55,6 @@ class Auto(Job):
         )
         parser.add_argument(
             "--steps",
-            type=step_list,
             default=None,
             help=f"comma-separated steps to run (default all: {','.join(STEP_NAMES)})",
         )
@@ -66,8 +70,7 @@ class Auto(Job):
             raise ValueError(
                 f"--time-budget {args.time_budget}: give a positive duration, e.g. 20m."
             )
-        if args.steps is not None and "floor" not in args.steps:
-            raise ValueError("--steps must include floor: it trains the first model.")
+        step_list(args.steps)
 
     def run(self, args: argparse.Namespace, run, data) -> dict:
         from automl_kit.auto import auto
@@ -76,7 +79,7 @@ class Auto(Job):
             data,
             time_budget=args.time_budget,
             max_drop=args.max_drop,
-            steps=args.steps,
+            steps=step_list(args.steps),
             run_dir=run,
             seed=args.seed,
             verbose=args.verbose,

@@ -109,6 +109,8 @@ def auto(
     unknown = [s for s in chosen if s not in STEPS]
     if unknown:
         raise ValueError(f"unknown steps {unknown}; choose among: {', '.join(STEPS)}.")
+    if "floor" not in chosen:
+        raise ValueError("steps must include 'floor': it trains the first model.")
     if data.x_val is None or len(data.y_val) == 0 or data.x_test is None or len(data.y_test) == 0:
         raise ValueError(
             "auto chooses on a validation split and reports on a test split: load the data "
@@ -230,8 +232,6 @@ class _AutoRun:
                 continue
             raise_if_stop_requested(f"before {step}")
             seconds = self.step_seconds(step)
-            if step != "floor" and not self.state["leaderboard"]:
-                raise ValueError("the floor step trains the first model: keep 'floor' in steps.")
             started = time.perf_counter()
             record = getattr(self, f"_{step}")(seconds)
             record.setdefault("ran", True)

@@ -167,3 +167,26 @@ def test_digits_get_the_textbook_cnn_and_a_diagnosis(tmp_path):
         assert ("kept" in record) if record["ran"] else record["reason"]
     probabilities = AutoResult.load(tmp_path / "digits").predict_proba(data.x_test[:4])
     assert probabilities.shape == (4, 10) and np.allclose(probabilities.sum(1), 1, atol=1e-5)
+
+
+def test_the_report_renders_in_headless_chromium(table_run, tmp_path):
+    import re
+    import subprocess
+
+    from tests.diagnose.test_cli import _chromium
+
+    browser = _chromium()
+    if browser is None:
+        pytest.skip("no chromium binary on PATH: `apt-get install -y chromium` runs this check")
+    result, folder = table_run
+    flags = [browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"]
+    dom = subprocess.run(
+        [*flags, "--dump-dom", (folder / "report.html").as_uri()],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    ).stdout
+    board = re.search(r'<table id="leaderboard">(.*?)</table>', dom, re.S)
+    assert board, "the page did not render its leaderboard"
+    assert board.group(1).count("<tr>") == len(result.leaderboard) + 1  # + the header
+    assert re.search(r'<table id="steps">', dom) and result.final["name"] in dom

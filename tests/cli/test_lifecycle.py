@@ -131,6 +131,12 @@ TINY_RUNS = {
         ["--model", "{in}/out5.keras", "--dataset", "digits", "--target", "1"],
         "has 5 outputs but the data has 10 classes",
     ),
+    "auto": (
+        ["--dataset", "digits", "--n-train", "200", "--time-budget", "6s"]
+        + ["--steps", "floor,diagnose"],
+        ["--dataset", "digits", "--steps", "floor,bogus"],
+        "unknown steps",
+    ),
     "diagnose": (
         ["--model", "{in}/out10.keras", "--dataset", "digits"],
         ["--model", "{in}/zipnotmodel.keras", "--dataset", "digits"],

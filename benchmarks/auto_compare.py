@@ -1,0 +1,291 @@
+"""``auto`` against AutoKeras and against its own floor, at equal wall clock (issue 26).
+
+Every arm gets the same data (the data set's splits drawn with seed 0), the same wall clock and
+one core (``--lanes 2`` runs two arms at a time, each pinned to its own core); ``seed`` is the
+arm's own seed. Test accuracy of the model each arm returns, paired per seed against ``floor``
+and against ``autokeras`` with bootstrap 95% intervals.
+
+Arms:
+- ``auto``: ``automl_kit.auto.auto`` with every step.
+- ``floor``: the simplest rival, ``auto(steps=("floor",))``: the textbook CNN on the recipe
+  with the whole budget (at most 40 epochs), no search, no actions.
+- ``autokeras``: AutoKeras 3 ``ImageClassifier`` (``pip install autokeras``; the arm is skipped
+  without it). It has no time limit: a callback ends the trial in progress at 70 % of the budget
+  and lets the tuner start no further trial; AutoKeras then retrains its best trial on the
+  training split, stopped at the budget. Its seconds include that overshoot, if any.
+
+    python -m benchmarks.auto_compare --budget small --lanes 2
+    python -m benchmarks.auto_compare --budget full --lanes 2     # 20 minutes a run
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import tempfile
+import time
+
+from benchmarks._common import (
+    DIFFERENCE_COLUMNS,
+    RESULTS,
+    Lanes,
+    load_average,
+    paired_differences,
+    parser,
+    run_grid,
+    table,
+)
+from automl_kit.utils import parse_duration, write_json
+
+IMAGES = {
+    "digits": (None, None, None),
+    "mnist": (10_000, 1_000, 5_000),
+    "fashion_mnist": (10_000, 1_000, 5_000),
+    "cifar10": (None, None, None),  # the shared 3,600 / 400 / 1,000 subset
+}
+BUDGETS = {
+    "small": {"datasets": ("digits", "fashion_mnist"), "seeds": [0, 1, 2], "time_budget": 180},
+    "full": {"datasets": tuple(IMAGES), "seeds": [0, 1, 2], "time_budget": 1200},
+}
+ARMS = ("auto", "floor", "autokeras")
+SEARCH_SHARE = 0.7  # of the budget AutoKeras may spend searching before its final fit
+
+
+def load(dataset: str):
+    from automl_kit import datasets
+
+    n_train, n_val, n_test = IMAGES[dataset]
+    return datasets.load(dataset, n_train=n_train, n_val=n_val, n_test=n_test, seed=0)
+
+
+def run_auto(data, seed: int, seconds: float, steps=None) -> dict:
+    from automl_kit.auto import auto
+
+    with tempfile.TemporaryDirectory() as folder:
+        result = auto(
+            data, time_budget=seconds, steps=steps, run_dir=f"{folder}/run", seed=seed, verbose=0
+        )
+    kept = [s for s, r in result.records.items() if r.get("kept")]
+    return {
+        "test_accuracy": result.final["test_accuracy"],
+        "val_accuracy": result.final["val_accuracy"],
+        "model": result.final["name"],
+        "models_trained": len(result.leaderboard),
+        "actions_kept": kept,
+        "skipped": {s: r["reason"] for s, r in result.records.items() if not r.get("ran", True)},
+    }
+
+
+def run_autokeras(data, seed: int, seconds: float) -> dict:
+    import autokeras
+    import keras
+    import numpy as np
+
+    _plain_int_shapes(autokeras)
+    keras.utils.set_random_seed(seed)
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory() as folder:
+        classifier = autokeras.ImageClassifier(
+            num_classes=data.num_classes,
+            max_trials=100,
+            directory=folder,
+            project_name="run",
+            seed=seed,
+            overwrite=True,
+        )
+        stop = _Deadline(classifier, started + SEARCH_SHARE * seconds, started + seconds)
+        classifier.fit(
+            data.x_train, data.y_train, validation_data=data.validation_data,
+            callbacks=[stop], verbose=0,
+        )  # fmt: skip
+        predicted = np.asarray(classifier.predict(data.x_test, verbose=0)).reshape(-1)
+        trials = len(classifier.tuner.oracle.trials)
+    return {
+        "test_accuracy": float(np.mean(predicted.astype(int) == data.y_test)),
+        "trials": trials,
+        "overshoot_seconds": round(max(time.monotonic() - started - seconds, 0.0), 1),
+    }
+
+
+def _plain_int_shapes(autokeras) -> None:
+    """AutoKeras 3.0.0 gives its heads NumPy integers as shapes, which Keras 3.15's ``Dense``
+    refuses ("expected a positive integer. Received: units=10"): hand it Python integers."""
+    from autokeras.graph import Graph
+
+    if getattr(Graph.set_io_shapes, "plain_ints", False):
+        return
+    original = Graph.set_io_shapes
+
+    def set_io_shapes(self, shapes):
+        import tree
+
+        import numpy as np
+
+        # each shape is a NumPy array (a leaf for ``tree``): an object array of Python ints
+        as_ints = tree.map_structure(
+            lambda a: np.array([None if d is None else int(d) for d in a], dtype=object), shapes
+        )
+        return original(self, as_ints)
+
+    set_io_shapes.plain_ints = True
+    Graph.set_io_shapes = set_io_shapes
+
+
+class _Deadline:
+    """Keras callback for AutoKeras: after ``search_end`` no further trial starts and the one in
+    progress stops; the final fit (when no trial is ongoing) stops at ``end``. AutoKeras deep-copies
+    callbacks, so copies are this same object."""
+
+    def __new__(cls, *args, **kwargs):
+        import keras
+
+        class Deadline(keras.callbacks.Callback):
+            def __init__(self, classifier, search_end: float, end: float):
+                super().__init__()
+                self.classifier, self.search_end, self.end = classifier, search_end, end
+
+            def __deepcopy__(self, memo):
+                return self
+
+            def on_train_batch_end(self, batch, logs=None):
+                oracle = self.classifier.tuner.oracle
+                now = time.monotonic()
+                if oracle.ongoing_trials and now > self.search_end:
+                    oracle.max_trials = len(oracle.trials)  # no new trial
+                    self.model.stop_training = True
+                elif now > self.end:
+                    self.model.stop_training = True
+
+        return Deadline(*args, **kwargs)
+
+
+def run_one(dataset: str, arm: str, seed: int, seconds: float) -> dict:
+    data = load(dataset)
+    started = time.perf_counter()
+    load_start = load_average()
+    if arm == "autokeras":
+        figures = run_autokeras(data, seed, seconds)
+    else:
+        figures = run_auto(data, seed, seconds, steps=("floor",) if arm == "floor" else None)
+    return {
+        **figures,
+        "seconds": round(time.perf_counter() - started, 1),
+        "budget_seconds": seconds,
+        "load_start": load_start,
+        "load_end": load_average(),
+    }
+
+
+def summarise(rows: list[dict]) -> list[dict]:
+    out = []
+    for dataset in dict.fromkeys(r["dataset"] for r in rows):
+        for arm in ARMS:
+            done = [r for r in rows if r["dataset"] == dataset and r["arm"] == arm]
+            if done:
+                out.append(
+                    {
+                        "dataset": dataset,
+                        "arm": arm,
+                        "seeds": len(done),
+                        "median_test": statistics.median(r["test_accuracy"] for r in done),
+                        "mean_test": statistics.fmean(r["test_accuracy"] for r in done),
+                        "mean_seconds": statistics.fmean(r["seconds"] for r in done),
+                    }
+                )
+    return out
+
+
+def differences(rows: list[dict]) -> list[dict]:
+    found = []
+    for baseline in ("floor", "autokeras"):
+        found += paired_differences(
+            rows, metric="test_accuracy", baseline=baseline, arm="arm", by=("dataset",), scale=100
+        )
+    return found
+
+
+def main(argv=None) -> None:
+    p = parser(__doc__.splitlines()[0], budgets=tuple(BUDGETS))
+    p.add_argument(
+        "--datasets", default=None, help="comma-separated data sets (default: the budget's)"
+    )
+    p.add_argument(
+        "--arms", default=",".join(ARMS), help=f"comma-separated arms ({', '.join(ARMS)})"
+    )
+    p.add_argument("--seeds", default=None, help="comma-separated seeds (default: the budget's)")
+    p.add_argument(
+        "--time-budget", default=None, help="seconds or '3m' a run (default: the budget's)"
+    )
+    p.add_argument("--lanes", type=int, default=1, help="runs at a time, each on its own cores")
+    p.add_argument("--resume", action="store_true", help="keep finished runs of the output JSON")
+    p.add_argument("--single", default=None, help=argparse.SUPPRESS)  # DATASET:ARM:SEED, a child
+    args = p.parse_args(argv)
+    budget = BUDGETS[args.budget]
+    seconds = float(parse_duration(args.time_budget) or budget["time_budget"])
+    if args.single:
+        dataset, arm, seed = args.single.split(":")
+        write_json(args.out, run_one(dataset, arm, int(seed), seconds))
+        return
+    arms = args.arms.split(",")
+    unknown = sorted(set(arms) - set(ARMS))
+    if unknown:
+        p.error(f"unknown arms {unknown}; choose from {', '.join(ARMS)}")
+    if "autokeras" in arms:
+        try:
+            import autokeras  # noqa: F401
+        except ImportError:
+            print("autokeras is not installed (pip install autokeras): its arm is skipped")
+            arms.remove("autokeras")
+    datasets = args.datasets.split(",") if args.datasets else list(budget["datasets"])
+    seeds = [int(s) for s in args.seeds.split(",")] if args.seeds else budget["seeds"]
+    lanes = Lanes(args.lanes)
+    cells = [{"dataset": d, "arm": a, "seed": s} for d in datasets for s in seeds for a in arms]
+
+    def run_cell(cell: dict) -> dict:
+        key = f"{cell['dataset']}:{cell['arm']}:{cell['seed']}"
+        passed = ["--budget", args.budget, "--time-budget", str(seconds), "--single", key]
+        return lanes.run("benchmarks.auto_compare", passed, label=key)
+
+    def on_row(row: dict, grid) -> None:
+        print(
+            f"{row['dataset']}/{row['arm']}/{row['seed']}: test {row['test_accuracy']:.4f} "
+            f"({row['seconds']:.0f} s)",
+            flush=True,
+        )
+
+    grid = run_grid(
+        "auto_compare",
+        cells,
+        run_cell,
+        out=args.out or str(RESULTS / f"auto_compare-{args.budget}.json"),
+        resume=args.resume,
+        budget=args.budget,
+        lanes=args.lanes,
+        figures=lambda rows: {
+            "protocol": {
+                **budget,
+                "time_budget": seconds,
+                "lanes": args.lanes,
+                "cpus": os.cpu_count(),
+            },
+            "runs": rows,
+            "table": summarise(rows),
+            "differences": differences(rows),
+        },
+        on_row=on_row,
+    )
+    print(
+        table(
+            summarise(grid.rows),
+            ["dataset", "arm", "seeds", "median_test", "mean_test", "mean_seconds"],
+        )
+    )
+    print("\ntest accuracy minus the baseline's, points, paired by seed (bootstrap 95% interval):")
+    print(table(differences(grid.rows), ["dataset", "arm", "baseline", *DIFFERENCE_COLUMNS]))
+    if grid.failed:
+        raise SystemExit(1)
+
+
+if __name__ == "__main__":
+    main()
