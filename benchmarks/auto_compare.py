@@ -26,6 +26,7 @@ import statistics
 import tempfile
 import time
 
+from automl_kit.utils import parse_duration, write_json
 from benchmarks._common import (
     DIFFERENCE_COLUMNS,
     RESULTS,
@@ -36,7 +37,6 @@ from benchmarks._common import (
     run_grid,
     table,
 )
-from automl_kit.utils import parse_duration, write_json
 
 IMAGES = {
     "digits": (None, None, None),
@@ -118,9 +118,8 @@ def _plain_int_shapes(autokeras) -> None:
     original = Graph.set_io_shapes
 
     def set_io_shapes(self, shapes):
-        import tree
-
         import numpy as np
+        import tree
 
         # each shape is a NumPy array (a leaf for ``tree``): an object array of Python ints
         as_ints = tree.map_structure(
