@@ -52,6 +52,7 @@ _EXPORTS = {
     "per_class_report": "automl_kit.utils.metrics",
     "EHRImageMapper": "automl_kit.ehr",
     "CNNBoostedClassifier": "automl_kit.ehr",
+    "AutoResult": "automl_kit.auto",
 }
 _ALIASES = {"load_dataset": "load"}
 _SUBPACKAGES = (
@@ -66,6 +67,7 @@ _SUBPACKAGES = (
     "capacity",
     "knowledge",
     "ehr",
+    "auto",  # also callable: automl_kit.auto(data, time_budget="20m") runs automl_kit.auto.auto
 )
 
 __all__ = sorted([*_EXPORTS, *_SUBPACKAGES])

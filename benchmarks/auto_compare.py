@@ -2,8 +2,8 @@
 
 Every arm gets the same data (the data set's splits drawn with seed 0), the same wall clock and
 one core (``--lanes 2`` runs two arms at a time, each pinned to its own core); ``seed`` is the
-arm's own seed. Test accuracy of the model each arm returns, paired per seed against ``floor``
-and against ``autokeras`` with bootstrap 95% intervals.
+arm's own seed. Test accuracy of the model each arm returns, paired per seed against ``floor``,
+``autokeras`` and ``auto_no_actions`` with bootstrap 95% intervals.
 
 Arms:
 - ``auto``: ``automl_kit.auto.auto`` with every step.
@@ -13,8 +13,12 @@ Arms:
   without it). It has no time limit: a callback ends the trial in progress at 70 % of the budget
   and lets the tuner start no further trial; AutoKeras then retrains its best trial on the
   training split, stopped at the budget. Its seconds include that overshoot, if any.
+- ``auto_no_actions``: ``auto`` with floor, search and final fit only (the same budget), against
+  which the ``planted`` budget measures what the diagnosis-driven steps add on data with a
+  planted problem (``NAME+pairs10``, ``NAME+rare10``: see :func:`load`).
 
     python -m benchmarks.auto_compare --budget small --lanes 2
+    python -m benchmarks.auto_compare --budget planted --lanes 2
     python -m benchmarks.auto_compare --budget full --lanes 2     # 20 minutes a run
 """
 
@@ -44,19 +48,55 @@ IMAGES = {
     "fashion_mnist": (10_000, 1_000, 5_000),
     "cifar10": (None, None, None),  # the shared 3,600 / 400 / 1,000 subset
 }
+PAIRS = {"mnist": [(4, 9), (3, 5), (7, 1), (2, 8)], "fashion_mnist": [(0, 6), (2, 4), (5, 7)]}
+RARE_CLASS = 6  # Fashion-MNIST's shirts, MNIST's sixes
 BUDGETS = {
     "small": {"datasets": ("digits", "fashion_mnist"), "seeds": [0, 1, 2], "time_budget": 180},
     "full": {"datasets": tuple(IMAGES), "seeds": [0, 1, 2], "time_budget": 1200},
+    # the diagnosis-driven steps on planted problems: auto against auto without them
+    "planted": {
+        "datasets": ("fashion_mnist+pairs10", "fashion_mnist+rare10"),
+        "seeds": [0, 1, 2],
+        "time_budget": 300,
+        "arms": ("auto", "auto_no_actions"),
+    },
 }
-ARMS = ("auto", "floor", "autokeras")
+ARMS = ("auto", "floor", "autokeras", "auto_no_actions")
+NO_ACTIONS = ("floor", "search", "final_fit")
 SEARCH_SHARE = 0.7  # of the budget AutoKeras may spend searching before its final fit
 
 
 def load(dataset: str):
-    from automl_kit import datasets
+    """``NAME`` or ``NAME+PROBLEM``: the data set with a planted problem in its training split
+    (``pairs10``: 10 % of the labels flipped between confusable pairs; ``rare10``: class 6 kept
+    at a tenth of its examples). Validation and test stay clean."""
+    import dataclasses
 
-    n_train, n_val, n_test = IMAGES[dataset]
-    return datasets.load(dataset, n_train=n_train, n_val=n_val, n_test=n_test, seed=0)
+    import numpy as np
+
+    from automl_kit import datasets
+    from automl_kit.diagnose import flip_labels
+
+    name, _, problem = dataset.partition("+")
+    n_train, n_val, n_test = IMAGES[name]
+    data = datasets.load(name, n_train=n_train, n_val=n_val, n_test=n_test, seed=0)
+    if problem == "pairs10":
+        noisy, _ = flip_labels(data.y_train, 0.1, pairs=PAIRS[name], seed=0)
+        data = dataclasses.replace(data, y_train=noisy)
+    elif problem == "rare10":
+        rng = np.random.default_rng(0)
+        rare = np.flatnonzero(data.y_train == RARE_CLASS)
+        drop = rng.choice(rare, len(rare) - len(rare) // 10, replace=False)
+        keep = np.setdiff1d(np.arange(len(data.y_train)), drop)
+        data = dataclasses.replace(
+            data,
+            x_train=data.x_train[keep],
+            y_train=data.y_train[keep],
+            index_train=None if data.index_train is None else data.index_train[keep],
+        )
+    elif problem:
+        raise ValueError(f"unknown planted problem {problem!r}; choose pairs10 or rare10.")
+    return data
 
 
 def run_auto(data, seed: int, seconds: float, steps=None) -> dict:
@@ -166,7 +206,8 @@ def run_one(dataset: str, arm: str, seed: int, seconds: float) -> dict:
     if arm == "autokeras":
         figures = run_autokeras(data, seed, seconds)
     else:
-        figures = run_auto(data, seed, seconds, steps=("floor",) if arm == "floor" else None)
+        steps = {"floor": ("floor",), "auto_no_actions": NO_ACTIONS}.get(arm)
+        figures = run_auto(data, seed, seconds, steps=steps)
     return {
         **figures,
         "seconds": round(time.perf_counter() - started, 1),
@@ -197,7 +238,7 @@ def summarise(rows: list[dict]) -> list[dict]:
 
 def differences(rows: list[dict]) -> list[dict]:
     found = []
-    for baseline in ("floor", "autokeras"):
+    for baseline in ("floor", "autokeras", "auto_no_actions"):
         found += paired_differences(
             rows, metric="test_accuracy", baseline=baseline, arm="arm", by=("dataset",), scale=100
         )
@@ -226,7 +267,7 @@ def main(argv=None) -> None:
         dataset, arm, seed = args.single.split(":")
         write_json(args.out, run_one(dataset, arm, int(seed), seconds))
         return
-    arms = args.arms.split(",")
+    arms = args.arms.split(",") if args.arms else list(budget.get("arms", ARMS[:3]))
     unknown = sorted(set(arms) - set(ARMS))
     if unknown:
         p.error(f"unknown arms {unknown}; choose from {', '.join(ARMS)}")

@@ -109,6 +109,7 @@ def auto(
     unknown = [s for s in chosen if s not in STEPS]
     if unknown:
         raise ValueError(f"unknown steps {unknown}; choose among: {', '.join(STEPS)}.")
+    chosen = [s for s in STEPS if s in chosen]  # the steps' own order, whatever was given
     if "floor" not in chosen:
         raise ValueError("steps must include 'floor': it trains the first model.")
     if data.x_val is None or len(data.y_val) == 0 or data.x_test is None or len(data.y_test) == 0:
