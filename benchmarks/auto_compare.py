@@ -251,7 +251,9 @@ def main(argv=None) -> None:
         "--datasets", default=None, help="comma-separated data sets (default: the budget's)"
     )
     p.add_argument(
-        "--arms", default=",".join(ARMS), help=f"comma-separated arms ({', '.join(ARMS)})"
+        "--arms",
+        default=None,
+        help=f"comma-separated arms ({', '.join(ARMS)}; default: the budget's)",
     )
     p.add_argument("--seeds", default=None, help="comma-separated seeds (default: the budget's)")
     p.add_argument(
@@ -267,7 +269,7 @@ def main(argv=None) -> None:
         dataset, arm, seed = args.single.split(":")
         write_json(args.out, run_one(dataset, arm, int(seed), seconds))
         return
-    arms = args.arms.split(",") if args.arms else list(budget.get("arms", ARMS[:3]))
+    arms = args.arms.split(",") if args.arms else list(budget.get("arms", ARMS))
     unknown = sorted(set(arms) - set(ARMS))
     if unknown:
         p.error(f"unknown arms {unknown}; choose from {', '.join(ARMS)}")

@@ -32,19 +32,13 @@ from automl_kit.utils import RunDirectory, parse_duration, read_json
 from automl_kit.utils.interrupt import Interrupted, raise_if_stop_requested
 
 STEPS = ("floor", "search", "final_fit", "diagnose", "label_issues", "label_smoothing", "tweak")
-# Each step may spend its share of the time left, over the shares of the steps still to run;
-# what a step leaves unspent goes to the later ones. Diagnose and tweak need no training.
-SHARES = {
-    "floor": 0.25,
-    "search": 0.35,
-    "final_fit": 0.15,
-    "diagnose": 0.0,
-    "label_issues": 0.15,
-    "label_smoothing": 0.10,
-    "tweak": 0.0,
-}
-MIN_SEARCH_SECONDS = 30.0  # less than this: the search is skipped (a few candidates at most)
-MOST_EPOCHS = 40  # no fit runs longer, whatever the budget
+# The floor comes first and may take most of the budget, so that the user gets at least a
+# well-trained floor; every later model costs about what the floor cost, and a step runs only
+# when the time left covers it.
+FLOOR_SHARE = 0.9  # of the budget the floor may take
+PLATEAU_EPOCHS = 30  # the schedule of every fit when it fits in time: near the recipe's plateau
+RESERVED_MODELS = 3  # kept for after the search: its final fit and two retrainings
+MIN_SEARCH_SECONDS = 30.0  # a shorter search is skipped (a few candidates at most)
 OOF_FOLDS = 3  # folds of the out-of-fold probabilities behind the label-issue search
 OOF_FEWEST_EPOCHS = 2  # a CNN per fold needs at least this to say anything about its labels
 CONFUSABLE_SHARE = 0.25  # a class pair with this share of the dev errors (and >= 5) is confusable
@@ -56,13 +50,15 @@ def plan() -> dict:
     """The budget split and every decision rule, as recorded with each run."""
     return {
         "steps": list(STEPS),
-        "shares": dict(SHARES),
-        "share_rule": "a step may spend its share of the time left over the shares of the "
-        "steps still to run; unspent time goes to later steps",
+        "floor": f"a full schedule of up to {PLATEAU_EPOCHS} epochs within {FLOOR_SHARE:.0%} of "
+        "the budget; for tables a tuned XGBoost first",
+        "search": f"gets the time left after reserving {RESERVED_MODELS} models' cost (a model "
+        f"costs what the floor's network cost); skipped under {MIN_SEARCH_SECONDS:.0f} s or one "
+        "model's cost",
+        "later_steps": "the final fit trains the searched net with the floor's epochs; each "
+        "later step runs only if the time left covers its estimated cost, and may use all of it",
         "selection": "the leaderboard entry with the highest validation accuracy (ties: the "
         "earlier, simpler one) is the final model",
-        "min_search_seconds": MIN_SEARCH_SECONDS,
-        "most_epochs": MOST_EPOCHS,
         "freezing": "off: on the recipe benchmarks (issue 25) no freezing policy saved time "
         "without losing accuracy",
         "label_issues": f"cleanlab on {OOF_FOLDS}-fold out-of-fold probabilities (the textbook "
@@ -174,10 +170,18 @@ class _AutoRun:
         if self.verbose:
             print(f"auto: {message}", flush=True)
 
-    def step_seconds(self, step: str) -> float:
+    def budget_for(self, step: str) -> float:
+        """Seconds ``step`` may spend: see :func:`plan` (``floor``, ``search``, ``later_steps``)."""
         left = max(self.total - self.state["spent"], 0.0)
-        weights = sum(SHARES[s] for s in self.steps if s not in self.state["records"])
-        return left * SHARES[step] / weights if weights else 0.0
+        if step == "floor":
+            return FLOOR_SHARE * left
+        if step == "search":
+            return left - RESERVED_MODELS * self.model_cost()
+        return left
+
+    def model_cost(self) -> float:
+        """Seconds of the floor's most expensive model: what one more full fit costs."""
+        return max(e["seconds"] for e in self.state["leaderboard"] if e["step"] == "floor")
 
     def add(self, trained: Trained, step: str) -> dict:
         """Score ``trained`` on validation and test, save it, and put it on the leaderboard."""
@@ -232,7 +236,7 @@ class _AutoRun:
             if step in self.state["records"]:
                 continue
             raise_if_stop_requested(f"before {step}")
-            seconds = self.step_seconds(step)
+            seconds = self.budget_for(step)
             started = time.perf_counter()
             record = getattr(self, f"_{step}")(seconds)
             record.setdefault("ran", True)
@@ -254,7 +258,7 @@ class _AutoRun:
             self.say(f"floor: the textbook CNN on the recipe (up to {seconds:.0f} s)")
             trained = fit_keras(
                 "textbook_cnn", {"kind": "keras", "zoo": "textbook_cnn"}, self.data,
-                self.recipe, seconds=seconds, seed=self.seed, most_epochs=MOST_EPOCHS,
+                self.recipe, seconds=seconds, seed=self.seed, most_epochs=PLATEAU_EPOCHS,
                 verbose=self.verbose,
             )  # fmt: skip
             names.append(self.add(trained, "floor")["name"])
@@ -265,7 +269,7 @@ class _AutoRun:
             trained = fit_keras(
                 "dense_default", dense_default_spec(), self.data, self.recipe,
                 seconds=max(seconds - tree.seconds, 1.0), seed=self.seed,
-                most_epochs=MOST_EPOCHS, verbose=self.verbose,
+                most_epochs=PLATEAU_EPOCHS, verbose=self.verbose,
             )  # fmt: skip
             names.append(self.add(trained, "floor")["name"])
         return {"models": names}
@@ -274,8 +278,12 @@ class _AutoRun:
         from automl_kit.search import DenseSpace, StageSpace, VariableLengthGA
 
         folder = self.run.root / "search"
-        if seconds < MIN_SEARCH_SECONDS and not folder.exists():
-            return self._skip(f"{seconds:.0f} s left for it, under {MIN_SEARCH_SECONDS:.0f} s")
+        needed = max(MIN_SEARCH_SECONDS, self.model_cost())
+        if seconds < needed and not folder.exists():
+            return self._skip(
+                f"{max(seconds, 0):.0f} s left after reserving {RESERVED_MODELS} models' cost "
+                f"({self.model_cost():.0f} s each), under the {needed:.0f} s a search needs"
+            )
         space = StageSpace() if self.images else DenseSpace()
         self.say(f"search: the VLGA on the {space.name} space ({seconds:.0f} s)")
         searcher = VariableLengthGA(space, seed=self.seed, verbose=self.verbose)
@@ -304,10 +312,15 @@ class _AutoRun:
         search = self.state["records"].get("search")
         if not search or not search["ran"]:
             return self._skip("no search ran")
-        self.say(f"final fit of the searched architecture from scratch ({seconds:.0f} s)")
+        floor = max(
+            (e for e in self.state["leaderboard"] if e["step"] == "floor" and e["kind"] == "keras"),
+            key=lambda e: e["seconds"],
+        )
+        self.say(f"final fit of the searched architecture, {floor['epochs']} epochs as the floor")
         trained = fit_keras(
             "searched", search["spec"], self.data, self.recipe, seconds=seconds,
-            seed=self.seed, most_epochs=MOST_EPOCHS, verbose=self.verbose,
+            seed=self.seed, most_epochs=PLATEAU_EPOCHS, epochs=floor["epochs"],
+            verbose=self.verbose,
         )  # fmt: skip
         return {"models": [self.add(trained, "final_fit")["name"]]}
 
@@ -358,7 +371,7 @@ class _AutoRun:
         else:
             trained = fit_keras(
                 name, best["spec"], self.data, recipe or self.recipe, seconds=seconds,
-                seed=self.seed, most_epochs=MOST_EPOCHS, epochs=best["epochs"],
+                seed=self.seed, most_epochs=PLATEAU_EPOCHS, epochs=best["epochs"],
                 sample_weight=sample_weight, verbose=self.verbose,
             )  # fmt: skip
         entry = self.add(trained, step)

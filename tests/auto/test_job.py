@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from automl_kit import datasets
-from automl_kit.auto import STEPS, AutoResult, auto, plan
+from automl_kit.auto import AutoResult, auto, plan
 from automl_kit.auto import job as auto_job
 from automl_kit.testing import check_result_round_trip
 from automl_kit.utils.interrupt import Interrupted
@@ -89,7 +89,7 @@ def test_the_result_round_trips_and_predicts_new_rows(table_run, tmp_path):
         loaded.predict(data.x_test[:, :5])
     report = (folder / "report.html").read_text()
     assert 'id="leaderboard"' in report and result.final["name"] in report
-    assert plan()["shares"] == result.plan["shares"]
+    assert plan()["floor"] == result.plan["floor"]
 
 
 def test_a_resumed_run_skips_finished_steps_and_runs_the_one_it_stopped_in(tmp_path, monkeypatch):
@@ -140,15 +140,25 @@ def test_data_without_a_test_split_is_refused(tmp_path):
     assert not (tmp_path / "run").exists()
 
 
-def test_each_step_gets_its_share_of_the_time_left():
+def test_the_floor_comes_first_and_the_search_gets_what_three_more_models_leave():
     run = object.__new__(auto_job._AutoRun)
-    run.total, run.steps = 100.0, list(STEPS)
-    run.state = {"spent": 0.0, "records": {}}
-    assert run.step_seconds("floor") == pytest.approx(25.0)
-    run.state = {"spent": 10.0, "records": {"floor": {}}}  # the floor left 15 s unspent
-    shares = auto_job.SHARES
-    rest = sum(shares[s] for s in STEPS if s != "floor")
-    assert run.step_seconds("search") == pytest.approx(90.0 * shares["search"] / rest)
+    run.total, run.state = 1000.0, {"spent": 0.0, "records": {}, "leaderboard": []}
+    assert run.budget_for("floor") == pytest.approx(auto_job.FLOOR_SHARE * 1000)
+    floor = [{"step": "floor", "seconds": 20.0}, {"step": "floor", "seconds": 95.0}]
+    run.state = {"spent": 100.0, "records": {"floor": {}}, "leaderboard": floor}
+    assert run.model_cost() == 95.0
+    assert run.budget_for("search") == pytest.approx(900 - auto_job.RESERVED_MODELS * 95)
+    assert run.budget_for("label_smoothing") == pytest.approx(900)  # later steps: all that is left
+
+
+def test_a_search_that_three_more_models_would_crowd_out_is_skipped(tmp_path):
+    data = _table()
+    result = auto(
+        data, time_budget="12s", steps=("floor", "search"), run_dir=tmp_path / "r", verbose=0
+    )
+    record = result.records["search"]
+    assert not record["ran"] and "a search needs" in record["reason"]
+    assert not (tmp_path / "r" / "search").exists()
 
 
 def test_digits_get_the_textbook_cnn_and_a_diagnosis(tmp_path):
