@@ -151,6 +151,17 @@ def test_the_floor_comes_first_and_the_search_gets_what_three_more_models_leave(
     assert run.budget_for("label_smoothing") == pytest.approx(900)  # later steps: all that is left
 
 
+def test_the_tweak_chooses_on_one_half_of_validation_and_is_judged_on_the_other():
+    run = object.__new__(auto_job._AutoRun)
+    run.data, run.seed = _table(), 0
+    choose, confirm = run._validation_halves()
+    rows = np.concatenate([choose.index_val, confirm.index_val])
+    assert sorted(rows) == sorted(run.data.index_val)  # disjoint halves of the whole split
+    assert abs(len(choose.y_val) - len(confirm.y_val)) <= 1
+    assert abs(choose.y_val.mean() - confirm.y_val.mean()) < 0.02  # stratified
+    assert len(choose.y_train) == len(run.data.y_train)  # training data untouched
+
+
 def test_a_search_that_three_more_models_would_crowd_out_is_skipped(tmp_path):
     data = _table()
     result = auto(
