@@ -58,7 +58,10 @@ class Trained:
     def save(self, path_without_suffix: Path) -> Path:
         path = path_without_suffix.with_suffix(".keras" if self.kind == "keras" else ".json")
         path.parent.mkdir(parents=True, exist_ok=True)
-        self.model.save(path) if self.kind == "keras" else self.model.save_model(path)
+        if self.kind == "keras":
+            self.model.save(path)
+        else:
+            self.model.save_model(path)  # XGBoost's own JSON
         return path
 
 

@@ -130,3 +130,17 @@ def test_diagnose_rejects_bad_input(digits, trained):
         diagnose(trained, digits, human_level_error=5)
     with pytest.raises(ValueError, match="pair"):
         diagnose(trained, digits, train_dev=digits.x_val)
+
+
+def test_a_scikit_learn_classifier_is_diagnosed_like_a_keras_model():
+    # `auto` diagnoses a winning tree: probabilities come from predict_proba, rows flattened
+    from sklearn.linear_model import LogisticRegression
+
+    from automl_kit import datasets
+
+    data = datasets.load("digits", n_train=400, n_val=150, n_test=150, seed=0)
+    model = LogisticRegression(max_iter=300).fit(data.x_train.reshape(400, -1), data.y_train)
+    diagnosis = diagnose(model, data)
+    expected = 1 - model.score(data.x_val.reshape(150, -1), data.y_val)
+    assert diagnosis.errors["dev"] == pytest.approx(expected)
+    assert diagnosis.model == {"name": "LogisticRegression"} and diagnosis.verdict
