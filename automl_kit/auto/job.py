@@ -451,13 +451,19 @@ class _AutoRun:
             ),
         }
 
-    def _label_smoothing(self, seconds: float) -> dict:
-        best = self.best()
-        found = self.state["records"].get("diagnose")
+    def _cannot_act(self, best: dict, found: dict | None) -> dict | None:
+        """Why a Keras-only action that reads the diagnosis cannot run, or None."""
         if best["kind"] != "keras":
             return self._skip(f"the best model ({best['name']}) is a tree")
         if not found or not found.get("ran", True):
             return self._skip("no diagnosis")
+        return None
+
+    def _label_smoothing(self, seconds: float) -> dict:
+        best = self.best()
+        found = self.state["records"].get("diagnose")
+        if blocked := self._cannot_act(best, found):
+            return blocked
         if found["confusable_share"] < CONFUSABLE_SHARE or found["confusable_errors"] < 5:
             return self._skip(
                 f"no confusable pair: the most confused pair {found['confusable_pair']} makes "
@@ -482,10 +488,8 @@ class _AutoRun:
 
         best = self.best()
         found = self.state["records"].get("diagnose")
-        if best["kind"] != "keras":
-            return self._skip(f"the best model ({best['name']}) is a tree")
-        if not found or not found.get("ran", True):
-            return self._skip("no diagnosis")
+        if blocked := self._cannot_act(best, found):
+            return blocked
         if found["model"] != best["name"]:
             found = self._diagnose(seconds)  # a later step changed the best model
         weak, gap = found["weakest_class"], found["mean_recall"] - found["weakest_recall"]
