@@ -134,7 +134,7 @@ def run_autokeras(data, seed: int, seconds: float) -> dict:
             seed=seed,
             overwrite=True,
         )
-        stop = _Deadline(classifier, started + SEARCH_SHARE * seconds, started + seconds)
+        stop = _deadline(classifier, started + SEARCH_SHARE * seconds, started + seconds)
         classifier.fit(
             data.x_train, data.y_train, validation_data=data.validation_data,
             callbacks=[stop], verbose=0,
@@ -171,32 +171,27 @@ def _plain_int_shapes(autokeras) -> None:
     Graph.set_io_shapes = set_io_shapes
 
 
-class _Deadline:
-    """Keras callback for AutoKeras: after ``search_end`` no further trial starts and the one in
-    progress stops; the final fit (when no trial is ongoing) stops at ``end``. AutoKeras deep-copies
-    callbacks, so copies are this same object."""
+def _deadline(classifier, search_end: float, end: float):
+    """A Keras callback for AutoKeras: after ``search_end`` no further trial starts and the one in
+    progress stops; the final fit (when no trial is ongoing) stops at ``end``. AutoKeras
+    deep-copies callbacks, so its copies are this same object. (Defined here so that Keras is
+    imported only in the run that uses it.)"""
+    import keras
 
-    def __new__(cls, *args, **kwargs):
-        import keras
+    class Deadline(keras.callbacks.Callback):
+        def __deepcopy__(self, memo):
+            return self
 
-        class Deadline(keras.callbacks.Callback):
-            def __init__(self, classifier, search_end: float, end: float):
-                super().__init__()
-                self.classifier, self.search_end, self.end = classifier, search_end, end
+        def on_train_batch_end(self, batch, logs=None):
+            oracle = classifier.tuner.oracle
+            now = time.monotonic()
+            if oracle.ongoing_trials and now > search_end:
+                oracle.max_trials = len(oracle.trials)  # no new trial
+                self.model.stop_training = True
+            elif now > end:
+                self.model.stop_training = True
 
-            def __deepcopy__(self, memo):
-                return self
-
-            def on_train_batch_end(self, batch, logs=None):
-                oracle = self.classifier.tuner.oracle
-                now = time.monotonic()
-                if oracle.ongoing_trials and now > self.search_end:
-                    oracle.max_trials = len(oracle.trials)  # no new trial
-                    self.model.stop_training = True
-                elif now > self.end:
-                    self.model.stop_training = True
-
-        return Deadline(*args, **kwargs)
+    return Deadline()
 
 
 def run_one(dataset: str, arm: str, seed: int, seconds: float) -> dict:

@@ -4,23 +4,18 @@ from __future__ import annotations
 
 import argparse
 
-from automl_kit.auto.job import STEPS as STEP_NAMES
+from automl_kit.auto.job import STEPS, check_steps
 from automl_kit.cli.jobs import Job, duration, fraction
 
 
 def step_list(text: str | None) -> list[str] | None:
-    """``--steps a,b`` as a list (None: every step); unknown names refused, naming the choices."""
+    """``--steps a,b`` as checked steps (None: every step)."""
     if text is None:
         return None
-    steps = [s.strip() for s in text.split(",") if s.strip()]
-    unknown = [s for s in steps if s not in STEP_NAMES]
-    if unknown or not steps:
-        raise ValueError(
-            f"--steps: unknown steps {unknown}; choose among: {', '.join(STEP_NAMES)}."
-        )
-    if "floor" not in steps:
-        raise ValueError("--steps must include floor: it trains the first model.")
-    return steps
+    try:
+        return check_steps([s.strip() for s in text.split(",") if s.strip()])
+    except ValueError as exc:
+        raise ValueError(f"--steps: {exc}") from None
 
 
 class Auto(Job):
@@ -56,7 +51,7 @@ class Auto(Job):
         parser.add_argument(
             "--steps",
             default=None,
-            help=f"comma-separated steps to run (default all: {','.join(STEP_NAMES)})",
+            help=f"comma-separated steps to run (default all: {','.join(STEPS)})",
         )
 
     def validate(self, args: argparse.Namespace) -> None:

@@ -76,6 +76,22 @@ def plan() -> dict:
     }
 
 
+def check_steps(steps) -> list[str]:
+    """``steps`` (None: all) in the order of :data:`STEPS`; unknown names and a missing floor
+    refused.
+
+    >>> check_steps(["tweak", "floor"])
+    ['floor', 'tweak']
+    """
+    chosen = list(STEPS if steps is None else steps)
+    unknown = [s for s in chosen if s not in STEPS]
+    if unknown or not chosen:
+        raise ValueError(f"unknown steps {unknown}; choose among: {', '.join(STEPS)}.")
+    if "floor" not in chosen:
+        raise ValueError("steps must include 'floor': it trains the first model.")
+    return [s for s in STEPS if s in chosen]  # the steps' own order, whatever was given
+
+
 def auto(
     data,
     *,
@@ -104,13 +120,7 @@ def auto(
         raise ValueError(
             f"max_drop is a fraction of accuracy in [0, 1] (0.002: 0.2 points), got {max_drop!r}."
         )
-    chosen = list(STEPS if steps is None else steps)
-    unknown = [s for s in chosen if s not in STEPS]
-    if unknown:
-        raise ValueError(f"unknown steps {unknown}; choose among: {', '.join(STEPS)}.")
-    chosen = [s for s in STEPS if s in chosen]  # the steps' own order, whatever was given
-    if "floor" not in chosen:
-        raise ValueError("steps must include 'floor': it trains the first model.")
+    chosen = check_steps(steps)
     if data.x_val is None or len(data.y_val) == 0 or data.x_test is None or len(data.y_test) == 0:
         raise ValueError(
             "auto chooses on a validation split and reports on a test split: load the data "
