@@ -131,7 +131,7 @@ def auto(
     try:
         job = _AutoRun(data, run, total, max_drop, chosen, seed, verbose)
         result = job.execute()
-        if own:
+        if own and not job.was_finished:
             run.mark_finished()
     except Interrupted:
         if own:
@@ -175,7 +175,8 @@ class _AutoRun:
             self.state["settings"] = settings  # a new time budget or max_drop applies
         else:
             self.state = {"settings": settings, "spent": 0.0, "records": {}, "leaderboard": []}
-        run.mark_running()
+        # resuming a finished run changes nothing (docs/architecture.md, run-directory rules)
+        self.was_finished = run.status == "finished"
         self._models: dict[str, object] = {}
 
     # ---- bookkeeping -------------------------------------------------------------------
@@ -245,6 +246,9 @@ class _AutoRun:
 
     # ---- the run -----------------------------------------------------------------------
     def execute(self) -> AutoResult:
+        if self.was_finished:
+            return AutoResult.load(self.run.root)
+        self.run.mark_running()
         for step in self.steps:
             if step in self.state["records"]:
                 continue

@@ -113,6 +113,18 @@ def test_a_resumed_run_skips_finished_steps_and_runs_the_one_it_stopped_in(tmp_p
     )
     assert floor_file.stat().st_mtime_ns == written  # the floor was not trained again
     assert list(result.records) == ["floor", "diagnose"] and result.records["diagnose"]["ran"]
+
+    def files():  # the lock file is touched by every opening: bookkeeping, not the run
+        return {
+            p: p.stat().st_mtime_ns for p in folder.rglob("*") if p.is_file() and p.name != ".lock"
+        }
+
+    finished = files()
+    again = auto(
+        data, time_budget="30s", steps=("floor", "diagnose"), run_dir=folder, resume=True, verbose=0
+    )
+    assert again.summary() == result.summary()  # a finished run comes back as it was
+    assert files() == finished
     with pytest.raises(ValueError, match="other steps"):
         auto(data, time_budget="30s", steps=("floor",), run_dir=folder, resume=True, verbose=0)
 
