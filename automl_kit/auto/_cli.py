@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from automl_kit.auto.job import STEPS, check_steps
+from automl_kit.auto.job import METRICS, STEPS, check_steps
 from automl_kit.cli.jobs import Job, duration, fraction
 
 
@@ -49,6 +49,13 @@ class Auto(Job):
             help="overall validation accuracy a class tweak may cost, a fraction (0.002: 0.2 points)",
         )
         parser.add_argument(
+            "--metric",
+            choices=tuple(METRICS),
+            default="accuracy",
+            help="what chooses the final model and keeps an action, on validation (roc_auc: "
+            "two classes only)",
+        )
+        parser.add_argument(
             "--steps",
             default=None,
             help=f"comma-separated steps to run (default all: {','.join(STEPS)})",
@@ -74,15 +81,17 @@ class Auto(Job):
             data,
             time_budget=args.time_budget,
             max_drop=args.max_drop,
+            metric=args.metric,
             steps=step_list(args.steps),
             run_dir=run,
             seed=args.seed,
             verbose=args.verbose,
         )
-        print("leaderboard (validation accuracy, test accuracy, seconds):")
+        score = METRICS[args.metric][4:]
+        print(f"leaderboard (validation {score}, test {score}, seconds):")
         for entry in result.leaderboard:
             print(
-                f"  {entry['name']:<28} {entry['val_accuracy']:.4f}  {entry['test_accuracy']:.4f}"
+                f"  {entry['name']:<28} {entry['val_' + score]:.4f}  {entry['test_' + score]:.4f}"
                 f"  {entry['seconds']:>6.0f}"
             )
         for step, record in result.records.items():
@@ -92,8 +101,8 @@ class Auto(Job):
                 print(f"  {step}: {'kept' if record['kept'] else 'not kept'} ({record['why']})")
         final = result.final
         print(
-            f"final model: {final['name']} (validation {final['val_accuracy']:.4f}, test "
-            f"{final['test_accuracy']:.4f}) in {final['path']}"
+            f"final model: {final['name']} (validation {final['val_' + score]:.4f}, test "
+            f"{final['test_' + score]:.4f} {score}) in {final['path']}"
         )
         return result.summary()
 

@@ -191,9 +191,12 @@ def fit_tree(
     seed: int,
     params: dict | None = None,
     sample_weight: np.ndarray | None = None,
+    metric: str = "accuracy",
 ) -> Trained:
     """XGBoost with early stopping on the validation split: ``params`` as given, or the best of
-    :data:`TREE_GRID` by validation accuracy (ties: lower validation log-loss)."""
+    :data:`TREE_GRID` by validation ``metric`` (``"accuracy"`` or ``"roc_auc"``; ties: lower
+    validation log-loss)."""
+    from sklearn.metrics import roc_auc_score
     from xgboost import XGBClassifier
 
     x, y = _flat(data.x_train), data.y_train
@@ -213,17 +216,19 @@ def fit_tree(
         model.fit(x, y, sample_weight=sample_weight, eval_set=[(x_val, y_val)], verbose=False)
         p = model.predict_proba(x_val)
         score = (
-            float(np.mean(p.argmax(1) == y_val)),
+            float(roc_auc_score(y_val, p[:, 1]))
+            if metric == "roc_auc"
+            else float(np.mean(p.argmax(1) == y_val)),
             -float(np.mean(-np.log(np.clip(p[np.arange(len(y_val)), y_val], 1e-12, 1)))),
         )
         if best is None or score > best[0]:
             best = (score, model, {**grid_point, "best_rounds": int(model.best_iteration) + 1})
-    (val_accuracy, _), model, chosen = best
+    _, model, chosen = best
     return Trained(
         name,
         {"kind": "tree", "params": chosen},
         model,
-        val_accuracy,
+        float(np.mean(model.predict_proba(x_val).argmax(1) == y_val)),
         time.perf_counter() - started,
         extra={"grid": list(TREE_GRID) if not params else None},
     )

@@ -46,6 +46,8 @@ CONFUSABLE_SHARE = 0.25  # a class pair with this share of the dev errors (and >
 LABEL_SMOOTHING = 0.1
 WEAK_CLASS_GAP = 0.05  # a class whose dev recall trails the mean recall by more is weak
 TWEAK_COST = 3  # a tweak takes about this many times the diagnosis (forward passes, then fits)
+#: What ``metric`` may name, and the leaderboard column each one reads on validation.
+METRICS = {"accuracy": "val_accuracy", "roc_auc": "val_auroc"}
 
 
 def plan() -> dict:
@@ -59,20 +61,22 @@ def plan() -> dict:
         "model's cost",
         "later_steps": "the final fit trains the searched net with the floor's epochs; each "
         "later step runs only if the time left covers its estimated cost, and may use all of it",
-        "selection": "the leaderboard entry with the highest validation accuracy (ties: the "
-        "earlier, simpler one) is the final model",
+        "selection": "the leaderboard entry with the highest validation score in `metric` "
+        "(accuracy, or AUROC for two classes; ties: the earlier, simpler one) is the final "
+        "model; the search's fitness and each Keras fit's kept epoch stay on accuracy",
         "freezing": "off: on the recipe benchmarks (issue 25) no freezing policy saved time "
         "without losing accuracy",
         "label_issues": f"cleanlab on {OOF_FOLDS}-fold out-of-fold probabilities (the textbook "
         "CNN for images, the tuned tree for tables); suspects re-weighted and the best model "
-        "retrained; kept if validation accuracy rises",
+        "retrained; kept if the validation score rises",
         "label_smoothing": f"tried ({LABEL_SMOOTHING}) when one class pair holds >= "
-        f"{CONFUSABLE_SHARE:.0%} of the dev errors (and >= 5 errors); kept if validation "
-        "accuracy rises",
+        f"{CONFUSABLE_SHARE:.0%} of the dev errors (and >= 5 errors); kept if the validation "
+        "score rises",
         "tweak": f"the weakest class (dev recall below the mean by > {WEAK_CLASS_GAP}) raised "
         "by `tweak` (calibration, synaptic join) chosen on one stratified half of validation; "
         "kept if, on the other half, the class rises and overall accuracy drops by at most "
-        f"max_drop; run when ~{TWEAK_COST}x the diagnosis's seconds are left",
+        f"max_drop; run when ~{TWEAK_COST}x the diagnosis's seconds are left; not for "
+        "metric='roc_auc' (a class tweak moves decisions, not the ranking AUROC reads)",
     }
 
 
@@ -97,6 +101,7 @@ def auto(
     *,
     time_budget: str | float = "20m",
     max_drop: float = 0.002,
+    metric: str = "accuracy",
     steps: tuple[str, ...] | list[str] | None = None,
     run_dir: str | os.PathLike | RunDirectory | None = None,
     resume: bool = False,
@@ -109,6 +114,9 @@ def auto(
     ``data`` is a :class:`~automl_kit.datasets.Dataset` (images or a table) with validation and
     test splits: every choice is made on validation, test is only reported. ``max_drop``: the
     overall validation accuracy a class tweak may cost (a fraction; 0.002 is 0.2 points).
+    ``metric``: what chooses the final model and decides whether an action is kept on
+    validation: ``"accuracy"`` or ``"roc_auc"`` (two classes only, e.g. a rare outcome, where
+    accuracy barely moves).
     ``steps``: a subset of :data:`STEPS` to run (default all; e.g. without ``"search"``).
     """
     total = parse_duration(time_budget)
@@ -121,6 +129,7 @@ def auto(
             f"max_drop is a fraction of accuracy in [0, 1] (0.002: 0.2 points), got {max_drop!r}."
         )
     chosen = check_steps(steps)
+    check_metric(metric, data)
     if data.x_val is None or len(data.y_val) == 0 or data.x_test is None or len(data.y_test) == 0:
         raise ValueError(
             "auto chooses on a validation split and reports on a test split: load the data "
@@ -129,7 +138,7 @@ def auto(
     own = not isinstance(run_dir, RunDirectory)
     run = run_dir if not own else RunDirectory.open(run_dir, "auto", resume=resume)
     try:
-        job = _AutoRun(data, run, total, max_drop, chosen, seed, verbose)
+        job = _AutoRun(data, run, total, max_drop, metric, chosen, seed, verbose)
         result = job.execute()
         if own and not job.was_finished:
             run.mark_finished()
@@ -143,21 +152,48 @@ def auto(
     return result
 
 
+def check_metric(metric: str, data=None) -> None:
+    """Refuse a ``metric`` outside :data:`METRICS`, or AUROC for data without two classes."""
+    if metric not in METRICS:
+        raise ValueError(f"unknown metric {metric!r}; choose among: {', '.join(METRICS)}.")
+    if metric == "roc_auc" and data is not None and data.num_classes != 2:
+        raise ValueError(
+            f"metric 'roc_auc' needs two classes; these data have {data.num_classes}: use "
+            "metric='accuracy'."
+        )
+    if metric == "roc_auc" and data is not None and data.y_val is not None:
+        if len(set(np.asarray(data.y_val).tolist())) != 2:
+            raise ValueError(
+                "metric 'roc_auc' needs both classes in the validation split; draw a larger "
+                "validation split (n_val) or use metric='accuracy'."
+            )
+
+
 class _AutoRun:
     """One run of :func:`auto`: its state (``steps.json``) and one method per step."""
 
     def __init__(
-        self, data, run: RunDirectory, total: float, max_drop: float, steps, seed, verbose
+        self,
+        data,
+        run: RunDirectory,
+        total: float,
+        max_drop: float,
+        metric: str,
+        steps,
+        seed,
+        verbose,
     ):
         from automl_kit.training import Recipe
 
         self.data, self.run, self.total, self.max_drop = data, run, total, max_drop
         self.steps, self.seed, self.verbose = steps, seed, verbose
+        self.metric, self.score = metric, METRICS[metric]
         self.images = len(data.input_shape) == 3
         self.recipe = Recipe()
         settings = {
             "time_budget": total,
             "max_drop": max_drop,
+            "metric": metric,
             "steps": steps,
             "seed": seed,
             "dataset": data.summary(),
@@ -166,7 +202,8 @@ class _AutoRun:
         if state_file.is_file():
             self.state = read_json(state_file)
             saved = self.state["settings"]
-            changed = [k for k in ("steps", "seed", "dataset") if saved[k] != settings[k]]
+            saved.setdefault("metric", "accuracy")  # runs from before the option
+            changed = [k for k in ("metric", "steps", "seed", "dataset") if saved[k] != settings[k]]
             if changed:
                 raise ValueError(
                     f"{run.root} holds an auto run with other {', '.join(changed)}; resume it "
@@ -215,9 +252,14 @@ class _AutoRun:
         }
         self.state["leaderboard"].append(entry)
         self._models[trained.name] = trained.model
+        auroc = (
+            f", AUROC {entry['val_auroc']:.4f} / {entry['test_auroc']:.4f}"
+            if entry.get("val_auroc") is not None and entry.get("test_auroc") is not None
+            else ""
+        )
         self.say(
             f"{trained.name}: validation {entry['val_accuracy']:.4f}, test "
-            f"{entry['test_accuracy']:.4f} ({entry['seconds']:.0f} s)"
+            f"{entry['test_accuracy']:.4f}{auroc} ({entry['seconds']:.0f} s)"
         )
         return entry
 
@@ -237,7 +279,7 @@ class _AutoRun:
         return scores
 
     def best(self) -> dict:
-        return max(self.state["leaderboard"], key=lambda e: e["val_accuracy"])  # first of ties
+        return max(self.state["leaderboard"], key=lambda e: e[self.score])  # first of ties
 
     def model_of(self, entry: dict):
         if entry["name"] not in self._models:
@@ -281,7 +323,7 @@ class _AutoRun:
             names.append(self.add(trained, "floor")["name"])
         else:
             self.say("floor: a tuned XGBoost and the dense-space default")
-            tree = fit_tree("xgboost", self.data, seed=self.seed)
+            tree = fit_tree("xgboost", self.data, seed=self.seed, metric=self.metric)
             names.append(self.add(tree, "floor")["name"])
             trained = fit_keras(
                 "dense_default", dense_default_spec(), self.data, self.recipe,
@@ -375,7 +417,8 @@ class _AutoRun:
     def _retrain(
         self, name: str, step: str, seconds: float, *, recipe=None, sample_weight=None
     ) -> dict:
-        """The best model's spec retrained from scratch with a change; kept if validation rises."""
+        """The best model's spec retrained from scratch with a change; kept if its validation
+        score rises."""
         best = self.best()
         if best["kind"] == "tree":
             trained = fit_tree(
@@ -392,16 +435,18 @@ class _AutoRun:
                 sample_weight=sample_weight, verbose=self.verbose,
             )  # fmt: skip
         entry = self.add(trained, step)
-        kept = entry["val_accuracy"] > best["val_accuracy"]
+        kept = entry[self.score] > best[self.score]
+        test = f"test_{self.score[4:]}"
         return {
             "models": [entry["name"]],
             "of": best["name"],
-            "val_before": best["val_accuracy"],
-            "val_after": entry["val_accuracy"],
-            "test_before": best["test_accuracy"],
-            "test_after": entry["test_accuracy"],
+            "metric": self.metric,
+            "val_before": best[self.score],
+            "val_after": entry[self.score],
+            "test_before": best[test],
+            "test_after": entry[test],
             "kept": kept,
-            "why": "validation accuracy rose" if kept else "validation accuracy did not rise",
+            "why": f"validation {self.metric} {'rose' if kept else 'did not rise'}",
         }
 
     def _label_issues(self, seconds: float) -> dict:
@@ -502,6 +547,8 @@ class _AutoRun:
 
         best = self.best()
         found = self.state["records"].get("diagnose")
+        if self.metric == "roc_auc":
+            return self._skip("metric is roc_auc: a class tweak moves decisions, not the ranking")
         if blocked := self._cannot_act(best, found):
             return blocked
         if found["model"] != best["name"]:
@@ -587,6 +634,8 @@ class _AutoRun:
             "name": best["name"],
             "val_accuracy": best["val_accuracy"],
             "test_accuracy": best["test_accuracy"],
+            **{k: best[k] for k in ("val_auroc", "test_auroc") if k in best},
+            "metric": self.metric,
         }
         source = self.run.resolve(best["path"])
         if tweaked.get("kept") and tweaked.get("of") == best["name"]:
@@ -594,16 +643,21 @@ class _AutoRun:
             final.update(
                 name=f"{best['name']}_tweaked",
                 val_accuracy=tweaked["val_after"],
-                test_accuracy=tweaked["test_after"],
+                **self._scores(load_trained_model(source)),  # test accuracy, AUROC if two classes
             )
         target = self.run.root / f"final_model{Path(source).suffix}"
         shutil.copyfile(source, target)
         final["path"] = target.name
         result = AutoResult(
-            leaderboard=sorted(self.state["leaderboard"], key=lambda e: -e["val_accuracy"]),
+            leaderboard=sorted(self.state["leaderboard"], key=lambda e: -e[self.score]),
             records=self.state["records"],
             final=final,
-            plan={**plan(), "time_budget": self.total, "max_drop": self.max_drop},
+            plan={
+                **plan(),
+                "time_budget": self.total,
+                "max_drop": self.max_drop,
+                "metric": self.metric,
+            },
             spent_seconds=self.state["spent"],
             dataset=self.data.summary(),
             run_dir=str(self.run.root),

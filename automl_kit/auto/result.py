@@ -111,6 +111,12 @@ def _cell(value) -> str:
     return html.escape("" if value is None else str(value))
 
 
+def _auroc(final: dict) -> str:
+    if final.get("val_auroc") is None or final.get("test_auroc") is None:
+        return ""
+    return f", validation AUROC {final['val_auroc']:.4f}, test AUROC {final['test_auroc']:.4f}"
+
+
 def render_report(summary: dict) -> str:
     """One HTML page: the final model, the leaderboard, each step and its effect, the diagnosis."""
     final, board, steps = summary["final"], summary["leaderboard"], summary["steps"]
@@ -137,7 +143,7 @@ def render_report(summary: dict) -> str:
         elif "kept" in record:
             what = (
                 f"{'kept' if record['kept'] else 'not kept'} ({record['why']}); validation "
-                f"{record['val_before']:.4f} &rarr; {record['val_after']:.4f}, test "
+                f"{record.get('metric', 'accuracy')} {record['val_before']:.4f} &rarr; {record['val_after']:.4f}, test "
                 f"{record['test_before']:.4f} &rarr; {record['test_after']:.4f}"
             )
         elif name == "diagnose":
@@ -160,7 +166,7 @@ def render_report(summary: dict) -> str:
 td,th{{border:1px solid #ccc;padding:.25em .5em;text-align:left}}</style></head><body>
 <h1>automl_kit auto</h1>
 <p id="final">Final model: <b>{html.escape(final["name"])}</b>, validation accuracy
-{final["val_accuracy"]:.4f}, test accuracy {final["test_accuracy"]:.4f}
+{final["val_accuracy"]:.4f}, test accuracy {final["test_accuracy"]:.4f}{_auroc(final)}
 (<code>{html.escape(final["path"])}</code>); {summary["spent_seconds"]:.0f} s of
 {summary["plan"]["time_budget"]:.0f} s.</p>
 <h2>Leaderboard</h2>

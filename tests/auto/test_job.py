@@ -127,6 +127,11 @@ def test_a_resumed_run_skips_finished_steps_and_runs_the_one_it_stopped_in(tmp_p
     assert files() == finished
     with pytest.raises(ValueError, match="other steps"):
         auto(data, time_budget="30s", steps=("floor",), run_dir=folder, resume=True, verbose=0)
+    with pytest.raises(ValueError, match="other metric"):
+        auto(
+            data, time_budget="30s", steps=("floor", "diagnose"), metric="roc_auc",
+            run_dir=folder, resume=True, verbose=0,
+        )  # fmt: skip
 
 
 @pytest.mark.parametrize(
@@ -135,12 +140,47 @@ def test_a_resumed_run_skips_finished_steps_and_runs_the_one_it_stopped_in(tmp_p
         ({"time_budget": "0s"}, "must be positive"),
         ({"max_drop": 2}, "max_drop"),
         ({"steps": ("floor", "dance")}, "unknown steps"),
+        ({"metric": "f1"}, "unknown metric"),
     ],
 )
 def test_bad_options_are_refused_before_a_folder_is_made(tmp_path, options, message):
     with pytest.raises(ValueError, match=message):
         auto(_table(), run_dir=tmp_path / "run", **options)
     assert not (tmp_path / "run").exists()
+
+
+def test_auroc_is_refused_for_more_than_two_classes(tmp_path):
+    data = datasets.load("digits", n_train=200, n_val=50, n_test=50, seed=0)
+    with pytest.raises(ValueError, match="needs two classes"):
+        auto(data, metric="roc_auc", run_dir=tmp_path / "run")
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_rare_outcome_is_judged_by_auroc_when_asked(tmp_path):
+    from sklearn.datasets import make_classification
+
+    x, y = make_classification(
+        n_samples=1200, n_features=10, n_informative=4, weights=[0.9], flip_y=0.05,
+        random_state=1,
+    )  # fmt: skip
+    data = datasets.from_arrays(x.astype("float32"), y, name="rare", n_val=300, seed=0)
+    result = auto(
+        data, time_budget="40s", metric="roc_auc", steps=("floor", "diagnose", "label_issues", "tweak"),
+        run_dir=tmp_path / "run", verbose=0,
+    )  # fmt: skip
+    board = result.leaderboard
+    scores = [e["val_auroc"] for e in board]
+    assert scores == sorted(scores, reverse=True)  # ranked by the metric asked for
+    assert result.final["name"] == board[0]["name"] and result.final["metric"] == "roc_auc"
+    assert result.final["test_auroc"] == board[0]["test_auroc"]
+    found = result.records["label_issues"]
+    if found["ran"]:
+        assert found["metric"] == "roc_auc" and found["val_before"] == max(
+            e["val_auroc"] for e in board if e["step"] == "floor"
+        )
+        assert found["kept"] == (found["val_after"] > found["val_before"])
+    assert "metric is roc_auc" in result.records["tweak"]["reason"]
+    assert result.plan["metric"] == "roc_auc"
 
 
 def test_data_without_a_test_split_is_refused(tmp_path):
