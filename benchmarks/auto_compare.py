@@ -17,9 +17,22 @@ Arms:
   which the ``planted`` budget measures what the diagnosis-driven steps add on data with a
   planted problem (``NAME+pairs10``, ``NAME+rare10``: see :func:`load`).
 
+Tables (the ``tables`` budget: the diabetes readmission table and one made from the simulated
+EHR cohort, both two-class with a rare outcome) are judged by test AUROC; ``auto`` runs with
+``metric="roc_auc"``. Their arms:
+- ``auto`` as above;
+- ``tree``: our best single tree, the floor's XGBoost (a grid of 4 settings chosen on validation
+  AUROC, early stopping), without a time limit: the simplest rival;
+- ``autogluon``: AutoGluon ``TabularPredictor(eval_metric="roc_auc")`` fitted on the training
+  split with validation as its tuning data, ``time_limit`` the budget, one CPU, default presets.
+  AutoGluon pins its own pandas, pyarrow and xgboost, so it runs in an environment of its own:
+  ``--autogluon-python PATH`` (default ``$AUTOGLUON_PYTHON``) names its Python, which runs
+  ``benchmarks/_autogluon_arm.py``; without one the arm is skipped.
+
     python -m benchmarks.auto_compare --budget small --lanes 2
     python -m benchmarks.auto_compare --budget planted --lanes 2
     python -m benchmarks.auto_compare --budget full --lanes 2     # 20 minutes a run
+    python -m benchmarks.auto_compare --budget tables --lanes 2 --autogluon-python ag/bin/python
 """
 
 from __future__ import annotations
@@ -27,8 +40,10 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
+import subprocess
 import tempfile
 import time
+from pathlib import Path
 
 from automl_kit.utils import parse_duration, write_json
 from benchmarks._common import (
@@ -48,6 +63,8 @@ IMAGES = {
     "fashion_mnist": (10_000, 1_000, 5_000),
     "cifar10": (None, None, None),  # the shared 3,600 / 400 / 1,000 subset
 }
+TABLES = ("diabetes_130us", "ehr_cohort")
+EHR_PATIENTS = 20_000  # the simulated cohort, 3 % positive (as benchmarks/ehr_boost.py, small)
 PAIRS = {"mnist": [(4, 9), (3, 5), (7, 1), (2, 8)], "fashion_mnist": [(0, 6), (2, 4), (5, 7)]}
 RARE_CLASS = 6  # Fashion-MNIST's shirts, MNIST's sixes
 BUDGETS = {
@@ -60,8 +77,11 @@ BUDGETS = {
         "time_budget": 300,
         "arms": ("auto", "auto_no_actions"),
     },
+    "tables": {"datasets": TABLES, "seeds": [0, 1, 2], "time_budget": 1200},
 }
-ARMS = ("auto", "floor", "autokeras", "auto_no_actions")
+IMAGE_ARMS = ("auto", "floor", "autokeras", "auto_no_actions")
+TABLE_ARMS = ("auto", "tree", "autogluon")
+ARMS = tuple(dict.fromkeys(IMAGE_ARMS + TABLE_ARMS))
 NO_ACTIONS = ("floor", "search", "final_fit")
 SEARCH_SHARE = 0.7  # of the budget AutoKeras may spend searching before its final fit
 
@@ -78,6 +98,8 @@ def load(dataset: str):
     from automl_kit.diagnose import flip_labels
 
     name, _, problem = dataset.partition("+")
+    if name in TABLES:
+        return load_table(name)
     n_train, n_val, n_test = IMAGES[name]
     data = datasets.load(name, n_train=n_train, n_val=n_val, n_test=n_test, seed=0)
     if problem == "pairs10":
@@ -99,22 +121,80 @@ def load(dataset: str):
     return data
 
 
+def load_table(name: str):
+    """The diabetes readmission table (its own patient-grouped splits), or the simulated EHR
+    cohort as one row per patient: event counts per code and window, and demographics."""
+    import numpy as np
+
+    from automl_kit import datasets
+
+    if name == "diabetes_130us":
+        return datasets.load(name, seed=0)
+    tables = datasets.ehr_cohort(EHR_PATIENTS, positive_rate=0.03, seed=0)
+    counts, _ = tables.counts()
+    demographics, _ = tables.demographics()
+    x = np.concatenate([counts.reshape(len(counts), -1), demographics], axis=1)
+    return datasets.from_arrays(x, tables.labels, name=name, seed=0)
+
+
 def run_auto(data, seed: int, seconds: float, steps=None) -> dict:
     from automl_kit.auto import auto
 
+    metric = "roc_auc" if data.kind == "tabular" else "accuracy"
     with tempfile.TemporaryDirectory() as folder:
         result = auto(
-            data, time_budget=seconds, steps=steps, run_dir=f"{folder}/run", seed=seed, verbose=0
-        )
+            data, time_budget=seconds, steps=steps, metric=metric, run_dir=f"{folder}/run",
+            seed=seed, verbose=0,
+        )  # fmt: skip
     kept = [s for s, r in result.records.items() if r.get("kept")]
     return {
         "test_accuracy": result.final["test_accuracy"],
         "val_accuracy": result.final["val_accuracy"],
+        **{k: result.final[k] for k in ("test_auroc", "val_auroc") if k in result.final},
         "model": result.final["name"],
         "models_trained": len(result.leaderboard),
         "actions_kept": kept,
         "skipped": {s: r["reason"] for s, r in result.records.items() if not r.get("ran", True)},
     }
+
+
+def run_tree(data, seed: int, seconds: float) -> dict:
+    """The floor's tuned XGBoost, from ``auto(steps=("floor",))`` (which also trains the dense
+    default: its figures are kept beside the tree's)."""
+    from automl_kit.auto import auto
+
+    with tempfile.TemporaryDirectory() as folder:
+        result = auto(
+            data, time_budget=seconds, steps=("floor",), metric="roc_auc",
+            run_dir=f"{folder}/run", seed=seed, verbose=0,
+        )  # fmt: skip
+    board = {e["name"]: e for e in result.leaderboard}
+    tree, dense = board["xgboost"], board["dense_default"]
+    return {
+        **{k: tree[k] for k in ("test_auroc", "val_auroc", "test_accuracy", "val_accuracy")},
+        "model": f"xgboost {tree['spec']['params']}",
+        "tree_seconds": tree["seconds"],
+        "dense_default": {k: dense[k] for k in ("test_auroc", "val_auroc", "seconds", "epochs")},
+    }
+
+
+def run_autogluon(data, seed: int, seconds: float, python: str) -> dict:
+    """AutoGluon in its own environment's Python (``benchmarks/_autogluon_arm.py``)."""
+    import json
+
+    import numpy as np
+
+    script = Path(__file__).with_name("_autogluon_arm.py")
+    with tempfile.TemporaryDirectory() as folder:
+        splits, out = Path(folder) / "splits.npz", Path(folder) / "out.json"
+        np.savez(
+            splits, x_train=data.x_train, y_train=data.y_train, x_val=data.x_val,
+            y_val=data.y_val, x_test=data.x_test, y_test=data.y_test,
+        )  # fmt: skip
+        subprocess.run(
+            [python, str(script), str(splits), str(seconds), str(seed), str(out)], check=True
+        )
+        return json.loads(out.read_text())
 
 
 def run_autokeras(data, seed: int, seconds: float) -> dict:
@@ -194,12 +274,16 @@ def _deadline(classifier, search_end: float, end: float):
     return Deadline()
 
 
-def run_one(dataset: str, arm: str, seed: int, seconds: float) -> dict:
+def run_one(dataset: str, arm: str, seed: int, seconds: float, autogluon: str | None) -> dict:
     data = load(dataset)
     started = time.perf_counter()
     load_start = load_average()
     if arm == "autokeras":
         figures = run_autokeras(data, seed, seconds)
+    elif arm == "tree":
+        figures = run_tree(data, seed, seconds)
+    elif arm == "autogluon":
+        figures = run_autogluon(data, seed, seconds, autogluon)
     else:
         steps = {"floor": ("floor",), "auto_no_actions": NO_ACTIONS}.get(arm)
         figures = run_auto(data, seed, seconds, steps=steps)
@@ -212,9 +296,15 @@ def run_one(dataset: str, arm: str, seed: int, seconds: float) -> dict:
     }
 
 
+def judged_by(dataset: str) -> str:
+    """Tables are judged by test AUROC (a rare outcome), images by test accuracy."""
+    return "test_auroc" if dataset.partition("+")[0] in TABLES else "test_accuracy"
+
+
 def summarise(rows: list[dict]) -> list[dict]:
     out = []
     for dataset in dict.fromkeys(r["dataset"] for r in rows):
+        metric = judged_by(dataset)
         for arm in ARMS:
             done = [r for r in rows if r["dataset"] == dataset and r["arm"] == arm]
             if done:
@@ -222,9 +312,10 @@ def summarise(rows: list[dict]) -> list[dict]:
                     {
                         "dataset": dataset,
                         "arm": arm,
+                        "metric": metric,
                         "seeds": len(done),
-                        "median_test": statistics.median(r["test_accuracy"] for r in done),
-                        "mean_test": statistics.fmean(r["test_accuracy"] for r in done),
+                        "median_test": statistics.median(r[metric] for r in done),
+                        "mean_test": statistics.fmean(r[metric] for r in done),
                         "mean_seconds": statistics.fmean(r["seconds"] for r in done),
                     }
                 )
@@ -232,11 +323,18 @@ def summarise(rows: list[dict]) -> list[dict]:
 
 
 def differences(rows: list[dict]) -> list[dict]:
+    """Each arm minus each baseline, in points of the data set's metric, paired by seed."""
     found = []
-    for baseline in ("floor", "autokeras", "auto_no_actions"):
-        found += paired_differences(
-            rows, metric="test_accuracy", baseline=baseline, arm="arm", by=("dataset",), scale=100
-        )
+    for dataset in dict.fromkeys(r["dataset"] for r in rows):
+        mine = [r for r in rows if r["dataset"] == dataset]
+        metric = judged_by(dataset)
+        for baseline in ("floor", "autokeras", "auto_no_actions", "tree", "autogluon"):
+            found += [
+                {**d, "metric": metric}
+                for d in paired_differences(
+                    mine, metric=metric, baseline=baseline, arm="arm", by=("dataset",), scale=100
+                )
+            ]
     return found
 
 
@@ -256,25 +354,37 @@ def main(argv=None) -> None:
     )
     p.add_argument("--lanes", type=int, default=1, help="runs at a time, each on its own cores")
     p.add_argument("--resume", action="store_true", help="keep finished runs of the output JSON")
+    p.add_argument(
+        "--autogluon-python",
+        default=os.environ.get("AUTOGLUON_PYTHON"),
+        help="the Python of an environment with AutoGluon (default: $AUTOGLUON_PYTHON)",
+    )
     p.add_argument("--single", default=None, help=argparse.SUPPRESS)  # DATASET:ARM:SEED, a child
     args = p.parse_args(argv)
     budget = BUDGETS[args.budget]
     seconds = float(parse_duration(args.time_budget) or budget["time_budget"])
     if args.single:
         dataset, arm, seed = args.single.split(":")
-        write_json(args.out, run_one(dataset, arm, int(seed), seconds))
+        write_json(args.out, run_one(dataset, arm, int(seed), seconds, args.autogluon_python))
         return
-    arms = args.arms.split(",") if args.arms else list(budget.get("arms", ARMS))
-    unknown = sorted(set(arms) - set(ARMS))
+    datasets = args.datasets.split(",") if args.datasets else list(budget["datasets"])
+    tables = [d in TABLES for d in datasets]
+    if any(tables) and not all(tables):
+        p.error("run tables and images apart (their arms differ): split --datasets")
+    allowed = TABLE_ARMS if all(tables) else IMAGE_ARMS
+    arms = args.arms.split(",") if args.arms else list(budget.get("arms", allowed))
+    unknown = sorted(set(arms) - set(allowed))
     if unknown:
-        p.error(f"unknown arms {unknown}; choose from {', '.join(ARMS)}")
+        p.error(f"unknown arms {unknown} for these data; choose from {', '.join(allowed)}")
     if "autokeras" in arms:
         try:
             import autokeras  # noqa: F401
         except ImportError:
             print("autokeras is not installed (pip install autokeras): its arm is skipped")
             arms.remove("autokeras")
-    datasets = args.datasets.split(",") if args.datasets else list(budget["datasets"])
+    if "autogluon" in arms and not args.autogluon_python:
+        print("no --autogluon-python (or $AUTOGLUON_PYTHON): the autogluon arm is skipped")
+        arms.remove("autogluon")
     seeds = [int(s) for s in args.seeds.split(",")] if args.seeds else budget["seeds"]
     lanes = Lanes(args.lanes)
     cells = [{"dataset": d, "arm": a, "seed": s} for d in datasets for s in seeds for a in arms]
@@ -282,11 +392,14 @@ def main(argv=None) -> None:
     def run_cell(cell: dict) -> dict:
         key = f"{cell['dataset']}:{cell['arm']}:{cell['seed']}"
         passed = ["--budget", args.budget, "--time-budget", str(seconds), "--single", key]
+        if args.autogluon_python:
+            passed += ["--autogluon-python", args.autogluon_python]
         return lanes.run("benchmarks.auto_compare", passed, label=key)
 
     def on_row(row: dict, grid) -> None:
         print(
-            f"{row['dataset']}/{row['arm']}/{row['seed']}: test {row['test_accuracy']:.4f} "
+            f"{row['dataset']}/{row['arm']}/{row['seed']}: test "
+            f"{judged_by(row['dataset'])[5:]} {row[judged_by(row['dataset'])]:.4f} "
             f"({row['seconds']:.0f} s)",
             flush=True,
         )
@@ -315,11 +428,13 @@ def main(argv=None) -> None:
     print(
         table(
             summarise(grid.rows),
-            ["dataset", "arm", "seeds", "median_test", "mean_test", "mean_seconds"],
+            ["dataset", "arm", "metric", "seeds", "median_test", "mean_test", "mean_seconds"],
         )
     )
-    print("\ntest accuracy minus the baseline's, points, paired by seed (bootstrap 95% interval):")
-    print(table(differences(grid.rows), ["dataset", "arm", "baseline", *DIFFERENCE_COLUMNS]))
+    print("\ntest metric minus the baseline's, points, paired by seed (bootstrap 95% interval):")
+    print(
+        table(differences(grid.rows), ["dataset", "metric", "arm", "baseline", *DIFFERENCE_COLUMNS])
+    )
     if grid.failed:
         raise SystemExit(1)
 
