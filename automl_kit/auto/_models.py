@@ -7,6 +7,7 @@ CONFIG, "genes": [...]}`` (a searched architecture) or ``{"kind": "tree", "param
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from dataclasses import dataclass, field
@@ -147,32 +148,47 @@ def fit_keras(
     epochs: int | None = None,
     sample_weight: np.ndarray | None = None,
     verbose: int = 0,
+    checkpoints: Path | None = None,
 ) -> Trained:
     """Train ``spec`` from scratch on ``recipe`` with a full schedule of ``epochs`` (default: as
-    many as fit in ``seconds``, at most ``most_epochs``); ``seconds`` also stops it mid-run."""
+    many as fit in ``seconds``, at most ``most_epochs``); ``seconds`` also stops it mid-run.
+
+    ``checkpoints``: a folder where every epoch is checkpointed; a fit found there (cut off by
+    a kill or Ctrl-C) continues from its last epoch, with the epochs it was given."""
     import keras
 
-    from automl_kit.training import StopAtSafePoint
+    from automl_kit.training import StopAtSafePoint, read_checkpoint
+    from automl_kit.utils import RunDirectory
 
     keras.utils.set_random_seed(seed)
     model = build_keras(spec, data.input_shape, data.num_classes)
-    if epochs is None:
-        epochs = epochs_within(
-            seconds, seconds_per_epoch(model, data.x_train, recipe), most=most_epochs
-        )
     started = time.perf_counter()
-    history = recipe.fit(
-        model,
-        data.x_train,
-        data.y_train,
-        validation_data=data.validation_data,
-        epochs=epochs,
-        seed=seed,
-        sample_weight=sample_weight,
-        time_budget=max(seconds, 1.0),
-        callbacks=[StopAtSafePoint(name)],
-        verbose=2 if verbose > 1 else 0,
-    ).history
+    with contextlib.ExitStack() as stack:
+        run = None
+        if checkpoints is not None:
+            resume = Path(checkpoints, "run.json").is_file()
+            run = stack.enter_context(RunDirectory.claim(checkpoints, "fit", resume=resume))
+            saved = read_checkpoint(run) if resume else None
+            if saved is not None:
+                epochs = int(saved["config"]["epochs"])  # the schedule it started with
+        if epochs is None:
+            epochs = epochs_within(
+                seconds, seconds_per_epoch(model, data.x_train, recipe), most=most_epochs
+            )
+        history = recipe.fit(
+            model,
+            data.x_train,
+            data.y_train,
+            validation_data=data.validation_data,
+            epochs=epochs,
+            seed=seed,
+            sample_weight=sample_weight,
+            time_budget=max(seconds, 1.0),
+            callbacks=[StopAtSafePoint(name)],
+            verbose=2 if verbose > 1 else 0,
+            run=run,
+            resume=run is not None and resume,
+        ).history
     return Trained(
         name,
         spec,

@@ -1,8 +1,9 @@
 """``auto``: from data to a better, diagnosed model in one call (``automl-kit auto``).
 
 The run is a fixed sequence of steps (:data:`STEPS`); each step's record and models are saved
-when it ends (``steps.json``, ``models/``), so a resumed run skips finished steps, the search
-continues from its last evaluation, and a fit that was cut off starts again. The rules that
+when it ends (``steps.json``, ``models/``), and every Keras fit is checkpointed each epoch
+(``fits/``), so a resumed run skips finished steps, the search continues from its last
+evaluation, and a fit that was cut off continues from its last epoch. The rules that
 decide what runs and what is kept are constants of this module, written in ``docs/auto.md``
 and recorded in ``results.json`` (``plan``).
 
@@ -215,6 +216,7 @@ class _AutoRun:
         # resuming a finished run changes nothing (docs/architecture.md, run-directory rules)
         self.was_finished = run.status == "finished"
         self._models: dict[str, object] = {}
+        self.fits = run.root / "fits"  # per-epoch checkpoints of the fit in progress
 
     # ---- bookkeeping -------------------------------------------------------------------
     def say(self, message: str) -> None:
@@ -236,7 +238,10 @@ class _AutoRun:
 
     def add(self, trained: Trained, step: str) -> dict:
         """Score ``trained`` on validation and test, save it, and put it on the leaderboard."""
+        import shutil
+
         path = trained.save(self.run.root / "models" / trained.name)
+        shutil.rmtree(self.fits / trained.name, ignore_errors=True)  # saved: no resume needed
         entry = {
             "name": trained.name,
             "step": step,
@@ -318,7 +323,7 @@ class _AutoRun:
             trained = fit_keras(
                 "textbook_cnn", {"kind": "keras", "zoo": "textbook_cnn"}, self.data,
                 self.recipe, seconds=seconds, seed=self.seed, most_epochs=PLATEAU_EPOCHS,
-                verbose=self.verbose,
+                verbose=self.verbose, checkpoints=self.fits / "textbook_cnn",
             )  # fmt: skip
             names.append(self.add(trained, "floor")["name"])
         else:
@@ -329,6 +334,7 @@ class _AutoRun:
                 "dense_default", dense_default_spec(), self.data, self.recipe,
                 seconds=max(seconds - tree.seconds, 1.0), seed=self.seed,
                 most_epochs=PLATEAU_EPOCHS, verbose=self.verbose,
+                checkpoints=self.fits / "dense_default",
             )  # fmt: skip
             names.append(self.add(trained, "floor")["name"])
         return {"models": names}
@@ -379,7 +385,7 @@ class _AutoRun:
         trained = fit_keras(
             "searched", search["spec"], self.data, self.recipe, seconds=seconds,
             seed=self.seed, most_epochs=PLATEAU_EPOCHS, epochs=floor["epochs"],
-            verbose=self.verbose,
+            verbose=self.verbose, checkpoints=self.fits / "searched",
         )  # fmt: skip
         return {"models": [self.add(trained, "final_fit")["name"]]}
 
@@ -432,7 +438,7 @@ class _AutoRun:
             trained = fit_keras(
                 name, best["spec"], self.data, recipe or self.recipe, seconds=seconds,
                 seed=self.seed, most_epochs=PLATEAU_EPOCHS, epochs=best["epochs"],
-                sample_weight=sample_weight, verbose=self.verbose,
+                sample_weight=sample_weight, verbose=self.verbose, checkpoints=self.fits / name,
             )  # fmt: skip
         entry = self.add(trained, step)
         kept = entry[self.score] > best[self.score]

@@ -7,7 +7,8 @@ import numpy as np
 
 
 class EpochBatches(keras.utils.PyDataset):
-    """``(x, y)`` in batches, shuffled per epoch by ``default_rng([seed, epoch])``.
+    """``(x, y)`` in batches (``(x, y, weight)`` with ``sample_weight``), shuffled per epoch by
+    ``default_rng([seed, epoch])``.
 
     ``model.fit(x, y, shuffle=True)`` draws each epoch's order from a generator that a restarted
     process cannot put back where it was; here epoch ``e``'s order depends on ``seed`` and ``e``
@@ -34,11 +35,13 @@ class EpochBatches(keras.utils.PyDataset):
         epoch: int = 0,
         shuffle: bool = True,
         augmenter: keras.Sequential | None = None,
+        sample_weight=None,
     ):
         super().__init__()
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}.")
         self.x, self.y, self.batch_size = x, y, int(batch_size)
+        self.sample_weight = None if sample_weight is None else np.asarray(sample_weight, "float32")
         self.augmenter = augmenter
         self.seed, self.shuffle = int(seed), shuffle
         self.set_epoch(epoch)
@@ -58,12 +61,15 @@ class EpochBatches(keras.utils.PyDataset):
 
     def __getitem__(self, index: int):
         rows = self._order[index * self.batch_size : (index + 1) * self.batch_size]
-        if self.augmenter is None:
-            return self.x[rows], self.y[rows]
-        from automl_kit.training.recipe import augment_batch
+        x = self.x[rows]
+        if self.augmenter is not None:
+            from automl_kit.training.recipe import augment_batch
 
-        seed = np.random.default_rng([self.seed, self.epoch, index]).integers(2**31)
-        return augment_batch(self.augmenter, self.x[rows], seed), self.y[rows]
+            seed = np.random.default_rng([self.seed, self.epoch, index]).integers(2**31)
+            x = augment_batch(self.augmenter, x, seed)
+        if self.sample_weight is None:
+            return x, self.y[rows]
+        return x, self.y[rows], self.sample_weight[rows]
 
     def on_epoch_begin(self) -> None:
         if self._begun:

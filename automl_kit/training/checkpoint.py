@@ -173,6 +173,7 @@ def resumable_fit(
     verbose: int = 0,
     shuffle: bool = True,
     augmenter=None,
+    sample_weight=None,
 ) -> tuple[dict, int]:
     """``model.fit`` over :class:`~automl_kit.training.EpochBatches`, checkpointed in ``run``
     after every epoch; the one resumable fit of every job that trains.
@@ -213,8 +214,15 @@ def resumable_fit(
     if start < epochs:
         model.fit(
             EpochBatches(
-                x, y, batch_size, seed=seed, epoch=start, shuffle=shuffle, augmenter=augmenter
-            ),
+                x,
+                y,
+                batch_size,
+                seed=seed,
+                epoch=start,
+                shuffle=shuffle,
+                augmenter=augmenter,
+                sample_weight=sample_weight,
+            ),  # fmt: skip
             epochs=epochs,
             initial_epoch=start,
             validation_data=validation_data,

@@ -305,6 +305,8 @@ class Recipe:
         time_budget: str | float | None = None,
         callbacks: tuple | list = (),
         verbose: int = 0,
+        run=None,
+        resume: bool = False,
     ) -> keras.callbacks.History:
         """Compile and train ``model`` for ``epochs`` (the whole schedule), keep the chosen weights.
 
@@ -314,6 +316,12 @@ class Recipe:
         ``time_budget`` ("2m", seconds) ends training early, mid-epoch if need be (the schedule
         is not shortened: set ``epochs`` from the budget for a full schedule).
         ``validation_data=None`` trains without validation; it needs ``keep`` "last" or "ema".
+
+        ``run`` (a :class:`~automl_kit.utils.rundir.RunDirectory`) checkpoints every epoch there
+        (:func:`~automl_kit.training.resumable_fit`, batches in the order of
+        :class:`~automl_kit.training.EpochBatches`); ``resume=True`` continues from the last
+        checkpoint, and ends as an unbroken checkpointed fit would (on the CPU). Not with
+        ``keep="ema"``, whose average is not checkpointed.
         """
         import time
 
@@ -346,6 +354,11 @@ class Recipe:
         seconds = parse_duration(time_budget)
         if seconds:
             extra.append(FitnessGuard(time.time() + seconds, reject_below=None))
+        if run is not None:
+            return self._fit_with_checkpoints(
+                model, x, y, validation_data, epochs, seed, sample_weight, extra, verbose, run,
+                resume,
+            )  # fmt: skip
         if self.keep == "best":
             extra.append(KeepBestWeights())
         return model.fit(
@@ -356,6 +369,44 @@ class Recipe:
             verbose=verbose,
             callbacks=extra,
         )
+
+    def _fit_with_checkpoints(
+        self, model, x, y, validation_data, epochs, seed, sample_weight, callbacks, verbose, run,
+        resume,
+    ) -> keras.callbacks.History:  # fmt: skip
+        import hashlib
+
+        from automl_kit.training.checkpoint import resumable_fit
+
+        if self.keep == "ema":
+            raise ValueError(
+                "a checkpointed fit (run=...) keeps the best or the last epoch: the moving "
+                "average of keep='ema' is not checkpointed; use Recipe(keep='best') or 'last'."
+            )
+        keeper = KeepBestWeights(path=run.path("best.keras")) if self.keep == "best" else None
+        weights = None
+        if sample_weight is not None:
+            weights = np.asarray(sample_weight, np.float32)
+        config = {
+            "recipe": self.get_config(),
+            "sample_weight": None if weights is None else hashlib.sha1(weights).hexdigest(),
+        }
+        history, start = resumable_fit(
+            model, x, y, run, epochs=int(epochs), batch_size=self.batch_size, seed=seed,
+            config=config, resume=resume,
+            get_state=lambda: {} if keeper is None else {"best": keeper.get_state()},
+            set_state=None if keeper is None else lambda s: keeper.set_state(s.get("best", {})),
+            # the keeper saves the best weights before the checkpoint commits the epoch
+            callbacks=[*callbacks, *([keeper] if keeper else [])],
+            validation_data=validation_data, verbose=verbose,
+            augmenter=self.augmenter(x.shape[1:], seed), sample_weight=weights,
+        )  # fmt: skip
+        if start >= epochs and keeper is not None:  # finished before: the best epoch's weights
+            keeper.set_model(model)
+            keeper.on_train_end()
+        done = keras.callbacks.History()
+        done.history = history
+        return done
 
     def kept_accuracy(self, model: keras.Model, history: dict, validation_data: tuple) -> float:
         """Validation accuracy of the weights ``fit`` kept: the best or last epoch's, read from

@@ -157,6 +157,50 @@ def test_sample_weight_weights_each_examples_loss_and_bad_weights_are_refused():
             recipe.fit(_mlp(), x, y, validation_data=None, epochs=1, sample_weight=bad)
 
 
+def test_a_checkpointed_fit_stopped_and_resumed_ends_as_an_unbroken_one(tmp_path, monkeypatch):
+    from automl_kit.training import checkpoint
+    from automl_kit.utils import RunDirectory
+    from automl_kit.utils.interrupt import Interrupted
+
+    x, y = _blobs()
+    recipe = Recipe(batch_size=16, learning_rate=3e-2)
+    weights = (y != 2) * 1.0 + 0.5  # weights travel with the batches too
+
+    def fit(folder, resume=False):
+        keras.utils.set_random_seed(0)
+        model = _mlp()
+        with RunDirectory.claim(folder, "fit", resume=resume) as run:
+            history = recipe.fit(
+                model, x, y, validation_data=(x, y), epochs=4, seed=1, sample_weight=weights,
+                run=run, resume=resume,
+            )  # fmt: skip
+        return model, history.history
+
+    whole, whole_history = fit(tmp_path / "whole")
+    real = checkpoint.raise_if_stop_requested
+
+    def stop_after_epoch_2(where=""):
+        if "epoch 2" in where:
+            raise Interrupted(where)
+        real(where)
+
+    monkeypatch.setattr(checkpoint, "raise_if_stop_requested", stop_after_epoch_2)
+    with pytest.raises(Interrupted):
+        fit(tmp_path / "cut")
+    monkeypatch.setattr(checkpoint, "raise_if_stop_requested", real)
+    resumed, history = fit(tmp_path / "cut", resume=True)
+    assert history["val_accuracy"] == whole_history["val_accuracy"]  # all 4 epochs
+    for a, b in zip(resumed.get_weights(), whole.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)  # the best epoch's weights, as unbroken
+    with pytest.raises(ValueError, match="sample_weight"):  # other weights: not this fit
+        with RunDirectory.claim(tmp_path / "cut", "fit", resume=True) as run:
+            recipe.fit(_mlp(), x, y, validation_data=(x, y), epochs=4, seed=1, run=run,
+                       resume=True)  # fmt: skip
+    with pytest.raises(ValueError, match="keep='ema'"):
+        with RunDirectory.claim(tmp_path / "ema", "fit") as run:
+            Recipe(keep="ema").fit(_mlp(), x, y, validation_data=(x, y), epochs=1, run=run)
+
+
 def test_keep_best_restores_the_best_validation_epoch():
     model = _mlp()
     keep = KeepBestWeights()
