@@ -238,7 +238,7 @@ def run_seed(cell: dict, budget: dict) -> dict:
 
     for name, method in (("tweak_auto", "auto"), ("calibrated_join", "calibrated_join")):
         t0 = time.perf_counter()
-        tweaked = tweak(model, data, [target], method=method, layers=LAYERS, tolerance=0.002)
+        tweaked = tweak(model, data, [target], method=method, layers=LAYERS, max_drop=0.002)
         out[f"{name}_s"] = time.perf_counter() - t0
         zk = tweaked.model.predict(data.x_test, batch_size=512, verbose=0).astype(np.float64)
         ov, tg = accuracies(zk, yt, target)

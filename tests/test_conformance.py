@@ -281,8 +281,8 @@ def test_tweak_configs_round_trip():
         SynapticRetraining,
     )
 
-    check_config_round_trip(SynapticJoin(targets=[2, 0], n_candidates=[1, 4], tolerance=0.01))
-    check_config_round_trip(PriorCalibration([1, 2], mu_candidates=[1, 3], tolerance=0.002))
+    check_config_round_trip(SynapticJoin(targets=[2, 0], n_candidates=[1, 4], max_drop=0.01))
+    check_config_round_trip(PriorCalibration([1, 2], mu_candidates=[1, 3], max_drop=0.002))
     check_config_round_trip(SynapticRetraining([1], join_options={"n_candidates": [2]}, seed=3))
     check_config_round_trip(ActiveNeuronAugmentation(n_active=5, hidden=4, seed=2))
 

@@ -573,7 +573,7 @@ class _AutoRun:
         self.say(f"class {weak} is weak (dev recall {found['weakest_recall']:.3f}): tweak")
         choose, confirm = self._validation_halves()
         model = self.model_of(best)
-        result = tweak(model, choose, [weak], tolerance=self.max_drop)
+        result = tweak(model, choose, [weak], max_drop=self.max_drop)
         result.save(self.run.root / "tweak")
         x_half, y_half = confirm.validation_data
         before = probabilities(model, x_half).argmax(1)

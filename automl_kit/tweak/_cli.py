@@ -42,7 +42,7 @@ class Tweak(Job):
         "to the target logits with n and scale chosen on the validation set. Beside it, its simple\n"
         "rival, prior calibration (one bias shift of the target logits), and the join on the\n"
         "calibrated model; --method auto keeps the one that raises the targets most on validation\n"
-        "while overall validation accuracy drops by at most --tolerance. The base model is not\n"
+        "while overall validation accuracy drops by at most --max-drop. The base model is not\n"
         "changed; the tweaked model is saved.\n\n"
         "example:\n  automl-kit tweak --model m.keras --dataset fashion_mnist --target 6"
     )
@@ -79,16 +79,19 @@ class Tweak(Job):
             "--method",
             choices=("auto", "calibration", "join", "calibrated_join"),
             default="auto",
-            help="auto: the method with the best target validation accuracy within --tolerance; "
+            help="auto: the method with the best target validation accuracy within --max-drop; "
             "or one of them: calibration (prior calibration), join (synaptic join), "
             "calibrated_join (the join on the calibrated model)",
         )
         parser.add_argument(
-            "--tolerance",
+            "--max-drop",
             type=fraction,
             default=0.002,
             help="overall validation accuracy a method may lose, as a fraction in [0, 1] "
             "(0.002: 0.2 points)",
+        )
+        parser.add_argument(  # the flag's name before --max-drop
+            "--tolerance", dest="max_drop", type=fraction, help=argparse.SUPPRESS
         )
         parser.add_argument(
             "--batch-size", type=positive_int, default=256, help="forward-pass batch size"
@@ -142,7 +145,7 @@ class Tweak(Job):
             layers=args.layers.split(",") if args.layers else None,
             n_candidates=args.n_candidates,
             scale_candidates=args.scales,
-            tolerance=args.tolerance,
+            max_drop=args.max_drop,
             batch_size=args.batch_size,
             run_dir=run,
             model_path=str(args.model),

@@ -4,7 +4,7 @@ The simple rival of the synaptic join (issue 25): multiplying a class's predicte
 ``mu`` and renormalising is adding ``log(mu)`` to its logit, a bias shift of the model's last
 Dense layer. Like :class:`~automl_kit.tweak.join.SynapticJoin` it is fitted on stored tables
 (``C``, the logits, and the labels): ``mu`` is chosen on the validation tables as the one that
-raises the targets most while overall accuracy stays within ``tolerance`` of the model's, and
+raises the targets most while overall accuracy stays within ``max_drop`` of the model's, and
 :meth:`apply` returns a copy of the model with the shifted bias (a plain Keras model).
 
 >>> import numpy as np
@@ -35,7 +35,7 @@ class PriorCalibration:
         targets: Sequence[int],
         *,
         mu_candidates: Sequence[float] = MU_CANDIDATES,
-        tolerance: float = 0.0,
+        max_drop: float = 0.0,
     ):
         self.targets = [int(t) for t in targets]
         if not self.targets or len(set(self.targets)) != len(self.targets):
@@ -45,19 +45,22 @@ class PriorCalibration:
             raise ValueError(
                 f"mu_candidates {list(mu_candidates)} must be finite factors >= 1 (1: no change)."
             )
-        if not (math.isfinite(tolerance) and 0 <= tolerance < 1):
-            raise ValueError(f"tolerance is a fraction of accuracy in [0, 1), got {tolerance}.")
-        self.mu_candidates, self.tolerance = sorted(set(mus)), float(tolerance)
+        if not (math.isfinite(max_drop) and 0 <= max_drop < 1):
+            raise ValueError(f"max_drop is a fraction of accuracy in [0, 1), got {max_drop}.")
+        self.mu_candidates, self.max_drop = sorted(set(mus)), float(max_drop)
 
     def get_config(self) -> dict:
         return {
             "targets": list(self.targets),
             "mu_candidates": list(self.mu_candidates),
-            "tolerance": self.tolerance,
+            "max_drop": self.max_drop,
         }
 
     @classmethod
     def from_config(cls, config: dict) -> PriorCalibration:
+        config = dict(config)
+        if "tolerance" in config:  # the name before max_drop, in configs saved until 2026-12
+            config["max_drop"] = config.pop("tolerance")
         return cls(**config)
 
     def shifted(self, C: np.ndarray, mu: float) -> np.ndarray:
@@ -70,7 +73,7 @@ class PriorCalibration:
         self, tables: SynapticTables, validation_data: SynapticTables | None = None
     ) -> PriorCalibration:
         """Choose ``mu`` on ``validation_data`` (default: ``tables``): of the candidates whose
-        overall accuracy stays within ``tolerance`` of the model's, the one with the best target
+        overall accuracy stays within ``max_drop`` of the model's, the one with the best target
         accuracy (the smallest such ``mu``); ``selection_`` holds every candidate's overall and
         target accuracy."""
         val = tables if validation_data is None else validation_data
@@ -90,7 +93,7 @@ class PriorCalibration:
             overall, per_class = val.accuracy(self.shifted(val.C, mu))
             target = float(np.nanmean(per_class[self.targets]))
             self.selection_.append({"mu": mu, "overall": overall, "target": target})
-        ok = [g for g in self.selection_ if g["overall"] >= base_overall - self.tolerance - 1e-12]
+        ok = [g for g in self.selection_ if g["overall"] >= base_overall - self.max_drop - 1e-12]
         # candidates are in increasing mu: max() keeps the smallest of equal target accuracies
         self.mu_ = max(ok, key=lambda g: g["target"])["mu"] if ok else 1.0
         return self

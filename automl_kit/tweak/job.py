@@ -137,7 +137,7 @@ def tweak(
     n_candidates: Sequence[int] | None = None,
     scale_candidates: Sequence[float] | None = None,
     mu_candidates: Sequence[float] | None = None,
-    tolerance: float = 0.002,
+    max_drop: float = 0.002,
     batch_size: int = 256,
     run_dir: str | os.PathLike | RunDirectory | None = None,
     model_path: str | None = None,
@@ -145,12 +145,12 @@ def tweak(
     """Raise ``targets`` on ``model`` without retraining; score it per class on the test split.
 
     Three methods are fitted on ``model``'s tables of ``data``, each choosing its knobs on the
-    validation split so that overall validation accuracy drops by at most ``tolerance`` (a
+    validation split so that overall validation accuracy drops by at most ``max_drop`` (a
     fraction: 0.002 is 0.2 points): ``"calibration"`` (prior calibration, one bias shift of the
     target logits, :class:`~automl_kit.tweak.calibration.PriorCalibration`), ``"join"`` (the
     synaptic join, :class:`SynapticJoin`: ``n`` and ``scale``) and ``"calibrated_join"`` (the
     join fitted on the calibrated model). ``method="auto"`` keeps the one with the best target
-    validation accuracy within ``tolerance`` (ties: the simplest, in that order); a method's
+    validation accuracy within ``max_drop`` (ties: the simplest, in that order); a method's
     name keeps that one. With ``run_dir`` the training tables are stored there (``tables/``,
     streamed from disk) and the result is saved there.
     """
@@ -178,11 +178,11 @@ def tweak(
             targets=list(targets),
             n_candidates=n_candidates or N_CANDIDATES,
             scale_candidates=scale_candidates or SCALE_CANDIDATES,
-            tolerance=tolerance,
+            max_drop=max_drop,
         )
 
     calibration = PriorCalibration(
-        targets, mu_candidates=mu_candidates or MU_CANDIDATES, tolerance=tolerance
+        targets, mu_candidates=mu_candidates or MU_CANDIDATES, max_drop=max_drop
     ).fit(train, validation_data=val)
     calibrated_val = val.with_logits(calibration.add_to_logits(val))
     base_overall, base_per_class = val.accuracy()
@@ -214,15 +214,15 @@ def tweak(
         within = [
             m
             for m in _SIMPLEST_FIRST
-            if m in val_logits and candidates[m]["overall"] >= base_overall - tolerance - 1e-12
+            if m in val_logits and candidates[m]["overall"] >= base_overall - max_drop - 1e-12
         ]
         kept = max(within, key=lambda m: candidates[m]["target"]) if within else "calibration"
     else:
         kept = method
     candidates["kept"] = kept
     candidates["rule"] = (
-        f"{'best validation target accuracy within' if method == 'auto' else 'asked for; tolerance'}"
-        f" {100 * tolerance:.2f} points of overall validation accuracy"
+        f"{'best validation target accuracy within' if method == 'auto' else 'asked for; max_drop'}"
+        f" {100 * max_drop:.2f} points of overall validation accuracy"
     )
     fitted_join = fitted.get(kept) if kept != "calibration" else None
     tweaked = model if kept == "join" else calibration.apply(model)

@@ -4,7 +4,7 @@ For each target class the top-``n`` synapses by theta's ``count`` (ties by ``thr
 each with weight ``threshold / n * scale``, from its hidden neuron to the target's pre-softmax logit.
 ``n`` and ``scale`` are chosen on a validation set by the thesis's rule: the ``n`` at which target
 accuracy converges, then the largest ``scale`` that does not lower overall accuracy (within
-``tolerance``). The choice costs only matrix additions on stored validation tables.
+``max_drop``). The choice costs only matrix additions on stored validation tables.
 
 With several targets, one ``n`` and one ``scale`` serve them all, chosen on the mean of their
 validation accuracies. Synapses with a non-finite or non-positive threshold are never chosen: an infinite threshold (a
@@ -66,7 +66,7 @@ class SynapticJoin:
         scale_candidates: Sequence[float] = SCALE_CANDIDATES,
         reference_scale: float | None = None,
         convergence: float = 0.005,
-        tolerance: float = 0.0,
+        max_drop: float = 0.0,
         eps1: float = 0.0,
         eps2: float = 1e-6,
         chunk_size: int = 4096,
@@ -78,7 +78,7 @@ class SynapticJoin:
         self.scale_candidates = sorted(float(s) for s in scale_candidates)
         self.reference_scale = None if reference_scale is None else float(reference_scale)
         self.convergence = float(convergence)
-        self.tolerance = float(tolerance)
+        self.max_drop = float(max_drop)
         self.eps1, self.eps2 = float(eps1), float(eps2)
         self.chunk_size, self.block_size = int(chunk_size), int(block_size)
         if backend not in ("numpy", "tensorflow"):
@@ -95,9 +95,9 @@ class SynapticJoin:
                 f"scale_candidates {self.scale_candidates} must be finite positive numbers "
                 "(e.g. [5, 20, 40])"
             )
-        if not (0 <= self.tolerance <= 1 and 0 <= self.convergence <= 1):
+        if not (0 <= self.max_drop <= 1 and 0 <= self.convergence <= 1):
             raise ValueError(
-                f"tolerance ({self.tolerance}) and convergence ({self.convergence}) are accuracy "
+                f"max_drop ({self.max_drop}) and convergence ({self.convergence}) are accuracy "
                 "differences as fractions in [0, 1] (e.g. 0.002 for 0.2 points)"
             )
 
@@ -109,7 +109,7 @@ class SynapticJoin:
             "scale_candidates": self.scale_candidates,
             "reference_scale": self.reference_scale,
             "convergence": self.convergence,
-            "tolerance": self.tolerance,
+            "max_drop": self.max_drop,
             "eps1": self.eps1,
             "eps2": self.eps2,
             "chunk_size": self.chunk_size,
@@ -119,6 +119,9 @@ class SynapticJoin:
 
     @classmethod
     def from_config(cls, config: dict) -> SynapticJoin:
+        config = dict(config)
+        if "tolerance" in config:  # the name before max_drop, in configs saved until 2026-12
+            config["max_drop"] = config.pop("tolerance")
         return cls(**config)
 
     # -- fitting -----------------------------------------------------------------------------
@@ -215,7 +218,7 @@ class SynapticJoin:
         ok = [
             g["scale"]
             for g in grid
-            if g["n"] == self.n_ and g["overall"] >= base_overall - self.tolerance - 1e-12
+            if g["n"] == self.n_ and g["overall"] >= base_overall - self.max_drop - 1e-12
         ]
         # scale 0 (no synapses) when every candidate lowers overall accuracy: the join does no harm
         self.scale_ = max(ok) if ok else 0.0

@@ -19,7 +19,7 @@ def test_mu_raises_the_target_within_the_tolerance_and_prefers_the_smallest():
     assert calibration.mu_ == 1.25
     assert [g["mu"] for g in calibration.selection_] == list(calibration.mu_candidates)
     np.testing.assert_allclose(calibration.add_to_logits(tables)[1], tables.C[1] + np.log(1.25))
-    # nothing within the tolerance: no shift (mu 1)
+    # nothing within the max_drop: no shift (mu 1)
     worse = _tables([[2.0, 0.0], [1.0, 0.0]], [0, 0])
     assert PriorCalibration([1], mu_candidates=[4.0, 8.0]).fit(worse).mu_ == 1.0
 
@@ -31,7 +31,7 @@ def test_mu_raises_the_target_within_the_tolerance_and_prefers_the_smallest():
         ({"targets": [1, 1]}, "distinct"),
         ({"targets": [1], "mu_candidates": [0.5]}, "factors >= 1"),
         ({"targets": [1], "mu_candidates": [float("inf")]}, "finite"),
-        ({"targets": [1], "tolerance": float("nan")}, "tolerance"),
+        ({"targets": [1], "max_drop": float("nan")}, "max_drop"),
     ],
 )
 def test_bad_settings_are_refused(kwargs, fragment):

@@ -40,7 +40,7 @@ def test_tweak_writes_results_plots_and_model(model_file, tmp_path, capsys):
         "1,5,20",
         "--scales",
         "1,5,20",
-        "--tolerance",
+        "--max-drop",
         "0.01",
         "--method",
         "join",
@@ -74,7 +74,7 @@ def test_tweak_writes_results_plots_and_model(model_file, tmp_path, capsys):
         (["--target", "1", "--layers", "nope"], "unknown layer 'nope'"),
         (["--target", "1", "--scales", "0"], "positive numbers"),
         (["--target", "1", "--scales", "inf"], "finite positive numbers"),
-        (["--target", "1", "--tolerance", "5"], "fraction in [0, 1]"),
+        (["--target", "1", "--max-drop", "5"], "fraction in [0, 1]"),
     ],
 )
 def test_tweak_bad_input(model_file, tmp_path, capsys, extra, fragment):

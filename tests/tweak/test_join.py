@@ -11,7 +11,7 @@ def fitted(small_model):
     train = extract_tables(model, x, y, layers=["relu", "hidden"])
     val = extract_tables(model, xv, yv, layers=["relu", "hidden"])
     target = int(np.argmin(train.accuracy()[1]))
-    join = SynapticJoin(targets=[target], tolerance=0.01).fit(train, validation_data=val)
+    join = SynapticJoin(targets=[target], max_drop=0.01).fit(train, validation_data=val)
     return model, train, val, join, target
 
 
@@ -21,7 +21,7 @@ def test_join_raises_training_target_accuracy(fitted):
     after = train.accuracy(join.add_to_logits(train))[1][target]
     assert join.scale_ > 0 and join.n_ in join.n_candidates
     assert after > before
-    # the rule: overall validation accuracy not lowered by more than the tolerance
+    # the rule: overall validation accuracy not lowered by more than the max_drop
     chosen = next(g for g in join.selection_ if g["n"] == join.n_ and g["scale"] == join.scale_)
     assert chosen["overall"] >= join.base_validation_["overall"] - 0.01
     assert len(join.weights_) == join.n_ and (join.weights_ > 0).all()
@@ -80,13 +80,13 @@ def test_errors(fitted, small_model):
 
 
 def test_config_round_trip():
-    j = SynapticJoin(targets=[2, 0], n_candidates=[3, 1], tolerance=0.002)
+    j = SynapticJoin(targets=[2, 0], n_candidates=[3, 1], max_drop=0.002)
     assert SynapticJoin.from_config(j.get_config()).get_config() == j.get_config()
 
 
 def test_tensorflow_backend_gives_the_same_join(fitted):
     _model, train, val, join, target = fitted
-    tf_join = SynapticJoin(targets=[target], tolerance=0.01, backend="tensorflow")
+    tf_join = SynapticJoin(targets=[target], max_drop=0.01, backend="tensorflow")
     tf_join.fit(train, validation_data=val)
     np.testing.assert_array_equal(tf_join.theta_.counts, join.theta_.counts)
     np.testing.assert_array_equal(tf_join.neurons_, join.neurons_)

@@ -24,7 +24,7 @@ def test_synaptic_retraining_trains_only_synapses(tables, tmp_path):
     model, train, val = tables
     target = int(np.argmin(train.accuracy()[1]))
     join = SynapticJoin(
-        [target], n_candidates=[5, 20], scale_candidates=[1, 5, 20], tolerance=0.01
+        [target], n_candidates=[5, 20], scale_candidates=[1, 5, 20], max_drop=0.01
     ).fit(train, val)
     before = [w.copy() for w in model.get_weights()]
     rt = SynapticRetraining([target], epochs=3, learning_rate=0.01, seed=1).fit(
