@@ -6,7 +6,7 @@ The package itself is callable, so ``automl_kit.auto(data, time_budget="20m")`` 
 >>> import automl_kit
 >>> from automl_kit.auto import STEPS
 >>> STEPS[0], STEPS[-1], callable(automl_kit.auto)
-('floor', 'tweak', True)
+('floor', 'ensemble', True)
 """
 
 import sys

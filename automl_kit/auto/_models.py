@@ -1,13 +1,16 @@
 """The models ``auto`` trains, each described by a JSON spec so a step can retrain it from scratch.
 
 A spec is ``{"kind": "keras", "zoo": NAME}`` (a zoo model), ``{"kind": "keras", "space":
-CONFIG, "genes": [...]}`` (a searched architecture) or ``{"kind": "tree", "params": {...}}``
-(an XGBoost classifier). Keras models are saved as ``.keras``, trees as XGBoost's JSON.
+CONFIG, "genes": [...]}`` (a searched architecture), ``{"kind": "tree", "params": {...}}``
+(an XGBoost classifier) or ``{"kind": "ensemble", "members": {NAME: WEIGHT}}`` (a weighted
+average of other entries' probabilities). Keras models are saved as ``.keras``, trees as
+XGBoost's JSON, ensembles as a JSON list of their members' files and weights.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import math
 import time
 from dataclasses import dataclass, field
@@ -59,25 +62,94 @@ class Trained:
     def save(self, path_without_suffix: Path) -> Path:
         path = path_without_suffix.with_suffix(".keras" if self.kind == "keras" else ".json")
         path.parent.mkdir(parents=True, exist_ok=True)
-        if self.kind == "keras":
-            self.model.save(path)
-        else:
+        if self.kind == "tree":
             self.model.save_model(path)  # XGBoost's own JSON
+        else:
+            self.model.save(path)
         return path
 
 
+class Ensemble:
+    """A weighted average of trained models' class probabilities; its file lists the members'
+    files (relative to it) and weights.
+
+    >>> import numpy as np
+    >>> class Fixed:
+    ...     def __init__(self, p): self.p = np.asarray(p, float)
+    ...     def predict_proba(self, x): return np.tile(self.p, (len(x), 1))
+    >>> both = Ensemble([Fixed([1, 0]), Fixed([0, 1])], [3, 1], ["a.json", "b.json"])
+    >>> both.predict_proba(np.zeros((1, 3))).tolist()
+    [[0.75, 0.25]]
+    """
+
+    def __init__(self, members: list, weights: list[float], paths: list[str]):
+        if not members or not (len(members) == len(weights) == len(paths)):
+            raise ValueError("an ensemble needs members, each with one weight and one file.")
+        self.members, self.paths = list(members), [Path(p).as_posix() for p in paths]
+        total = float(sum(weights))
+        self.weights = [float(w) / total for w in weights]
+
+    def predict_proba(self, x) -> np.ndarray:
+        return sum(w * probabilities(m, x) for m, w in zip(self.members, self.weights))
+
+    def predict(self, x) -> np.ndarray:
+        return self.predict_proba(x).argmax(axis=1)
+
+    def save(self, path: str | Path) -> None:
+        """The members' files (``paths``, relative to ``path``'s folder) and weights."""
+        from automl_kit.utils import write_json
+
+        members = [{"path": p, "weight": w} for p, w in zip(self.paths, self.weights)]
+        write_json(Path(path), {"kind": "ensemble", "members": members})
+
+    @classmethod
+    def load(cls, path: str | Path) -> Ensemble:
+        saved = json.loads(Path(path).read_text(encoding="utf-8"))
+        paths = [m["path"] for m in saved["members"]]
+        models = [load_trained_model(Path(path).parent / p) for p in paths]
+        return cls(models, [m["weight"] for m in saved["members"]], paths)
+
+
 def load_trained_model(path: str | Path):
-    """A model saved by :meth:`Trained.save` (``.keras``: Keras; ``.json``: XGBoost)."""
+    """A model saved by :meth:`Trained.save` (``.keras``: Keras; ``.json``: XGBoost, or an
+    :class:`Ensemble`)."""
     path = Path(path)
     if path.suffix == ".keras":
         import keras
 
         return keras.models.load_model(path)
+    if json.loads(path.read_text(encoding="utf-8")).get("kind") == "ensemble":
+        return Ensemble.load(path)
     from xgboost import XGBClassifier
 
     model = XGBClassifier()
     model.load_model(path)
     return model
+
+
+def ensemble_selection(
+    probabilities_val: dict[str, np.ndarray], score, *, rounds: int = 20
+) -> dict[str, int]:
+    """Greedy ensemble selection with replacement (Caruana et al. 2004): ``rounds`` times add
+    the member whose addition makes the average score best (``score(p)`` on validation, higher
+    is better), and keep the best prefix; returns how often each member was picked (its weight).
+
+    >>> import numpy as np
+    >>> y = np.array([0, 1])  # each model right on one example, their average on both
+    >>> p = {"a": np.array([[.9, .1], [.6, .4]]), "b": np.array([[.4, .6], [.1, .9]])}
+    >>> ensemble_selection(p, lambda q: float(np.mean(q.argmax(1) == y)), rounds=3)
+    {'a': 1, 'b': 1}
+    """
+    names = list(probabilities_val)
+    summed, counts, best = 0.0, dict.fromkeys(names, 0), (-np.inf, {})
+    for picked in range(1, rounds + 1):
+        trial = {n: score((summed + probabilities_val[n]) / picked) for n in names}
+        chosen = max(names, key=trial.get)  # first of ties: the caller's order
+        summed = summed + probabilities_val[chosen]
+        counts[chosen] += 1
+        if trial[chosen] > best[0]:
+            best = (trial[chosen], {n: c for n, c in counts.items() if c})
+    return best[1]
 
 
 def probabilities(model, x: np.ndarray) -> np.ndarray:

@@ -33,7 +33,16 @@ from automl_kit.auto.result import AutoResult
 from automl_kit.utils import RunDirectory, parse_duration, read_json
 from automl_kit.utils.interrupt import Interrupted, raise_if_stop_requested
 
-STEPS = ("floor", "search", "final_fit", "diagnose", "label_issues", "label_smoothing", "tweak")
+STEPS = (
+    "floor",
+    "search",
+    "final_fit",
+    "diagnose",
+    "label_issues",
+    "label_smoothing",
+    "tweak",
+    "ensemble",
+)
 # The floor comes first and may take most of the budget, so that the user gets at least a
 # well-trained floor; every later model costs about what the floor cost, and a step runs only
 # when the time left covers it.
@@ -47,6 +56,7 @@ CONFUSABLE_SHARE = 0.25  # a class pair with this share of the dev errors (and >
 LABEL_SMOOTHING = 0.1
 WEAK_CLASS_GAP = 0.05  # a class whose dev recall trails the mean recall by more is weak
 TWEAK_COST = 3  # a tweak takes about this many times the diagnosis (forward passes, then fits)
+ENSEMBLE_ROUNDS = 20  # greedy selection rounds (with replacement): weights in twentieths
 #: What ``metric`` may name, and the leaderboard column each one reads on validation.
 METRICS = {"accuracy": "val_accuracy", "roc_auc": "val_auroc"}
 
@@ -78,6 +88,10 @@ def plan() -> dict:
         "kept if, on the other half, the class rises and overall accuracy drops by at most "
         f"max_drop; run when ~{TWEAK_COST}x the diagnosis's seconds are left; not for "
         "metric='roc_auc' (a class tweak moves decisions, not the ranking AUROC reads)",
+        "ensemble": f"greedy ensemble selection (Caruana et al. 2004; {ENSEMBLE_ROUNDS} rounds "
+        "with replacement) over every leaderboard model's validation probabilities, scored by "
+        "`metric`; kept if its validation score beats the best single model's; not after a "
+        "kept tweak",
     }
 
 
@@ -420,6 +434,22 @@ class _AutoRun:
             "report": "diagnosis/report.html",
         }
 
+    def _judge(self, entry: dict, best: dict) -> dict:
+        """``entry`` against the best before it, on validation in the run's metric."""
+        kept = entry[self.score] > best[self.score]
+        test = f"test_{self.score[4:]}"
+        return {
+            "models": [entry["name"]],
+            "of": best["name"],
+            "metric": self.metric,
+            "val_before": best[self.score],
+            "val_after": entry[self.score],
+            "test_before": best[test],
+            "test_after": entry[test],
+            "kept": kept,
+            "why": f"validation {self.metric} {'rose' if kept else 'did not rise'}",
+        }
+
     def _retrain(
         self, name: str, step: str, seconds: float, *, recipe=None, sample_weight=None
     ) -> dict:
@@ -440,20 +470,7 @@ class _AutoRun:
                 seed=self.seed, most_epochs=PLATEAU_EPOCHS, epochs=best["epochs"],
                 sample_weight=sample_weight, verbose=self.verbose, checkpoints=self.fits / name,
             )  # fmt: skip
-        entry = self.add(trained, step)
-        kept = entry[self.score] > best[self.score]
-        test = f"test_{self.score[4:]}"
-        return {
-            "models": [entry["name"]],
-            "of": best["name"],
-            "metric": self.metric,
-            "val_before": best[self.score],
-            "val_after": entry[self.score],
-            "test_before": best[test],
-            "test_after": entry[test],
-            "kept": kept,
-            "why": f"validation {self.metric} {'rose' if kept else 'did not rise'}",
-        }
+        return self._judge(self.add(trained, step), best)
 
     def _label_issues(self, seconds: float) -> dict:
         from automl_kit.diagnose import find_label_issues, out_of_fold_probabilities
@@ -610,6 +627,50 @@ class _AutoRun:
             "model_path": "tweak/tweaked.keras",
         }
 
+    def _ensemble(self, seconds: float) -> dict:
+        from automl_kit.auto._models import Ensemble, ensemble_selection
+
+        if self.state["records"].get("tweak", {}).get("kept"):
+            return self._skip("a tweak was kept: the tweaked model is final")
+        board = sorted(self.state["leaderboard"], key=lambda e: -e[self.score])  # ties: best
+        if len(board) < 2:
+            return self._skip("a single model on the leaderboard")
+        self.say(f"ensemble selection over {len(board)} models")
+        started = time.perf_counter()
+        x_val, y_val = self.data.validation_data
+        p_val = {e["name"]: probabilities(self.model_of(e), x_val) for e in board}
+        counts = ensemble_selection(p_val, self._scorer(y_val), rounds=ENSEMBLE_ROUNDS)
+        best = self.best()
+        if len(counts) < 2:
+            return {
+                **self._skip(f"the selection kept {best['name']} alone: no average scored higher"),
+                "members": counts,
+            }
+        entries = {e["name"]: e for e in board}
+        model = Ensemble(
+            [self.model_of(entries[n]) for n in counts],
+            list(counts.values()),
+            [Path(entries[n]["path"]).name for n in counts],  # beside ensemble.json in models/
+        )
+        average = sum(w * p_val[n] for n, w in zip(counts, model.weights))
+        trained = Trained(
+            "ensemble",
+            {"kind": "ensemble", "members": counts},
+            model,
+            float(np.mean(average.argmax(1) == y_val)),
+            time.perf_counter() - started,
+        )
+        judged = self._judge(self.add(trained, "ensemble"), best)
+        return {"weights": dict(zip(counts, model.weights)), **judged}
+
+    def _scorer(self, y):
+        """The run's metric on labels ``y`` as a function of class probabilities."""
+        if self.metric == "roc_auc":
+            from sklearn.metrics import roc_auc_score
+
+            return lambda p: float(roc_auc_score(y, p[:, 1]))
+        return lambda p: float(np.mean(p.argmax(1) == y))
+
     def _validation_halves(self):
         """The data with half its validation split (stratified, ``seed``) for ``tweak`` to choose
         on, and with the other half, on which the choice is confirmed: choosing among many
@@ -638,6 +699,7 @@ class _AutoRun:
         tweaked = self.state["records"].get("tweak", {})
         final = {
             "name": best["name"],
+            "kind": best["kind"],
             "val_accuracy": best["val_accuracy"],
             "test_accuracy": best["test_accuracy"],
             **{k: best[k] for k in ("val_auroc", "test_auroc") if k in best},
@@ -652,7 +714,12 @@ class _AutoRun:
                 **self._scores(load_trained_model(source)),  # test accuracy, AUROC if two classes
             )
         target = self.run.root / f"final_model{Path(source).suffix}"
-        shutil.copyfile(source, target)
+        if best["kind"] == "ensemble":  # the members' files, relative to the run's folder
+            members = self.model_of(best)
+            paths = [(source.parent / p).relative_to(self.run.root) for p in members.paths]
+            type(members)(members.members, members.weights, paths).save(target)
+        else:
+            shutil.copyfile(source, target)
         final["path"] = target.name
         result = AutoResult(
             leaderboard=sorted(self.state["leaderboard"], key=lambda e: -e[self.score]),

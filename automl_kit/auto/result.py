@@ -24,7 +24,8 @@ class AutoResult:
     ``leaderboard``: every model trained, best validation accuracy first (test accuracy,
     seconds, size, spec, file); ``records``: what each step did or why it was skipped, and
     each action's measured effect; ``final``: the model kept (``final_model.keras``, or
-    ``final_model.json`` when a tree won), which :meth:`predict` uses.
+    ``final_model.json`` when a tree or an ensemble won: XGBoost's JSON, or the ensemble's
+    members and weights), which :meth:`predict` uses.
     """
 
     leaderboard: list[dict]
@@ -52,7 +53,13 @@ class AutoResult:
         root = run_root(run_dir)
         root.mkdir(parents=True, exist_ok=True)
         if self.run_dir is not None and Path(self.run_dir).resolve() != root.resolve():
-            shutil.copyfile(Path(self.run_dir) / self.final["path"], root / self.final["path"])
+            files = [self.final["path"]]
+            if self.final.get("kind") == "ensemble":  # and the files of its members
+                manifest = json.loads((Path(self.run_dir) / files[0]).read_text("utf-8"))
+                files += [m["path"] for m in manifest["members"]]
+            for name in files:
+                (root / name).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(Path(self.run_dir) / name, root / name)
         (root / REPORT_FILE).write_text(render_report(self.summary()), encoding="utf-8")
         write_json(root / RESULTS_FILE, self.summary())
         return root
@@ -78,7 +85,8 @@ class AutoResult:
 
     @property
     def model(self):
-        """The final model (Keras, or an ``XGBClassifier`` when a tree won), loaded once."""
+        """The final model (Keras, an ``XGBClassifier`` when a tree won, an ``Ensemble`` with
+        ``predict_proba`` when an average of models won), loaded once."""
         if self._model is None:
             from automl_kit.auto._models import load_trained_model
 

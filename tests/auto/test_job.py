@@ -15,7 +15,7 @@ from automl_kit.auto import job as auto_job
 from automl_kit.testing import check_result_round_trip
 from automl_kit.utils.interrupt import Interrupted
 
-TABLE_STEPS = ("floor", "diagnose", "label_issues", "label_smoothing", "tweak")
+TABLE_STEPS = ("floor", "diagnose", "label_issues", "label_smoothing", "tweak", "ensemble")
 
 
 def _table(noise: float = 0.0):
@@ -64,6 +64,25 @@ def test_planted_label_noise_is_found_and_the_retrain_is_kept_only_if_validation
     assert found["kept"] == (found["val_after"] > found["val_before"])
     retrained = next(e for e in result.leaderboard if e["step"] == "label_issues")
     assert retrained["val_accuracy"] == found["val_after"]
+
+
+def test_the_ensemble_averages_leaderboard_models_and_is_kept_only_if_validation_rises(table_run):
+    result, folder = table_run
+    record = result.records["ensemble"]
+    if not record["ran"]:  # no average beat the best model on validation
+        assert "alone" in record["reason"]
+        return
+    entry = next(e for e in result.leaderboard if e["name"] == "ensemble")
+    members = entry["spec"]["members"]
+    assert len(members) >= 2 and set(members) <= {e["name"] for e in result.leaderboard}
+    assert sum(record["weights"].values()) == pytest.approx(1.0)
+    assert record["kept"] == (entry["val_accuracy"] > record["val_before"])
+    if record["kept"]:
+        assert result.final["name"] == "ensemble" and result.final["kind"] == "ensemble"
+        manifest = json.loads((folder / "final_model.json").read_text())
+        assert {m["path"] for m in manifest["members"]} <= {
+            e["path"] for e in result.leaderboard
+        }  # the members' own files, relative to the run folder
 
 
 def test_actions_that_do_not_apply_say_why(table_run):
@@ -165,7 +184,8 @@ def test_a_rare_outcome_is_judged_by_auroc_when_asked(tmp_path):
     )  # fmt: skip
     data = datasets.from_arrays(x.astype("float32"), y, name="rare", n_val=300, seed=0)
     result = auto(
-        data, time_budget="40s", metric="roc_auc", steps=("floor", "diagnose", "label_issues", "tweak"),
+        data, time_budget="40s", metric="roc_auc",
+        steps=("floor", "diagnose", "label_issues", "tweak", "ensemble"),
         run_dir=tmp_path / "run", verbose=0,
     )  # fmt: skip
     board = result.leaderboard
@@ -181,6 +201,13 @@ def test_a_rare_outcome_is_judged_by_auroc_when_asked(tmp_path):
         assert found["kept"] == (found["val_after"] > found["val_before"])
     assert "metric is roc_auc" in result.records["tweak"]["reason"]
     assert result.plan["metric"] == "roc_auc"
+    # an average of the tree and the net ranks better on validation here: the final model
+    assert result.records["ensemble"]["kept"] and result.final["kind"] == "ensemble"
+    copy = AutoResult.load(result.save(tmp_path / "copy"))  # members copied beside it
+    from sklearn.metrics import roc_auc_score
+
+    p = copy.predict_proba(data.x_test)
+    assert roc_auc_score(data.y_test, p[:, 1]) == pytest.approx(result.final["test_auroc"])
 
 
 def test_data_without_a_test_split_is_refused(tmp_path):
