@@ -26,9 +26,10 @@ class Auto(Job):
         "images; a tuned XGBoost and the dense-space default for tables), the VLGA search and\n"
         "a final fit of its best architecture, a diagnosis of the best model, then the actions\n"
         "the diagnosis calls for (suspected label errors re-weighted, label smoothing for\n"
-        "confusable classes, a weak class raised by `tweak` within --max-drop), each kept only\n"
-        "if it helps on validation. Writes results.json (leaderboard, steps, rules),\n"
-        "report.html and final_model.keras (final_model.json when a tree wins).\n\n"
+        "confusable classes, a weak class raised by `tweak` within --max-drop), then an\n"
+        "ensemble of the models trained, each kept only if it helps on validation\n"
+        "(--metric). Writes results.json (leaderboard, steps, rules), report.html and\n"
+        "final_model.keras (final_model.json when a tree or an ensemble wins).\n\n"
         "example:\n  automl-kit auto --data table.csv --label y --time-budget 20m"
     )
     default_dataset = None
