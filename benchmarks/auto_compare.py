@@ -169,6 +169,7 @@ def run_auto(data, seed: int, seconds: float, steps=None) -> dict:
         "models_trained": len(result.leaderboard),
         "actions_kept": kept,
         "skipped": {s: r["reason"] for s, r in result.records.items() if not r.get("ran", True)},
+        "ensemble_weights": result.records.get("ensemble", {}).get("weights"),
     }
 
 
