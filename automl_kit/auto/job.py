@@ -48,7 +48,7 @@ STEPS = (
 # when the time left covers it.
 FLOOR_SHARE = 0.9  # of the budget the floor may take
 PLATEAU_EPOCHS = 30  # the schedule of every fit when it fits in time: near the recipe's plateau
-RESERVED_MODELS = 3  # kept for after the search: its final fit and two retrainings
+RETRAININGS = 2  # kept for after the search: two retrainings of the best model, and its final fit
 MIN_SEARCH_SECONDS = 30.0  # a shorter search is skipped (a few candidates at most)
 OOF_FOLDS = 3  # folds of the out-of-fold probabilities behind the label-issue search
 OOF_FEWEST_EPOCHS = 2  # a CNN per fold needs at least this to say anything about its labels
@@ -67,9 +67,9 @@ def plan() -> dict:
         "steps": list(STEPS),
         "floor": f"a full schedule of up to {PLATEAU_EPOCHS} epochs within {FLOOR_SHARE:.0%} of "
         "the budget; for tables a tuned XGBoost first",
-        "search": f"gets the time left after reserving {RESERVED_MODELS} models' cost (a model "
-        f"costs what the floor's network cost); skipped under {MIN_SEARCH_SECONDS:.0f} s or one "
-        "model's cost",
+        "search": "gets the time left after reserving its final fit (what the floor's network "
+        f"cost) and {RETRAININGS} retrainings of the best model so far (its own cost: seconds "
+        f"for a tree); skipped under {MIN_SEARCH_SECONDS:.0f} s or one network's cost",
         "later_steps": "the final fit trains the searched net with the floor's epochs; each "
         "later step runs only if the time left covers its estimated cost, and may use all of it",
         "selection": "the leaderboard entry with the highest validation score in `metric` "
@@ -243,11 +243,16 @@ class _AutoRun:
         if step == "floor":
             return FLOOR_SHARE * left
         if step == "search":
-            return left - RESERVED_MODELS * self.model_cost()
+            return left - self.reserved()
         return left
 
+    def reserved(self) -> float:
+        """Seconds kept for after the search: the searched net's final fit (one network's cost)
+        and :data:`RETRAININGS` retrainings of the best model so far."""
+        return self.model_cost() + RETRAININGS * self.best()["seconds"]
+
     def model_cost(self) -> float:
-        """Seconds of the floor's most expensive model: what one more full fit costs."""
+        """Seconds of the floor's most expensive model: what one more network's fit costs."""
         return max(e["seconds"] for e in self.state["leaderboard"] if e["step"] == "floor")
 
     def add(self, trained: Trained, step: str) -> dict:
@@ -360,8 +365,8 @@ class _AutoRun:
         needed = max(MIN_SEARCH_SECONDS, self.model_cost())
         if seconds < needed and not folder.exists():
             return self._skip(
-                f"{max(seconds, 0):.0f} s left after reserving {RESERVED_MODELS} models' cost "
-                f"({self.model_cost():.0f} s each), under the {needed:.0f} s a search needs"
+                f"{max(seconds, 0):.0f} s left after reserving {self.reserved():.0f} s for the "
+                f"final fit and {RETRAININGS} retrainings, under the {needed:.0f} s a search needs"
             )
         space = StageSpace() if self.images else DenseSpace()
         self.say(f"search: the VLGA on the {space.name} space ({seconds:.0f} s)")

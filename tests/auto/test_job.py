@@ -219,14 +219,19 @@ def test_data_without_a_test_split_is_refused(tmp_path):
     assert not (tmp_path / "run").exists()
 
 
-def test_the_floor_comes_first_and_the_search_gets_what_three_more_models_leave():
+def test_the_floor_comes_first_and_the_search_gets_what_the_later_fits_leave():
     run = object.__new__(auto_job._AutoRun)
-    run.total, run.state = 1000.0, {"spent": 0.0, "records": {}, "leaderboard": []}
+    run.total, run.score = 1000.0, "val_accuracy"
+    run.state = {"spent": 0.0, "records": {}, "leaderboard": []}
     assert run.budget_for("floor") == pytest.approx(auto_job.FLOOR_SHARE * 1000)
-    floor = [{"step": "floor", "seconds": 20.0}, {"step": "floor", "seconds": 95.0}]
-    run.state = {"spent": 100.0, "records": {"floor": {}}, "leaderboard": floor}
+    net = {"step": "floor", "kind": "keras", "seconds": 95.0, "val_accuracy": 0.9}
+    tree = {"step": "floor", "kind": "tree", "seconds": 20.0, "val_accuracy": 0.8}
+    run.state = {"spent": 100.0, "records": {"floor": {}}, "leaderboard": [tree, net]}
     assert run.model_cost() == 95.0
-    assert run.budget_for("search") == pytest.approx(900 - auto_job.RESERVED_MODELS * 95)
+    # a network leads: its final fit and two retrainings of the network
+    assert run.budget_for("search") == pytest.approx(900 - 3 * 95)
+    tree["val_accuracy"] = 0.95  # a tree leads: the final fit and two retrainings of the tree
+    assert run.budget_for("search") == pytest.approx(900 - 95 - auto_job.RETRAININGS * 20)
     assert run.budget_for("label_smoothing") == pytest.approx(900)  # later steps: all that is left
 
 
@@ -241,7 +246,7 @@ def test_the_tweak_chooses_on_one_half_of_validation_and_is_judged_on_the_other(
     assert len(choose.y_train) == len(run.data.y_train)  # training data untouched
 
 
-def test_a_search_that_three_more_models_would_crowd_out_is_skipped(tmp_path):
+def test_a_search_that_the_later_fits_would_crowd_out_is_skipped(tmp_path):
     data = _table()
     result = auto(
         data, time_budget="12s", steps=("floor", "search"), run_dir=tmp_path / "r", verbose=0
