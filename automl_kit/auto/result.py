@@ -151,8 +151,9 @@ def render_report(summary: dict) -> str:
         elif "kept" in record:
             what = (
                 f"{'kept' if record['kept'] else 'not kept'} ({record['why']}); validation "
-                f"{record.get('metric', 'accuracy')} {record['val_before']:.4f} &rarr; {record['val_after']:.4f}, test "
-                f"{record['test_before']:.4f} &rarr; {record['test_after']:.4f}"
+                f"{record.get('metric', 'accuracy')} {record['val_before']:.4f} &rarr; "
+                f"{record['val_after']:.4f}, test {record['test_before']:.4f} &rarr; "
+                f"{record['test_after']:.4f}"
             )
         elif name == "diagnose":
             what = f"{html.escape(record['verdict'])} (model {html.escape(record['model'])})"
