@@ -153,9 +153,12 @@ def ensemble_selection(
 
 
 def probabilities(model, x: np.ndarray) -> np.ndarray:
-    """Class probabilities of a Keras model (softmax added to logits) or a tree."""
+    """Class probabilities of a Keras model (softmax added to logits), a tree or an
+    :class:`Ensemble` of them."""
     from automl_kit.diagnose import predict_probabilities
 
+    if isinstance(model, Ensemble):  # its members take the samples as they are (images too)
+        return model.predict_proba(x)
     return predict_probabilities(model, np.asarray(x, np.float32))
 
 

@@ -85,6 +85,25 @@ def test_the_ensemble_averages_leaderboard_models_and_is_kept_only_if_validation
         }  # the members' own files, relative to the run folder
 
 
+def test_an_ensemble_of_networks_takes_images_as_they_are(tmp_path):
+    import keras
+
+    from automl_kit.auto._models import Ensemble, load_trained_model, probabilities
+    from automl_kit.zoo import build_model
+
+    x = np.random.default_rng(0).random((5, 8, 8, 1)).astype("float32")
+    nets = [build_model("textbook_cnn", (8, 8, 1), 3) for _ in range(2)]
+    for i, net in enumerate(nets):
+        net.save(tmp_path / f"net{i}.keras")
+    both = Ensemble(nets, [3, 1], ["net0.keras", "net1.keras"])
+    expected = 0.75 * probabilities(nets[0], x) + 0.25 * probabilities(nets[1], x)
+    np.testing.assert_allclose(probabilities(both, x), expected, rtol=1e-6)
+    both.save(tmp_path / "ensemble.json")
+    again = load_trained_model(tmp_path / "ensemble.json")
+    assert isinstance(again.members[0], keras.Model)
+    np.testing.assert_allclose(probabilities(again, x), expected, rtol=1e-5)
+
+
 def test_actions_that_do_not_apply_say_why(table_run):
     result, _ = table_run
     for step in ("label_smoothing", "tweak"):
