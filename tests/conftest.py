@@ -37,3 +37,23 @@ def require_file(directory: Path, name: str) -> Path:
     if not path.exists():
         pytest.skip(f"{name} not found in {directory}")
     return path
+
+
+@pytest.fixture
+def stop_after_epoch(monkeypatch):
+    """``stop_after_epoch(n)``: the next checkpointed fit stops as Ctrl-C would, right after
+    saving epoch ``n``; ``stop_after_epoch(None)`` lets fits run again."""
+    from automl_kit.training import checkpoint
+    from automl_kit.utils.interrupt import Interrupted
+
+    real = checkpoint.raise_if_stop_requested
+
+    def install(n: int | None) -> None:
+        def stop(where: str = "") -> None:
+            if f"after epoch {n} " in where:
+                raise Interrupted(where)
+            real(where)
+
+        monkeypatch.setattr(checkpoint, "raise_if_stop_requested", real if n is None else stop)
+
+    return install

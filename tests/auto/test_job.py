@@ -293,26 +293,19 @@ def test_digits_get_the_textbook_cnn_and_a_diagnosis(tmp_path):
     assert probabilities.shape == (4, 10) and np.allclose(probabilities.sum(1), 1, atol=1e-5)
 
 
-def test_a_fit_cut_off_mid_run_continues_from_its_last_epoch(tmp_path, monkeypatch):
-    from automl_kit.training import checkpoint
-
+def test_a_fit_cut_off_mid_run_continues_from_its_last_epoch(
+    tmp_path, monkeypatch, stop_after_epoch
+):
     monkeypatch.setattr(auto_job, "PLATEAU_EPOCHS", 3)  # the schedule, whatever the speed
     data = datasets.load("digits", n_train=300, n_val=100, n_test=100, seed=0)
     whole = auto(data, time_budget="10m", steps=("floor",), run_dir=tmp_path / "whole", verbose=0)
-    real = checkpoint.raise_if_stop_requested
-
-    def killed_after_epoch_2(where=""):
-        if "epoch 2" in where:
-            raise Interrupted(where)
-        real(where)
-
-    monkeypatch.setattr(checkpoint, "raise_if_stop_requested", killed_after_epoch_2)
+    stop_after_epoch(2)
     folder = tmp_path / "cut"
     with pytest.raises(Interrupted):
         auto(data, time_budget="10m", steps=("floor",), run_dir=folder, verbose=0)
     saved = json.loads((folder / "fits" / "textbook_cnn" / "checkpoint.json").read_text())["state"]
     assert saved["epoch"] == 2 and saved["config"]["epochs"] == 3
-    monkeypatch.setattr(checkpoint, "raise_if_stop_requested", real)
+    stop_after_epoch(None)
     resumed = auto(
         data, time_budget="10m", steps=("floor",), run_dir=folder, resume=True, verbose=0
     )

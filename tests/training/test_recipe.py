@@ -157,8 +157,7 @@ def test_sample_weight_weights_each_examples_loss_and_bad_weights_are_refused():
             recipe.fit(_mlp(), x, y, validation_data=None, epochs=1, sample_weight=bad)
 
 
-def test_a_checkpointed_fit_stopped_and_resumed_ends_as_an_unbroken_one(tmp_path, monkeypatch):
-    from automl_kit.training import checkpoint
+def test_a_checkpointed_fit_stopped_and_resumed_ends_as_an_unbroken_one(tmp_path, stop_after_epoch):
     from automl_kit.utils import RunDirectory
     from automl_kit.utils.interrupt import Interrupted
 
@@ -177,17 +176,10 @@ def test_a_checkpointed_fit_stopped_and_resumed_ends_as_an_unbroken_one(tmp_path
         return model, history.history
 
     whole, whole_history = fit(tmp_path / "whole")
-    real = checkpoint.raise_if_stop_requested
-
-    def stop_after_epoch_2(where=""):
-        if "epoch 2" in where:
-            raise Interrupted(where)
-        real(where)
-
-    monkeypatch.setattr(checkpoint, "raise_if_stop_requested", stop_after_epoch_2)
+    stop_after_epoch(2)
     with pytest.raises(Interrupted):
         fit(tmp_path / "cut")
-    monkeypatch.setattr(checkpoint, "raise_if_stop_requested", real)
+    stop_after_epoch(None)
     resumed, history = fit(tmp_path / "cut", resume=True)
     assert history["val_accuracy"] == whole_history["val_accuracy"]  # all 4 epochs
     for a, b in zip(resumed.get_weights(), whole.get_weights(), strict=True):
