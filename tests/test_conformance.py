@@ -537,3 +537,18 @@ def test_boost_job_result_round_trips(base, tmp_path):
     np.testing.assert_allclose(
         loaded.booster.predict_proba(x_test), result.booster.predict_proba(x_test), rtol=1e-5
     )
+
+
+# ------------------------------------------------------------------------------------ auto
+def test_auto_job_result_round_trips(tmp_path):
+    """``auto.auto`` (what ``automl-kit auto`` runs): the floor of a tiny table, its tree and net."""
+    from automl_kit import datasets
+    from automl_kit.auto import AutoResult, auto
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(300, 6)).astype("float32")
+    data = datasets.from_arrays(x, (x[:, 0] + x[:, 1] > 0).astype(int), name="t", seed=0)
+    result = auto(data, time_budget="20s", steps=("floor",), run_dir=tmp_path / "run", verbose=0)
+    loaded = check_result_round_trip(result, tmp_path / "saved")
+    assert isinstance(loaded, AutoResult)
+    np.testing.assert_allclose(loaded.predict_proba(data.x_test), result.predict_proba(data.x_test))

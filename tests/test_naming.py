@@ -63,10 +63,15 @@ SYNONYMS = {
     "use_batchnorm": "normalize",
     "example_weight": "sample_weight",
     "sample_weights": "sample_weight",
+    "tolerance": "max_drop",
 }
 # (where, parameter): kept on purpose
 EXEMPT = {
     ("search.Searcher.__init__", "quiet"): "deprecated alias of verbose=0; warns",
+    # diagnose's tolerance is the bias/variance threshold, not an accuracy a change may cost
+    ("diagnose.Diagnosis.__init__", "tolerance"): "another concept than max_drop",
+    ("diagnose.decompose_errors", "tolerance"): "another concept than max_drop",
+    ("diagnose.diagnose", "tolerance"): "another concept than max_drop",
 }
 
 

@@ -102,12 +102,16 @@ class Ensemble:
         members = [{"path": p, "weight": w} for p, w in zip(self.paths, self.weights)]
         write_json(Path(path), {"kind": "ensemble", "members": members})
 
+    @staticmethod
+    def read(path: str | Path) -> tuple[list[str], list[float]]:
+        """The members' files (relative to ``path``'s folder) and weights saved at ``path``."""
+        members = json.loads(Path(path).read_text(encoding="utf-8"))["members"]
+        return [m["path"] for m in members], [m["weight"] for m in members]
+
     @classmethod
     def load(cls, path: str | Path) -> Ensemble:
-        saved = json.loads(Path(path).read_text(encoding="utf-8"))
-        paths = [m["path"] for m in saved["members"]]
-        models = [load_trained_model(Path(path).parent / p) for p in paths]
-        return cls(models, [m["weight"] for m in saved["members"]], paths)
+        paths, weights = cls.read(path)
+        return cls([load_trained_model(Path(path).parent / p) for p in paths], weights, paths)
 
 
 def load_trained_model(path: str | Path):
@@ -239,7 +243,7 @@ def fit_keras(
     model = build_keras(spec, data.input_shape, data.num_classes)
     started = time.perf_counter()
     with contextlib.ExitStack() as stack:
-        run = None
+        run, resume = None, False
         if checkpoints is not None:
             resume = Path(checkpoints, "run.json").is_file()
             run = stack.enter_context(RunDirectory.claim(checkpoints, "fit", resume=resume))
@@ -262,7 +266,7 @@ def fit_keras(
             callbacks=[StopAtSafePoint(name)],
             verbose=2 if verbose > 1 else 0,
             run=run,
-            resume=run is not None and resume,
+            resume=resume,
         ).history
     return Trained(
         name,
@@ -313,13 +317,13 @@ def fit_tree(
             -float(np.mean(-np.log(np.clip(p[np.arange(len(y_val)), y_val], 1e-12, 1)))),
         )
         if best is None or score > best[0]:
-            best = (score, model, {**grid_point, "best_rounds": int(model.best_iteration) + 1})
-    _, model, chosen = best
+            best = (score, model, {**grid_point, "best_rounds": int(model.best_iteration) + 1}, p)
+    _, model, chosen, p = best
     return Trained(
         name,
         {"kind": "tree", "params": chosen},
         model,
-        float(np.mean(model.predict_proba(x_val).argmax(1) == y_val)),
+        float(np.mean(p.argmax(1) == y_val)),
         time.perf_counter() - started,
         extra={"grid": list(TREE_GRID) if not params else None},
     )

@@ -16,12 +16,14 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import shutil
 import time
 from pathlib import Path
 
 import numpy as np
 
 from automl_kit.auto._models import (
+    Ensemble,
     Trained,
     dense_default_spec,
     fit_keras,
@@ -167,21 +169,23 @@ def auto(
     return result
 
 
-def check_metric(metric: str, data=None) -> None:
-    """Refuse a ``metric`` outside :data:`METRICS`, or AUROC for data without two classes."""
+def check_metric(metric: str, data) -> None:
+    """Refuse a ``metric`` outside :data:`METRICS`, or AUROC for data without two classes (in
+    validation too)."""
     if metric not in METRICS:
         raise ValueError(f"unknown metric {metric!r}; choose among: {', '.join(METRICS)}.")
-    if metric == "roc_auc" and data is not None and data.num_classes != 2:
+    if metric != "roc_auc":
+        return
+    if data.num_classes != 2:
         raise ValueError(
             f"metric 'roc_auc' needs two classes; these data have {data.num_classes}: use "
             "metric='accuracy'."
         )
-    if metric == "roc_auc" and data is not None and data.y_val is not None:
-        if len(set(np.asarray(data.y_val).tolist())) != 2:
-            raise ValueError(
-                "metric 'roc_auc' needs both classes in the validation split; draw a larger "
-                "validation split (n_val) or use metric='accuracy'."
-            )
+    if data.y_val is not None and len(np.unique(data.y_val)) != 2:
+        raise ValueError(
+            "metric 'roc_auc' needs both classes in the validation split; draw a larger "
+            "validation split (n_val) or use metric='accuracy'."
+        )
 
 
 class _AutoRun:
@@ -257,8 +261,6 @@ class _AutoRun:
 
     def add(self, trained: Trained, step: str) -> dict:
         """Score ``trained`` on validation and test, save it, and put it on the leaderboard."""
-        import shutil
-
         path = trained.save(self.run.root / "models" / trained.name)
         shutil.rmtree(self.fits / trained.name, ignore_errors=True)  # saved: no resume needed
         entry = {
@@ -633,7 +635,7 @@ class _AutoRun:
         }
 
     def _ensemble(self, seconds: float) -> dict:
-        from automl_kit.auto._models import Ensemble, ensemble_selection
+        from automl_kit.auto._models import ensemble_selection
 
         if self.state["records"].get("tweak", {}).get("kept"):
             return self._skip("a tweak was kept: the tweaked model is final")
@@ -698,8 +700,6 @@ class _AutoRun:
         return part(np.sort(first)), part(np.sort(second))
 
     def finish(self) -> AutoResult:
-        import shutil
-
         best = self.best()
         tweaked = self.state["records"].get("tweak", {})
         final = {
@@ -722,7 +722,7 @@ class _AutoRun:
         if best["kind"] == "ensemble":  # the members' files, relative to the run's folder
             members = self.model_of(best)
             paths = [(source.parent / p).relative_to(self.run.root) for p in members.paths]
-            type(members)(members.members, members.weights, paths).save(target)
+            Ensemble(members.members, members.weights, paths).save(target)
         else:
             shutil.copyfile(source, target)
         final["path"] = target.name

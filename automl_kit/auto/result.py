@@ -55,8 +55,9 @@ class AutoResult:
         if self.run_dir is not None and Path(self.run_dir).resolve() != root.resolve():
             files = [self.final["path"]]
             if self.final.get("kind") == "ensemble":  # and the files of its members
-                manifest = json.loads((Path(self.run_dir) / files[0]).read_text("utf-8"))
-                files += [m["path"] for m in manifest["members"]]
+                from automl_kit.auto._models import Ensemble
+
+                files += Ensemble.read(Path(self.run_dir) / files[0])[0]
             for name in files:
                 (root / name).parent.mkdir(parents=True, exist_ok=True)
                 shutil.copyfile(Path(self.run_dir) / name, root / name)
